@@ -1,0 +1,113 @@
+//! Building and running the console: the library owns start-up so that tests bind port 0
+//! and drive the very same application.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::auth::{self, Bootstrap, TokenService};
+use crate::config::Settings;
+use crate::secrets::{Key, Sealer};
+use crate::sites::SiteRegistry;
+use crate::store::Store;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    /// Set when this start created the admin with a generated password.
+    pub generated_admin_password: Option<String>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+        let store = Store::connect(&settings.database_url).await.context("cannot open the database")?;
+
+        let secret_key = match &settings.secret_key {
+            Some(text) => Key::from_configured(text),
+            None => Key::load_or_create(&settings.data_dir, "secret.key")?,
+        };
+        let jwt_key = match &settings.jwt_secret {
+            Some(text) => Key::from_configured(text),
+            None => Key::load_or_create(&settings.data_dir, "jwt.key")?,
+        };
+
+        let generated_admin_password = match auth::bootstrap_admin(&store, settings.admin_password.as_deref()).await? {
+            Bootstrap::CreatedWithGeneratedPassword(password) => {
+                tracing::warn!("created user admin with a generated password; it is shown once on standard output");
+                Some(password)
+            }
+            Bootstrap::CreatedWithConfiguredPassword => {
+                tracing::info!("created user admin with the configured password");
+                None
+            }
+            Bootstrap::AlreadyDone => None,
+        };
+
+        let state = AppState {
+            sites: SiteRegistry::new(store.clone(), Sealer::new(&secret_key)),
+            tokens: Arc::new(TokenService::new(&jwt_key, settings.token_ttl)),
+            store,
+        };
+        if !settings.web_dir.join("index.html").exists() {
+            tracing::warn!(web_dir = %settings.web_dir.display(), "dashboard not built; the API works, the web UI will not (run `make build`)");
+        }
+        let router = api::router(state.clone(), &settings.web_dir, settings.request_timeout);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        Ok(Application { listener, router, state, generated_admin_password })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        tracing::info!(%addr, "console listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")?;
+        tracing::info!("console stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

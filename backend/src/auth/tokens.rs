@@ -1,0 +1,132 @@
+use std::time::Duration;
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::Key;
+
+const ISSUER: &str = "overcast";
+const AUDIENCE: &str = "overcast-api";
+
+/// Claims of a console session token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Username.
+    pub sub: String,
+    pub role: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    /// Token id, for revocation.
+    pub jti: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is invalid: {0}")]
+    Invalid(String),
+    #[error("token has expired")]
+    Expired,
+}
+
+/// Issues and checks HS256 session tokens. The algorithm is fixed on both sides, so a
+/// token announcing `none` or another algorithm is refused.
+#[derive(Clone)]
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl TokenService {
+    pub fn new(key: &Key, ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        TokenService {
+            encoding: EncodingKey::from_secret(key.bytes()),
+            decoding: DecodingKey::from_secret(key.bytes()),
+            validation,
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, username: &str, role: &str, now_unix: u64) -> Result<String, TokenError> {
+        let claims = Claims {
+            sub: username.to_owned(),
+            role: role.to_owned(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now_unix,
+            nbf: now_unix,
+            exp: now_unix + self.ttl.as_secs(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid(e.to_string()),
+            })
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(secret: &str) -> TokenService {
+        TokenService::new(&Key::from_configured(secret), Duration::from_secs(60))
+    }
+
+    #[test]
+    fn issued_tokens_verify() {
+        let tokens = service("k");
+        let token = tokens.issue("admin", "admin", unix_now()).unwrap_or_default();
+        let claims = tokens.verify(&token).map_err(|e| e.to_string());
+        assert_eq!(claims.map(|c| c.sub), Ok("admin".to_owned()));
+    }
+
+    #[test]
+    fn expired_and_foreign_tokens_are_refused() {
+        let tokens = service("k");
+        let old = tokens.issue("admin", "admin", unix_now() - 3600).unwrap_or_default();
+        assert!(matches!(tokens.verify(&old), Err(TokenError::Expired)));
+        let foreign = service("other").issue("admin", "admin", unix_now()).unwrap_or_default();
+        assert!(matches!(tokens.verify(&foreign), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn unsigned_tokens_are_refused() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = unix_now();
+        let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let body = b64.encode(format!(
+            r#"{{"sub":"admin","role":"admin","iss":"overcast","aud":"overcast-api","iat":{now},"nbf":{now},"exp":{},"jti":"x"}}"#,
+            now + 60
+        ));
+        assert!(service("k").verify(&format!("{header}.{body}.")).is_err());
+    }
+}

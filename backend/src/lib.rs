@@ -1,0 +1,17 @@
+//! Overcast: one console for many independent OpenStack sites, through their public APIs only.
+//!
+//! Dependencies point one way: `api` (HTTP) → domain modules (`auth`, `sites`) →
+//! `store` (persistence) and `openstack` (site clients). `sim` is a separate product: a
+//! fleet of simulated OpenStack clouds that the console only ever reaches over HTTP.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod secrets;
+pub mod sim;
+pub mod sites;
+pub mod store;
+pub mod telemetry;

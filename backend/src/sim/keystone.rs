@@ -1,0 +1,355 @@
+//! Identity v3, as Keystone answers it: version discovery, token issue and validation,
+//! projects and users.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use super::site::{SimSite, Token, DEFAULT_DOMAIN};
+use super::{rfc3339, SimContext};
+
+pub fn router() -> Router<Arc<SimContext>> {
+    Router::new()
+        .route("/", get(versions))
+        .route("/v3", get(version))
+        .route("/v3/", get(version))
+        .route("/v3/auth/tokens", post(issue_token).get(validate_token).head(check_token).delete(revoke_token))
+        .route("/v3/projects", get(list_projects))
+        .route("/v3/projects/{id}", get(show_project))
+        .route("/v3/users", get(list_users))
+        .route("/v3/users/{id}", get(show_user))
+        .route("/v3/roles", get(list_roles))
+}
+
+const TOKEN_LIFETIME: time::Duration = time::Duration::hours(1);
+
+/// Keystone's error body: `{"error": {"code", "message", "title"}}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    (status, Json(json!({"error": {"code": status.as_u16(), "message": message, "title": title}}))).into_response()
+}
+
+pub fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, "The request you have made requires authentication.")
+}
+
+fn version_doc(base: &str) -> Value {
+    json!({
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{base}/v3/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
+    })
+}
+
+async fn versions(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Response {
+    let base = ctx.service_url(&site.name, "identity");
+    (StatusCode::MULTIPLE_CHOICES, Json(json!({"versions": {"values": [version_doc(&base)]}}))).into_response()
+}
+
+async fn version(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Json<Value> {
+    Json(json!({"version": version_doc(&ctx.service_url(&site.name, "identity"))}))
+}
+
+/// Who a token belongs to, resolved from the `X-Auth-Token` header.
+pub struct Caller {
+    pub user_id: String,
+    pub project_id: String,
+    pub is_admin: bool,
+}
+
+/// Checks `X-Auth-Token` the way every OpenStack service's keystonemiddleware does.
+pub fn authenticate(site: &SimSite, headers: &HeaderMap) -> Result<Caller, Response> {
+    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let data = site.data();
+    let record = data.tokens.get(token).ok_or_else(unauthorized)?;
+    if record.expires_at <= time::OffsetDateTime::now_utc() {
+        return Err(unauthorized());
+    }
+    let is_admin = data.projects.iter().any(|p| p.id == record.project_id && p.name == super::site::ADMIN_PROJECT);
+    Ok(Caller { user_id: record.user_id.clone(), project_id: record.project_id.clone(), is_admin })
+}
+
+fn domain_matches(scope: &Value, domain_id: &str) -> bool {
+    match (scope.get("id").and_then(Value::as_str), scope.get("name").and_then(Value::as_str)) {
+        (Some(id), _) => id == domain_id,
+        (None, Some(name)) => name.eq_ignore_ascii_case(domain_id),
+        (None, None) => false,
+    }
+}
+
+async fn issue_token(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Malformed request body: expected JSON.");
+    };
+    let Some(auth) = request.get("auth") else {
+        return error(StatusCode::BAD_REQUEST, "'auth' is a required property");
+    };
+    let identity = &auth["identity"];
+    let Some(methods) = identity.get("methods").and_then(Value::as_array) else {
+        return error(StatusCode::BAD_REQUEST, "'methods' is a required property");
+    };
+    let methods: Vec<String> = methods.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+
+    let mut data = site.data();
+    let user = if methods.iter().any(|m| m == "password") {
+        let user = &identity["password"]["user"];
+        let password = user["password"].as_str().unwrap_or_default();
+        let found = data.users.iter().find(|u| {
+            let by_id = user.get("id").and_then(Value::as_str).is_some_and(|id| id == u.id);
+            let by_name = user.get("name").and_then(Value::as_str).is_some_and(|n| n == u.name)
+                && domain_matches(&user["domain"], &u.domain_id);
+            (by_id || by_name) && u.enabled
+        });
+        match found {
+            Some(u) if u.password == password => u.clone(),
+            _ => return unauthorized(),
+        }
+    } else {
+        return error(StatusCode::UNAUTHORIZED, "Attempted to authenticate with an unsupported method.");
+    };
+
+    let project = match auth.get("scope").and_then(|s| s.get("project")) {
+        Some(scope) => data.projects.iter().find(|p| {
+            let by_id = scope.get("id").and_then(Value::as_str).is_some_and(|id| id == p.id);
+            let by_name = scope.get("name").and_then(Value::as_str).is_some_and(|n| n == p.name)
+                && domain_matches(&scope["domain"], &p.domain_id);
+            by_id || by_name
+        }),
+        None => user.default_project_id.as_ref().and_then(|id| data.projects.iter().find(|p| &p.id == id)),
+    };
+    let Some(project) = project.cloned() else {
+        return unauthorized();
+    };
+
+    let now = time::OffsetDateTime::now_utc();
+    data.tokens.retain(|_, t| t.expires_at > now);
+    let token_id = uuid::Uuid::new_v4().simple().to_string();
+    let token = Token {
+        user_id: user.id.clone(),
+        project_id: project.id.clone(),
+        methods,
+        issued_at: now,
+        expires_at: now + TOKEN_LIFETIME,
+        audit_id: uuid::Uuid::new_v4().simple().to_string()[..22].to_owned(),
+    };
+    let body = token_body(&ctx, &site, &data, &token, true);
+    data.tokens.insert(token_id.clone(), token);
+    drop(data);
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = token_id.parse() {
+        response.headers_mut().insert("x-subject-token", value);
+    }
+    response
+}
+
+fn token_body(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, token: &Token, with_catalog: bool) -> Value {
+    let user = data.users.iter().find(|u| u.id == token.user_id);
+    let project = data.projects.iter().find(|p| p.id == token.project_id);
+    let is_admin = project.is_some_and(|p| p.name == super::site::ADMIN_PROJECT);
+    let roles = if is_admin {
+        json!([{"id": "r-admin", "name": "admin"}, {"id": "r-member", "name": "member"}, {"id": "r-reader", "name": "reader"}])
+    } else {
+        json!([{"id": "r-member", "name": "member"}, {"id": "r-reader", "name": "reader"}])
+    };
+    let domain = json!({"id": DEFAULT_DOMAIN, "name": "Default"});
+    let mut body = json!({
+        "token": {
+            "methods": token.methods,
+            "user": {"id": token.user_id, "name": user.map(|u| u.name.clone()), "domain": domain, "password_expires_at": null},
+            "audit_ids": [token.audit_id],
+            "issued_at": rfc3339(token.issued_at),
+            "expires_at": rfc3339(token.expires_at),
+            "project": {"id": token.project_id, "name": project.map(|p| p.name.clone()), "domain": domain},
+            "is_domain": false,
+            "roles": roles,
+        }
+    });
+    if with_catalog {
+        body["token"]["catalog"] = catalog(ctx, site);
+    }
+    body
+}
+
+fn catalog(ctx: &SimContext, site: &SimSite) -> Value {
+    let mut services = vec![
+        ("identity", "keystone", ctx.service_url(&site.name, "identity")),
+        ("compute", "nova", ctx.service_url(&site.name, "compute/v2.1")),
+        ("image", "glance", ctx.service_url(&site.name, "image")),
+        ("placement", "placement", ctx.service_url(&site.name, "placement")),
+    ];
+    if site.profile.has_neutron {
+        services.push(("network", "neutron", ctx.service_url(&site.name, "network")));
+    }
+    if site.profile.has_cinder {
+        services.push(("block-storage", "cinder", ctx.service_url(&site.name, "volume/v3")));
+        services.push(("volumev3", "cinderv3", ctx.service_url(&site.name, "volume/v3")));
+    }
+    let entries: Vec<Value> = services
+        .into_iter()
+        .enumerate()
+        .map(|(n, (kind, name, url))| {
+            let endpoints: Vec<Value> = ["public", "internal", "admin"]
+                .iter()
+                .enumerate()
+                .map(|(i, interface)| {
+                    json!({"id": super::site::stable_id(&site.name, "endpoint", n * 3 + i), "interface": interface,
+                           "region": site.region, "region_id": site.region, "url": url})
+                })
+                .collect();
+            json!({"id": super::site::stable_id(&site.name, "service", n), "type": kind, "name": name, "endpoints": endpoints})
+        })
+        .collect();
+    Value::Array(entries)
+}
+
+fn subject_token(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn validate_token(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    if let Err(response) = authenticate(&site, &headers) {
+        return response;
+    }
+    let Some(subject) = subject_token(&headers) else {
+        return error(StatusCode::BAD_REQUEST, "X-Subject-Token is required.");
+    };
+    let data = site.data();
+    match data.tokens.get(&subject) {
+        Some(token) if token.expires_at > time::OffsetDateTime::now_utc() => {
+            let with_catalog = !query.unwrap_or_default().contains("nocatalog");
+            let body = token_body(&ctx, &site, &data, token, with_catalog);
+            let mut response = Json(body).into_response();
+            if let Ok(value) = subject.parse() {
+                response.headers_mut().insert("x-subject-token", value);
+            }
+            response
+        }
+        _ => error(StatusCode::NOT_FOUND, &format!("Could not find token: {subject}.")),
+    }
+}
+
+async fn check_token(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> StatusCode {
+    if authenticate(&site, &headers).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    match subject_token(&headers).and_then(|s| site.data().tokens.get(&s).map(|t| t.expires_at > now)) {
+        Some(true) => StatusCode::OK,
+        _ => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn revoke_token(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    if let Err(response) = authenticate(&site, &headers) {
+        return response;
+    }
+    let Some(subject) = subject_token(&headers) else {
+        return error(StatusCode::BAD_REQUEST, "X-Subject-Token is required.");
+    };
+    match site.data().tokens.remove(&subject) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("Could not find token: {subject}.")),
+    }
+}
+
+fn project_json(ctx: &SimContext, site: &SimSite, p: &super::site::Project) -> Value {
+    json!({"id": p.id, "name": p.name, "domain_id": p.domain_id, "description": p.description, "enabled": p.enabled,
+           "is_domain": false, "parent_id": p.domain_id, "tags": [], "options": {},
+           "links": {"self": format!("{}/v3/projects/{}", ctx.service_url(&site.name, "identity"), p.id)}})
+}
+
+fn user_json(ctx: &SimContext, site: &SimSite, u: &super::site::User) -> Value {
+    json!({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+           "default_project_id": u.default_project_id, "password_expires_at": null, "options": {},
+           "links": {"self": format!("{}/v3/users/{}", ctx.service_url(&site.name, "identity"), u.id)}})
+}
+
+fn require_admin(site: &SimSite, headers: &HeaderMap) -> Result<(), Response> {
+    let caller = authenticate(site, headers)?;
+    if caller.is_admin {
+        Ok(())
+    } else {
+        Err(error(StatusCode::FORBIDDEN, "You are not authorized to perform the requested action."))
+    }
+}
+
+async fn list_projects(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    if let Err(response) = require_admin(&site, &headers) {
+        return response;
+    }
+    let data = site.data();
+    let projects: Vec<Value> = data.projects.iter().map(|p| project_json(&ctx, &site, p)).collect();
+    let next = Value::Null;
+    Json(json!({"projects": projects, "links": {"self": format!("{}/v3/projects", ctx.service_url(&site.name, "identity")), "next": next, "previous": null}})).into_response()
+}
+
+async fn show_project(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(response) = require_admin(&site, &headers) {
+        return response;
+    }
+    let id = params.get("id").cloned().unwrap_or_default();
+    let data = site.data();
+    match data.projects.iter().find(|p| p.id == id) {
+        Some(p) => Json(json!({"project": project_json(&ctx, &site, p)})).into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("Could not find project: {id}.")),
+    }
+}
+
+async fn list_users(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    if let Err(response) = require_admin(&site, &headers) {
+        return response;
+    }
+    let data = site.data();
+    let users: Vec<Value> = data.users.iter().map(|u| user_json(&ctx, &site, u)).collect();
+    Json(json!({"users": users, "links": {"self": format!("{}/v3/users", ctx.service_url(&site.name, "identity")), "next": null, "previous": null}})).into_response()
+}
+
+async fn show_user(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(response) = require_admin(&site, &headers) {
+        return response;
+    }
+    let id = params.get("id").cloned().unwrap_or_default();
+    let data = site.data();
+    match data.users.iter().find(|u| u.id == id) {
+        Some(u) => Json(json!({"user": user_json(&ctx, &site, u)})).into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("Could not find user: {id}.")),
+    }
+}
+
+async fn list_roles(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    if let Err(response) = authenticate(&site, &headers) {
+        return response;
+    }
+    Json(json!({"roles": [
+        {"id": "r-admin", "name": "admin", "domain_id": null, "description": null, "options": {}},
+        {"id": "r-member", "name": "member", "domain_id": null, "description": null, "options": {}},
+        {"id": "r-reader", "name": "reader", "domain_id": null, "description": null, "options": {}}
+    ], "links": {"next": null, "previous": null}}))
+    .into_response()
+}

@@ -1,0 +1,594 @@
+//! Compute v2.1, as Nova answers it: microversions, flavors, servers and their actions,
+//! hypervisors and quotas.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use super::keystone::{self, Caller};
+use super::site::{Flavor, PowerIntent, Server, SimSite};
+use super::{rfc3339, SimContext};
+
+pub fn router() -> Router<Arc<SimContext>> {
+    Router::new()
+        .route("/", get(versions))
+        .route("/v2.1", get(version))
+        .route("/v2.1/", get(version))
+        .route("/v2.1/flavors", get(list_flavors).post(create_flavor))
+        .route("/v2.1/flavors/detail", get(list_flavors_detail))
+        .route("/v2.1/flavors/{id}", get(show_flavor).delete(delete_flavor))
+        .route("/v2.1/servers", get(list_servers).post(create_server))
+        .route("/v2.1/servers/detail", get(list_servers_detail))
+        .route("/v2.1/servers/{id}", get(show_server).delete(delete_server))
+        .route("/v2.1/servers/{id}/action", post(server_action))
+        .route("/v2.1/os-hypervisors", get(list_hypervisors))
+        .route("/v2.1/os-hypervisors/detail", get(list_hypervisors))
+        .route("/v2.1/os-quota-sets/{id}", get(show_quota))
+}
+
+/// Nova's error bodies name the fault: `{"itemNotFound": {"code": 404, "message": …}}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    let kind = match status {
+        StatusCode::BAD_REQUEST => "badRequest",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "itemNotFound",
+        StatusCode::CONFLICT => "conflictingRequest",
+        StatusCode::NOT_ACCEPTABLE => "notAcceptable",
+        _ => "computeFault",
+    };
+    (status, Json(json!({kind: {"code": status.as_u16(), "message": message}}))).into_response()
+}
+
+/// The microversion a request asked for, or 406 when the site does not offer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Microversion(u16, u16);
+
+fn negotiate(site: &SimSite, headers: &HeaderMap) -> Result<Microversion, Response> {
+    let max = Microversion(site.profile.nova_max.0, site.profile.nova_max.1);
+    let requested = headers
+        .get("openstack-api-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("compute").map(str::trim).map(str::to_owned))
+        .or_else(|| headers.get("x-openstack-nova-api-version").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()));
+    let Some(text) = requested else {
+        return Ok(Microversion(2, 1));
+    };
+    if text == "latest" {
+        return Ok(max);
+    }
+    let parsed = text.split_once('.').and_then(|(a, b)| Some(Microversion(a.parse().ok()?, b.parse().ok()?)));
+    match parsed {
+        Some(v) if v >= Microversion(2, 1) && v <= max => Ok(v),
+        Some(_) => Err(error(
+            StatusCode::NOT_ACCEPTABLE,
+            &format!("Version {text} is not supported by the API. Minimum is 2.1 and maximum is {}.{}.", max.0, max.1),
+        )),
+        None => Err(error(StatusCode::BAD_REQUEST, &format!("API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."))),
+    }
+}
+
+/// Every compute call: authenticate, negotiate, run, and echo the version in the headers.
+fn compute(site: &SimSite, headers: &HeaderMap, run: impl FnOnce(&Caller, Microversion) -> Response) -> Response {
+    let caller = match keystone::authenticate(site, headers) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let version = match negotiate(site, headers) {
+        Ok(version) => version,
+        Err(response) => return response,
+    };
+    let mut response = run(&caller, version);
+    let text = format!("{}.{}", version.0, version.1);
+    let response_headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("compute {text}")) {
+        response_headers.insert("openstack-api-version", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        response_headers.insert("x-openstack-nova-api-version", value);
+    }
+    response_headers.insert("vary", HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"));
+    response
+}
+
+fn version_doc(ctx: &SimContext, site: &SimSite) -> Value {
+    json!({
+        "id": "v2.1", "status": "CURRENT",
+        "version": format!("{}.{}", site.profile.nova_max.0, site.profile.nova_max.1),
+        "min_version": "2.1", "updated": "2013-07-23T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{}/", ctx.service_url(&site.name, "compute/v2.1"))}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]
+    })
+}
+
+async fn versions(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Json<Value> {
+    Json(json!({"versions": [version_doc(&ctx, &site)]}))
+}
+
+async fn version(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Json<Value> {
+    Json(json!({"version": version_doc(&ctx, &site)}))
+}
+
+fn flavor_link(ctx: &SimContext, site: &SimSite, id: &str) -> Value {
+    json!([{"rel": "self", "href": format!("{}/flavors/{id}", ctx.service_url(&site.name, "compute/v2.1"))}])
+}
+
+fn flavor_json(ctx: &SimContext, site: &SimSite, f: &Flavor, version: Microversion) -> Value {
+    let mut body = json!({
+        "id": f.id, "name": f.name, "vcpus": f.vcpus, "ram": f.ram_mb, "disk": f.disk_gb,
+        "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb, "swap": if f.swap_mb == 0 { json!("") } else { json!(f.swap_mb) },
+        "os-flavor-access:is_public": f.is_public, "rxtx_factor": 1.0, "OS-FLV-DISABLED:disabled": false,
+        "links": flavor_link(ctx, site, &f.id),
+    });
+    if version >= Microversion(2, 55) {
+        body["description"] = json!(f.description);
+    }
+    if version >= Microversion(2, 61) {
+        body["extra_specs"] = json!(f.extra_specs);
+    }
+    if version >= Microversion(2, 75) && f.swap_mb == 0 {
+        body["swap"] = json!(0);
+    }
+    body
+}
+
+/// `limit` and `marker` paging as Nova does it: the marker must exist, else 400.
+fn page<'a, T>(items: Vec<&'a T>, query: &HashMap<String, String>, id_of: impl Fn(&T) -> &str) -> Result<Vec<&'a T>, Response> {
+    let start = match query.get("marker") {
+        Some(marker) => match items.iter().position(|item| id_of(item) == marker) {
+            Some(at) => at + 1,
+            None => return Err(error(StatusCode::BAD_REQUEST, &format!("marker [{marker}] not found"))),
+        },
+        None => 0,
+    };
+    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
+        Some(Ok(limit)) => limit,
+        Some(Err(_)) => return Err(error(StatusCode::BAD_REQUEST, "limit param must be an integer")),
+        None => 1000,
+    };
+    Ok(items.into_iter().skip(start).take(limit).collect())
+}
+
+async fn list_flavors(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    compute(&site, &headers, |_, _| {
+        let data = site.data();
+        match page(data.flavors.iter().collect(), &query, |f| &f.id) {
+            Ok(flavors) => {
+                let items: Vec<Value> = flavors
+                    .iter()
+                    .map(|f| json!({"id": f.id, "name": f.name, "description": f.description, "links": flavor_link(&ctx, &site, &f.id)}))
+                    .collect();
+                Json(json!({"flavors": items})).into_response()
+            }
+            Err(response) => response,
+        }
+    })
+}
+
+async fn list_flavors_detail(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    compute(&site, &headers, |_, version| {
+        let data = site.data();
+        match page(data.flavors.iter().collect(), &query, |f| &f.id) {
+            Ok(flavors) => {
+                let items: Vec<Value> = flavors.iter().map(|f| flavor_json(&ctx, &site, f, version)).collect();
+                Json(json!({"flavors": items})).into_response()
+            }
+            Err(response) => response,
+        }
+    })
+}
+
+async fn show_flavor(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |_, version| {
+        let data = site.data();
+        match data.flavors.iter().find(|f| f.id == id) {
+            Some(f) => Json(json!({"flavor": flavor_json(&ctx, &site, f, version)})).into_response(),
+            None => error(StatusCode::NOT_FOUND, &format!("Flavor {id} could not be found.")),
+        }
+    })
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice::<Value>(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("Malformed request body: {e}")))
+}
+
+fn invalid_input(message: String) -> Response {
+    error(StatusCode::BAD_REQUEST, &format!("Invalid input for field/attribute {message}"))
+}
+
+async fn create_flavor(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    compute(&site, &headers, |caller, version| {
+        if !caller.is_admin {
+            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed.");
+        }
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(flavor) = request.get("flavor").and_then(Value::as_object) else {
+            return invalid_input("flavor. Value: None. 'flavor' is a required property".into());
+        };
+        let name = match flavor.get("name").and_then(Value::as_str) {
+            Some(name) if !name.trim().is_empty() && name.len() <= 255 => name.to_owned(),
+            _ => return invalid_input("name. 'name' is a required property".into()),
+        };
+        let number = |key: &str, min: u64| -> Result<u64, Response> {
+            match flavor.get(key) {
+                Some(Value::Number(n)) => n.as_u64().filter(|v| *v >= min).ok_or_else(|| invalid_input(format!("{key}. Value: {n}. {n} is less than the minimum of {min}"))),
+                Some(Value::String(s)) => s.parse::<u64>().ok().filter(|v| *v >= min).ok_or_else(|| invalid_input(format!("{key}. Value: {s}. is not a valid integer"))),
+                Some(other) => Err(invalid_input(format!("{key}. Value: {other}. is not of type 'integer', 'string'"))),
+                None => Err(invalid_input(format!("{key}. '{key}' is a required property"))),
+            }
+        };
+        let (vcpus, ram_mb, disk_gb) = match (number("vcpus", 1), number("ram", 1), number("disk", 0)) {
+            (Ok(v), Ok(r), Ok(d)) => (v, r, d),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
+        let mut data = site.data();
+        let id = flavor.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        if data.flavors.iter().any(|f| f.name == name) {
+            return error(StatusCode::CONFLICT, &format!("Flavor with name {name} already exists."));
+        }
+        if data.flavors.iter().any(|f| f.id == id) {
+            return error(StatusCode::CONFLICT, &format!("Flavor with ID {id} already exists."));
+        }
+        let created = Flavor {
+            id,
+            name,
+            vcpus: u32::try_from(vcpus).unwrap_or(u32::MAX),
+            ram_mb,
+            disk_gb,
+            ephemeral_gb: flavor.get("OS-FLV-EXT-DATA:ephemeral").and_then(Value::as_u64).unwrap_or(0),
+            swap_mb: flavor.get("swap").and_then(Value::as_u64).unwrap_or(0),
+            is_public: flavor.get("os-flavor-access:is_public").and_then(Value::as_bool).unwrap_or(true),
+            description: flavor.get("description").and_then(Value::as_str).map(str::to_owned),
+            extra_specs: Default::default(),
+        };
+        let body = json!({"flavor": flavor_json(&ctx, &site, &created, version)});
+        data.flavors.push(created);
+        Json(body).into_response()
+    })
+}
+
+async fn delete_flavor(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap, Path(params): Path<HashMap<String, String>>) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed.");
+        }
+        let mut data = site.data();
+        let before = data.flavors.len();
+        data.flavors.retain(|f| f.id != id);
+        if data.flavors.len() == before {
+            return error(StatusCode::NOT_FOUND, &format!("Flavor {id} could not be found."));
+        }
+        StatusCode::ACCEPTED.into_response()
+    })
+}
+
+fn server_link(ctx: &SimContext, site: &SimSite, id: &str) -> Value {
+    json!([{"rel": "self", "href": format!("{}/servers/{id}", ctx.service_url(&site.name, "compute/v2.1"))}])
+}
+
+fn server_json(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, s: &Server, version: Microversion, now: Instant) -> Value {
+    let status = s.status(now);
+    let flavor = data.flavors.iter().find(|f| f.id == s.flavor_id);
+    let flavor_field = if version >= Microversion(2, 47) {
+        flavor.map_or(json!({}), |f| {
+            json!({"vcpus": f.vcpus, "ram": f.ram_mb, "disk": f.disk_gb, "ephemeral": f.ephemeral_gb, "swap": f.swap_mb, "original_name": f.name, "extra_specs": f.extra_specs})
+        })
+    } else {
+        json!({"id": s.flavor_id, "links": flavor_link(ctx, site, &s.flavor_id)})
+    };
+    let host = s.host.and_then(|h| data.hypervisors.get(h)).map(|h| h.hostname.clone());
+    let (task_state, power_state, vm_state) = match status {
+        "BUILD" => (json!("spawning"), 0, "building"),
+        "ACTIVE" => (Value::Null, 1, "active"),
+        "SHUTOFF" => (Value::Null, 4, "stopped"),
+        _ => (Value::Null, 0, "error"),
+    };
+    let mut body = json!({
+        "id": s.id, "name": s.name, "status": status, "tenant_id": s.project_id, "user_id": s.user_id,
+        "metadata": s.metadata, "hostId": host.as_ref().map(|h| super::site::stable_id(&s.project_id, h, 0).replace('-', "")).unwrap_or_default(),
+        "image": {"id": s.image_id, "links": []}, "flavor": flavor_field,
+        "created": rfc3339(s.created), "updated": rfc3339(s.updated),
+        "addresses": {}, "accessIPv4": "", "accessIPv6": "", "links": server_link(ctx, site, &s.id),
+        "key_name": s.key_name, "config_drive": "", "progress": if status == "BUILD" { 50 } else { 100 },
+        "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": if host.is_some() { "nova" } else { "" },
+        "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:power_state": power_state, "OS-EXT-STS:vm_state": vm_state,
+        "OS-SRV-USG:launched_at": if status == "BUILD" { Value::Null } else { json!(rfc3339(s.created)) },
+        "OS-SRV-USG:terminated_at": null, "os-extended-volumes:volumes_attached": [], "security_groups": [{"name": "default"}],
+    });
+    if status == "ERROR" {
+        body["fault"] = json!({"code": 500, "created": rfc3339(s.updated), "message": "No valid host was found. There are not enough hosts available."});
+    }
+    if version >= Microversion(2, 9) {
+        body["locked"] = json!(false);
+    }
+    if version >= Microversion(2, 19) {
+        body["description"] = Value::Null;
+    }
+    if version >= Microversion(2, 26) {
+        body["tags"] = json!([]);
+    }
+    body
+}
+
+/// Servers visible to the caller, newest first (Nova's default sort), after the filters
+/// Nova offers that scripts use most.
+fn visible_servers<'a>(data: &'a super::site::SiteData, caller: &Caller, query: &HashMap<String, String>, now: Instant) -> Vec<&'a Server> {
+    let all_tenants = caller.is_admin && query.get("all_tenants").is_some_and(|v| v != "0" && v != "false");
+    data.servers
+        .iter()
+        .rev()
+        .filter(|s| all_tenants || s.project_id == caller.project_id)
+        .filter(|s| query.get("name").is_none_or(|n| s.name.contains(n.as_str())))
+        .filter(|s| query.get("status").is_none_or(|st| s.status(now).eq_ignore_ascii_case(st)))
+        .filter(|s| query.get("flavor").is_none_or(|f| &s.flavor_id == f))
+        .collect()
+}
+
+async fn list_servers(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    compute(&site, &headers, |caller, _| {
+        let data = site.data();
+        let now = Instant::now();
+        match page(visible_servers(&data, caller, &query, now), &query, |s| &s.id) {
+            Ok(servers) => {
+                let items: Vec<Value> = servers.iter().map(|s| json!({"id": s.id, "name": s.name, "links": server_link(&ctx, &site, &s.id)})).collect();
+                Json(json!({"servers": items})).into_response()
+            }
+            Err(response) => response,
+        }
+    })
+}
+
+async fn list_servers_detail(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    compute(&site, &headers, |caller, version| {
+        let data = site.data();
+        let now = Instant::now();
+        match page(visible_servers(&data, caller, &query, now), &query, |s| &s.id) {
+            Ok(servers) => {
+                let items: Vec<Value> = servers.iter().map(|s| server_json(&ctx, &site, &data, s, version, now)).collect();
+                Json(json!({"servers": items})).into_response()
+            }
+            Err(response) => response,
+        }
+    })
+}
+
+fn find_server<'a>(data: &'a super::site::SiteData, caller: &Caller, id: &str) -> Result<&'a Server, Response> {
+    data.servers
+        .iter()
+        .find(|s| s.id == id && (caller.is_admin || s.project_id == caller.project_id))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("Instance {id} could not be found.")))
+}
+
+async fn show_server(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, version| {
+        let data = site.data();
+        match find_server(&data, caller, &id) {
+            Ok(s) => Json(json!({"server": server_json(&ctx, &site, &data, s, version, Instant::now())})).into_response(),
+            Err(response) => response,
+        }
+    })
+}
+
+async fn create_server(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    compute(&site, &headers, |caller, _| {
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(server) = request.get("server").and_then(Value::as_object) else {
+            return invalid_input("server. 'server' is a required property".into());
+        };
+        let name = match server.get("name").and_then(Value::as_str) {
+            Some(name) if !name.trim().is_empty() && name.len() <= 255 => name.to_owned(),
+            _ => return invalid_input("name. 'name' is a required property".into()),
+        };
+        let Some(flavor_ref) = server.get("flavorRef").and_then(Value::as_str).map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()) else {
+            return invalid_input("flavorRef. 'flavorRef' is a required property".into());
+        };
+        let image_id = server.get("imageRef").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let metadata = server
+            .get("metadata")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect())
+            .unwrap_or_default();
+        let key_name = server.get("key_name").and_then(Value::as_str).map(str::to_owned);
+
+        let mut data = site.data();
+        let Some(flavor) = data.flavors.iter().find(|f| f.id == flavor_ref).cloned() else {
+            return error(StatusCode::BAD_REQUEST, &format!("Flavor {flavor_ref} could not be found."));
+        };
+        if let Some(key) = &key_name {
+            if !data.keypairs.iter().any(|k| &k.name == key && k.user_id == caller.user_id) {
+                return error(StatusCode::BAD_REQUEST, "Invalid key_name provided.");
+            }
+        }
+        let quota = data.quota(&caller.project_id);
+        let flavors = data.flavors.clone();
+        let used: Vec<&Server> = data.servers.iter().filter(|s| s.project_id == caller.project_id).collect();
+        let used_cores: i64 = used.iter().filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id)).map(|f| i64::from(f.vcpus)).sum();
+        let used_ram: i64 = used.iter().filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id)).map(|f| f.ram_mb as i64).sum();
+        let checks = [
+            ("instances", 1, used.len() as i64, quota.instances),
+            ("cores", i64::from(flavor.vcpus), used_cores, quota.cores),
+            ("ram", flavor.ram_mb as i64, used_ram, quota.ram),
+        ];
+        for (resource, requested, in_use, limit) in checks {
+            if limit >= 0 && in_use + requested > limit {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    &format!("Quota exceeded for {resource}: Requested {requested}, but already used {in_use} of {limit} {resource}"),
+                );
+            }
+        }
+        let host = (0..data.hypervisors.len()).find(|&h| {
+            let (cores, ram, disk) = data.host_usage(h, &flavors);
+            let hv = &data.hypervisors[h];
+            cores + flavor.vcpus <= hv.vcpus && ram + flavor.ram_mb <= hv.ram_mb && disk + flavor.disk_gb <= hv.disk_gb
+        });
+        let now = time::OffsetDateTime::now_utc();
+        let id = uuid::Uuid::new_v4().to_string();
+        data.servers.push(Server {
+            id: id.clone(),
+            name,
+            project_id: caller.project_id.clone(),
+            user_id: caller.user_id.clone(),
+            flavor_id: flavor.id.clone(),
+            image_id,
+            key_name,
+            metadata,
+            host,
+            created: now,
+            created_at: Instant::now(),
+            updated: now,
+            power: PowerIntent::Running,
+            build_done_at: Instant::now() + site.build_delay,
+        });
+        let admin_pass: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"server": {"id": id, "links": server_link(&ctx, &site, &id), "OS-DCF:diskConfig": "MANUAL",
+                                    "security_groups": [{"name": "default"}], "adminPass": admin_pass}})),
+        )
+            .into_response()
+    })
+}
+
+async fn delete_server(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap, Path(params): Path<HashMap<String, String>>) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let mut data = site.data();
+        if let Err(response) = find_server(&data, caller, &id) {
+            return response;
+        }
+        data.servers.retain(|s| s.id != id);
+        StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+async fn server_action(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let action = request.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+        let mut data = site.data();
+        let status = match find_server(&data, caller, &id) {
+            Ok(server) => server.status(Instant::now()),
+            Err(response) => return response,
+        };
+        let conflict = |action: &str| {
+            error(StatusCode::CONFLICT, &format!("Cannot '{action}' instance {id} while it is in vm_state {}", status.to_lowercase()))
+        };
+        let new_power = match (action.as_str(), status) {
+            ("os-stop", "ACTIVE") => PowerIntent::Shutoff,
+            ("os-start", "SHUTOFF") => PowerIntent::Running,
+            ("reboot", "ACTIVE" | "SHUTOFF") => PowerIntent::Running,
+            ("os-stop" | "os-start" | "reboot", _) => return conflict(&action.replace("os-", "")),
+            _ => return error(StatusCode::BAD_REQUEST, &format!("There is no such action: {action}")),
+        };
+        if let Some(server) = data.servers.iter_mut().find(|s| s.id == id) {
+            server.power = new_power;
+            server.updated = time::OffsetDateTime::now_utc();
+        }
+        StatusCode::ACCEPTED.into_response()
+    })
+}
+
+async fn list_hypervisors(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-hypervisors:list-detail to be performed.");
+        }
+        let data = site.data();
+        let items: Vec<Value> = data
+            .hypervisors
+            .iter()
+            .enumerate()
+            .map(|(n, h)| {
+                let (cores, ram, disk) = data.host_usage(n, &data.flavors);
+                let running = data.servers.iter().filter(|s| s.host == Some(n)).count();
+                json!({"id": h.id, "hypervisor_hostname": h.hostname, "state": "up", "status": "enabled",
+                       "hypervisor_type": "QEMU", "host_ip": format!("10.0.0.{}", n + 10),
+                       "vcpus": h.vcpus, "vcpus_used": cores, "memory_mb": h.ram_mb, "memory_mb_used": ram,
+                       "local_gb": h.disk_gb, "local_gb_used": disk, "running_vms": running,
+                       "service": {"host": h.hostname, "id": n + 1, "disabled_reason": null}})
+            })
+            .collect();
+        Json(json!({"hypervisors": items})).into_response()
+    })
+}
+
+async fn show_quota(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap, Path(params): Path<HashMap<String, String>>) -> Response {
+    let project = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin && caller.project_id != project {
+            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.");
+        }
+        let q = site.data().quota(&project);
+        Json(json!({"quota_set": {"id": project, "instances": q.instances, "cores": q.cores, "ram": q.ram,
+                    "key_pairs": q.key_pairs, "metadata_items": q.metadata_items,
+                    "server_groups": q.server_groups, "server_group_members": q.server_group_members}}))
+        .into_response()
+    })
+}

@@ -1,0 +1,282 @@
+//! One simulated OpenStack cloud: its identity data, compute state and capacity.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use super::faults::Fault;
+
+/// The OpenStack release a site runs, as far as its APIs show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub release: &'static str,
+    /// Highest Nova microversion, e.g. (2, 96).
+    pub nova_max: (u16, u16),
+    pub has_cinder: bool,
+    pub has_neutron: bool,
+}
+
+/// Releases in a mixed fleet; `mixed` cycles through them so capability discovery matters.
+pub const PROFILES: &[(&str, Profile)] = &[
+    ("2025.2", Profile { release: "2025.2", nova_max: (2, 100), has_cinder: true, has_neutron: true }),
+    ("2024.1", Profile { release: "2024.1", nova_max: (2, 96), has_cinder: true, has_neutron: true }),
+    ("zed", Profile { release: "zed", nova_max: (2, 93), has_cinder: true, has_neutron: true }),
+    ("edge-no-cinder", Profile { release: "2024.1", nova_max: (2, 96), has_cinder: false, has_neutron: true }),
+    ("edge-no-neutron", Profile { release: "zed", nova_max: (2, 93), has_cinder: true, has_neutron: false }),
+];
+
+pub fn profile_named(name: &str) -> Option<Profile> {
+    PROFILES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub password: String,
+    pub default_project_id: Option<String>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub user_id: String,
+    pub project_id: String,
+    pub methods: Vec<String>,
+    pub issued_at: time::OffsetDateTime,
+    pub expires_at: time::OffsetDateTime,
+    pub audit_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub disk_gb: u64,
+    pub ephemeral_gb: u64,
+    pub swap_mb: u64,
+    pub is_public: bool,
+    pub description: Option<String>,
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerIntent {
+    Running,
+    Shutoff,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor_id: String,
+    pub image_id: String,
+    pub key_name: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Index into `hypervisors`, or none when no host fitted (the server ends in ERROR).
+    pub host: Option<usize>,
+    pub created: time::OffsetDateTime,
+    pub created_at: Instant,
+    pub updated: time::OffsetDateTime,
+    pub power: PowerIntent,
+    /// `BUILD` until the build delay has passed; the state is derived on read, so a
+    /// thousand building servers cost no timers.
+    pub build_done_at: Instant,
+}
+
+impl Server {
+    pub fn status(&self, now: Instant) -> &'static str {
+        if now < self.build_done_at {
+            "BUILD"
+        } else if self.host.is_none() {
+            "ERROR"
+        } else if self.power == PowerIntent::Shutoff {
+            "SHUTOFF"
+        } else {
+            "ACTIVE"
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Hypervisor {
+    pub id: String,
+    pub hostname: String,
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub disk_gb: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ComputeQuota {
+    pub instances: i64,
+    pub cores: i64,
+    pub ram: i64,
+    pub key_pairs: i64,
+    pub metadata_items: i64,
+    pub server_groups: i64,
+    pub server_group_members: i64,
+}
+
+impl Default for ComputeQuota {
+    /// Nova's defaults.
+    fn default() -> Self {
+        ComputeQuota {
+            instances: 10,
+            cores: 20,
+            ram: 51200,
+            key_pairs: 100,
+            metadata_items: 128,
+            server_groups: 10,
+            server_group_members: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keypair {
+    pub name: String,
+    pub user_id: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub key_type: String,
+    pub created_at: time::OffsetDateTime,
+}
+
+/// Everything a site's APIs can change.
+#[derive(Debug, Default)]
+pub struct SiteData {
+    pub projects: Vec<Project>,
+    pub users: Vec<User>,
+    pub tokens: HashMap<String, Token>,
+    pub flavors: Vec<Flavor>,
+    /// Kept in creation order, which is what Nova's default sort (created_at desc) reverses.
+    pub servers: Vec<Server>,
+    pub hypervisors: Vec<Hypervisor>,
+    pub compute_quotas: HashMap<String, ComputeQuota>,
+    pub keypairs: Vec<Keypair>,
+}
+
+pub struct SimSite {
+    pub name: String,
+    pub index: usize,
+    pub region: String,
+    pub profile: Profile,
+    pub fault: std::sync::Mutex<Fault>,
+    pub data: std::sync::Mutex<SiteData>,
+    pub build_delay: Duration,
+}
+
+pub const ADMIN_PROJECT: &str = "admin";
+pub const ADMIN_USER: &str = "admin";
+pub const DEFAULT_DOMAIN: &str = "default";
+
+/// Deterministic ids per site, so that a seed reproduces a fleet.
+pub fn stable_id(site: &str, kind: &str, n: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{site}/{kind}/{n}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+impl SimSite {
+    pub fn new(name: String, index: usize, profile: Profile, admin_password: &str, build_delay: Duration, hosts: usize) -> Self {
+        let project = |n: usize, pname: &str, description: &str| Project {
+            id: stable_id(&name, "project", n),
+            name: pname.into(),
+            domain_id: DEFAULT_DOMAIN.into(),
+            description: description.into(),
+            enabled: true,
+        };
+        let projects = vec![project(0, ADMIN_PROJECT, "Bootstrap project for initializing the cloud."), project(1, "demo", "")];
+        let users = vec![User {
+            id: stable_id(&name, "user", 0),
+            name: ADMIN_USER.into(),
+            domain_id: DEFAULT_DOMAIN.into(),
+            password: admin_password.into(),
+            default_project_id: Some(projects[0].id.clone()),
+            enabled: true,
+        }];
+        let flavor = |id: &str, fname: &str, vcpus: u32, ram_mb: u64, disk_gb: u64| Flavor {
+            id: id.into(),
+            name: fname.into(),
+            vcpus,
+            ram_mb,
+            disk_gb,
+            ephemeral_gb: 0,
+            swap_mb: 0,
+            is_public: true,
+            description: None,
+            extra_specs: BTreeMap::new(),
+        };
+        // DevStack's default flavors.
+        let flavors = vec![
+            flavor("1", "m1.tiny", 1, 512, 1),
+            flavor("2", "m1.small", 1, 2048, 20),
+            flavor("3", "m1.medium", 2, 4096, 40),
+            flavor("4", "m1.large", 4, 8192, 80),
+            flavor("5", "m1.xlarge", 8, 16384, 160),
+        ];
+        let hypervisors = (0..hosts)
+            .map(|n| Hypervisor {
+                id: stable_id(&name, "hypervisor", n),
+                hostname: format!("{name}-compute-{n}"),
+                vcpus: 32,
+                ram_mb: 131_072,
+                disk_gb: 2_000,
+            })
+            .collect();
+        SimSite {
+            region: "RegionOne".into(),
+            index,
+            profile,
+            fault: std::sync::Mutex::new(Fault::Up),
+            data: std::sync::Mutex::new(SiteData { projects, users, flavors, hypervisors, ..SiteData::default() }),
+            build_delay,
+            name,
+        }
+    }
+
+    /// Locks the site's data. A poisoned lock (a panic mid-update) still holds data
+    /// that was consistent before each update began, so the simulator keeps serving.
+    pub fn data(&self) -> std::sync::MutexGuard<'_, SiteData> {
+        self.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn fault(&self) -> Fault {
+        self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+    }
+}
+
+impl SiteData {
+    /// Resources in use on each hypervisor by servers that hold a host.
+    pub fn host_usage(&self, host: usize, flavors: &[Flavor]) -> (u32, u64, u64) {
+        self.servers
+            .iter()
+            .filter(|s| s.host == Some(host))
+            .filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id))
+            .fold((0, 0, 0), |(c, r, d), f| (c + f.vcpus, r + f.ram_mb, d + f.disk_gb))
+    }
+
+    pub fn quota(&self, project_id: &str) -> ComputeQuota {
+        self.compute_quotas.get(project_id).copied().unwrap_or_default()
+    }
+}

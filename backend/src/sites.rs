@@ -1,0 +1,259 @@
+//! The site registry: parsing and validating what an operator registers, sealing its
+//! credentials, and turning stored rows back into API objects.
+
+use std::collections::BTreeMap;
+
+use overcast_api_types::{FieldError, NewSite, Site, SiteCredentials, SiteState};
+
+use crate::secrets::Sealer;
+use crate::store::{SiteRow, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("invalid site")]
+    Invalid(Vec<FieldError>),
+    #[error("site {0} not found")]
+    NotFound(String),
+    #[error("site {0} already exists")]
+    AlreadyExists(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for SiteError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(what) => SiteError::AlreadyExists(what),
+            other => SiteError::Store(other),
+        }
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A site name: 1–63 characters of `[a-z0-9_.-]` starting with a letter or digit, so that
+/// it is safe in URLs, label values and file names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SiteName(String);
+
+impl SiteName {
+    pub fn parse(text: &str) -> Result<SiteName, String> {
+        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+        let starts_well = text.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if text.is_empty() || text.len() > 63 || !starts_well || !text.chars().all(valid_char) {
+            return Err("must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit".into());
+        }
+        Ok(SiteName(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks an auth URL: http or https, a host, no userinfo (credentials belong in the
+/// sealed credentials, never in a URL that is shown and logged).
+pub fn validate_auth_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("scheme must be http or https".into());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    Ok(())
+}
+
+fn validate_label(key: &str, value: &str) -> Result<(), String> {
+    let ok = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    };
+    if !ok(key, 63) {
+        return Err("label keys are 1-63 characters of letters, digits, '-', '_', '.', '/'".into());
+    }
+    if !ok(value, 63) {
+        return Err("label values are 1-63 characters of letters, digits, '-', '_', '.', '/'".into());
+    }
+    Ok(())
+}
+
+fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError { field: name.into(), message: message.into() }
+}
+
+/// Validates a registration, reporting every field at fault at once.
+pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
+    let mut errors = Vec::new();
+    let name = SiteName::parse(&site.name).map_err(|m| errors.push(field("name", m))).ok();
+    if let Err(m) = validate_auth_url(&site.auth_url) {
+        errors.push(field("auth_url", m));
+    }
+    if let Some(interface) = &site.interface {
+        if !matches!(interface.as_str(), "public" | "internal" | "admin") {
+            errors.push(field("interface", "must be public, internal or admin"));
+        }
+    }
+    for (key, value) in &site.labels {
+        if let Err(m) = validate_label(key, value) {
+            errors.push(field(format!("labels.{key}"), m));
+        }
+    }
+    match &site.credentials {
+        SiteCredentials::Password { username, password, project_name, .. } => {
+            for (name, value) in [("username", username), ("password", password), ("project_name", project_name)] {
+                if value.is_empty() {
+                    errors.push(field(format!("credentials.{name}"), "must not be empty"));
+                }
+            }
+        }
+        SiteCredentials::ApplicationCredential { id, secret } => {
+            for (name, value) in [("id", id), ("secret", secret)] {
+                if value.is_empty() {
+                    errors.push(field(format!("credentials.{name}"), "must not be empty"));
+                }
+            }
+        }
+    }
+    match name {
+        Some(name) if errors.is_empty() => Ok(name),
+        _ => Err(SiteError::Invalid(errors)),
+    }
+}
+
+/// The registry over the store, sealing credentials on the way in.
+#[derive(Clone)]
+pub struct SiteRegistry {
+    store: Store,
+    sealer: Sealer,
+}
+
+impl SiteRegistry {
+    pub fn new(store: Store, sealer: Sealer) -> Self {
+        SiteRegistry { store, sealer }
+    }
+
+    pub async fn register(&self, new: NewSite) -> Result<Site, SiteError> {
+        let name = validate_new_site(&new)?;
+        let credentials = serde_json::to_vec(&new.credentials).unwrap_or_default();
+        let row = SiteRow {
+            name: name.as_str().to_owned(),
+            auth_url: new.auth_url,
+            region: new.region,
+            interface: new.interface.unwrap_or_else(|| "public".into()),
+            labels: serde_json::to_string(&new.labels).unwrap_or_else(|_| "{}".into()),
+            credentials: self.sealer.seal(&credentials),
+            insecure: i64::from(new.insecure),
+            ca_bundle: new.ca_bundle,
+            state: SiteState::Unknown.as_str().into(),
+            last_seen: None,
+            latency_ms: None,
+            capabilities: "{}".into(),
+            created_at: now_rfc3339(),
+        };
+        self.store.insert_site(&row).await?;
+        site_from_row(row)
+    }
+
+    pub async fn list(&self) -> Result<Vec<Site>, SiteError> {
+        self.store.list_sites().await?.into_iter().map(site_from_row).collect()
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Site, SiteError> {
+        match self.store.get_site(name).await? {
+            Some(row) => site_from_row(row),
+            None => Err(SiteError::NotFound(name.to_owned())),
+        }
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<(), SiteError> {
+        if self.store.delete_site(name).await? {
+            Ok(())
+        } else {
+            Err(SiteError::NotFound(name.to_owned()))
+        }
+    }
+
+    /// The site's credentials in clear, for the client layer only.
+    pub async fn credentials(&self, name: &str) -> Result<SiteCredentials, SiteError> {
+        let row = self.store.get_site(name).await?.ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
+        let bytes = self
+            .sealer
+            .open(&row.credentials)
+            .map_err(|e| SiteError::Store(StoreError::Corrupt(format!("credentials of site {name}: {e}"))))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SiteError::Store(StoreError::Corrupt(format!("credentials of site {name}: {e}"))))
+    }
+}
+
+fn site_from_row(row: SiteRow) -> Result<Site, SiteError> {
+    let corrupt = |what: &str, e: serde_json::Error| SiteError::Store(StoreError::Corrupt(format!("{what} of site {}: {e}", row.name)));
+    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).map_err(|e| corrupt("labels", e))?;
+    let capabilities: BTreeMap<String, String> =
+        serde_json::from_str(&row.capabilities).map_err(|e| corrupt("capabilities", e))?;
+    let state = match row.state.as_str() {
+        "online" => SiteState::Online,
+        "degraded" => SiteState::Degraded,
+        "unreachable" => SiteState::Unreachable,
+        _ => SiteState::Unknown,
+    };
+    Ok(Site {
+        name: row.name,
+        auth_url: row.auth_url,
+        region: row.region,
+        interface: row.interface,
+        labels,
+        state,
+        last_seen: row.last_seen,
+        latency_ms: row.latency_ms.and_then(|ms| u64::try_from(ms).ok()),
+        capabilities,
+        insecure: row.insecure != 0,
+        created_at: row.created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_names_are_url_safe() {
+        assert!(SiteName::parse("site-001").is_ok());
+        assert!(SiteName::parse("").is_err());
+        assert!(SiteName::parse("-x").is_err());
+        assert!(SiteName::parse("Site").is_err());
+        assert!(SiteName::parse("a/b").is_err());
+        assert!(SiteName::parse(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn auth_urls_must_be_http_without_userinfo() {
+        assert!(validate_auth_url("https://keystone.example:5000/v3").is_ok());
+        assert!(validate_auth_url("ftp://keystone.example").is_err());
+        assert!(validate_auth_url("https://user:pw@keystone.example").is_err());
+        assert!(validate_auth_url("not a url").is_err());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let new = NewSite {
+            name: "Bad Name".into(),
+            auth_url: "ftp://x".into(),
+            region: None,
+            interface: Some("private".into()),
+            labels: BTreeMap::from([("tier".into(), "".into())]),
+            credentials: SiteCredentials::ApplicationCredential { id: "".into(), secret: "s".into() },
+            insecure: false,
+            ca_bundle: None,
+        };
+        let Err(SiteError::Invalid(fields)) = validate_new_site(&new) else { panic!("expected invalid") };
+        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["name", "auth_url", "interface", "labels.tier", "credentials.id"]);
+    }
+}

@@ -1,0 +1,72 @@
+use sqlx::FromRow;
+
+use super::{is_unique_violation, Store, StoreError};
+
+/// A site as stored: labels and capabilities are JSON text, credentials sealed.
+#[derive(Debug, Clone, FromRow)]
+pub struct SiteRow {
+    pub name: String,
+    pub auth_url: String,
+    pub region: Option<String>,
+    pub interface: String,
+    pub labels: String,
+    pub credentials: String,
+    pub insecure: i64,
+    pub ca_bundle: Option<String>,
+    pub state: String,
+    pub last_seen: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub capabilities: String,
+    pub created_at: String,
+}
+
+const SITE_COLUMNS: &str = "name, auth_url, region, interface, labels, credentials, insecure, ca_bundle, \
+     state, last_seen, latency_ms, capabilities, created_at";
+
+impl Store {
+    pub async fn insert_site(&self, site: &SiteRow) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO sites ({SITE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        sqlx::query(&sql)
+            .bind(&site.name)
+            .bind(&site.auth_url)
+            .bind(&site.region)
+            .bind(&site.interface)
+            .bind(&site.labels)
+            .bind(&site.credentials)
+            .bind(site.insecure)
+            .bind(&site.ca_bundle)
+            .bind(&site.state)
+            .bind(&site.last_seen)
+            .bind(site.latency_ms)
+            .bind(&site.capabilities)
+            .bind(&site.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("site {}", site.name))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    pub async fn list_sites(&self) -> Result<Vec<SiteRow>, StoreError> {
+        let sql = format!("SELECT {SITE_COLUMNS} FROM sites ORDER BY name");
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    pub async fn get_site(&self, name: &str) -> Result<Option<SiteRow>, StoreError> {
+        let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE name = $1");
+        Ok(sqlx::query_as(&sql).bind(name).fetch_optional(&self.pool).await?)
+    }
+
+    /// Returns whether a site of that name existed.
+    pub async fn delete_site(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sites WHERE name = $1").bind(name).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
