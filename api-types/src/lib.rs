@@ -162,7 +162,9 @@ mod tests {
         let json = r#"{"type":"password","username":"u","password":"p","project_name":"admin"}"#;
         let parsed: SiteCredentials = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         match parsed {
-            SiteCredentials::Password { user_domain_name, .. } => {
+            SiteCredentials::Password {
+                user_domain_name, ..
+            } => {
                 assert_eq!(user_domain_name, "Default")
             }
             other => panic!("unexpected {other:?}"),
@@ -180,6 +182,9 @@ mod tests {
             },
         };
         let json = serde_json::to_string(&body).unwrap_or_default();
-        assert_eq!(json, r#"{"error":{"code":"not_found","message":"no such site"}}"#);
+        assert_eq!(
+            json,
+            r#"{"error":{"code":"not_found","message":"no such site"}}"#
+        );
     }
 }

@@ -28,7 +28,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-        let store = Store::connect(&settings.database_url).await.context("cannot open the database")?;
+        let store = Store::connect(&settings.database_url)
+            .await
+            .context("cannot open the database")?;
 
         let secret_key = match &settings.secret_key {
             Some(text) => Key::from_configured(text),
@@ -39,7 +41,12 @@ impl Application {
             None => Key::load_or_create(&settings.data_dir, "jwt.key")?,
         };
 
-        let generated_admin_password = match auth::bootstrap_admin(&store, settings.admin_password.as_deref()).await? {
+        let generated_admin_password = match auth::bootstrap_admin(
+            &store,
+            settings.admin_password.as_deref(),
+        )
+        .await?
+        {
             Bootstrap::CreatedWithGeneratedPassword(password) => {
                 tracing::warn!("created user admin with a generated password; it is shown once on standard output");
                 Some(password)
@@ -63,7 +70,12 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        Ok(Application { listener, router, state, generated_admin_password })
+        Ok(Application {
+            listener,
+            router,
+            state,
+            generated_admin_password,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -75,7 +87,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "console listening");
         axum::serve(self.listener, self.router)

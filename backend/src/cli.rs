@@ -9,7 +9,11 @@ use crate::sim::SimArgs;
 use crate::{app, demo, sim, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "overcast", version, about = "One console for many OpenStack edge sites")]
+#[command(
+    name = "overcast",
+    version,
+    about = "One console for many OpenStack edge sites"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

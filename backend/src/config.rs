@@ -83,9 +83,15 @@ struct FileSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("invalid setting {name}: {reason}")]
     Invalid { name: &'static str, reason: String },
 }
@@ -146,7 +152,9 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
-        let data_dir = pick(args.data_dir.clone(), file.data_dir, || PathBuf::from("./data"));
+        let data_dir = pick(args.data_dir.clone(), file.data_dir, || {
+            PathBuf::from("./data")
+        });
         let database_url = pick(args.database_url.clone(), file.database_url, || {
             sqlite_url(&data_dir.join("overcast.db"))
         });
@@ -164,17 +172,24 @@ impl Settings {
                 reason: "must be at least 1 second".into(),
             });
         }
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
             return Err(ConfigError::Invalid {
                 name: "database_url",
                 reason: "must start with sqlite:// or postgres://".into(),
             });
         }
         Ok(Settings {
-            listen: pick(args.listen, file.listen, || SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: pick(args.listen, file.listen, || {
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }),
             data_dir,
             database_url,
-            web_dir: pick(args.web_dir.clone(), file.web_dir, || PathBuf::from(DEFAULT_WEB_DIR)),
+            web_dir: pick(args.web_dir.clone(), file.web_dir, || {
+                PathBuf::from(DEFAULT_WEB_DIR)
+            }),
             log_format: pick(args.log_format, file.log_format, LogFormat::default),
             log_filter: pick(args.log.clone(), file.log, || "info".into()),
             admin_password: args.admin_password.clone().or(file.admin_password),
@@ -224,7 +239,9 @@ mod tests {
         assert_eq!(settings.listen.port(), 9999);
         assert_eq!(settings.log_filter, "warn");
         assert_eq!(settings.token_ttl, Duration::from_secs(3600));
-        assert!(settings.database_url.starts_with("sqlite://./data/overcast.db"));
+        assert!(settings
+            .database_url
+            .starts_with("sqlite://./data/overcast.db"));
     }
 
     #[test]
@@ -233,8 +250,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap_or_default();
         let path = dir.join("overcast.toml");
         std::fs::write(&path, "lisen = \"127.0.0.1:9999\"\n").unwrap_or_default();
-        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
-        let error = Settings::load(&args).err().map(|e| e.to_string()).unwrap_or_default();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let error = Settings::load(&args)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("unknown field `lisen`"), "{error}");
     }
 
@@ -247,6 +270,9 @@ mod tests {
         };
         let settings = Settings::load(&args).unwrap_or_else(|e| panic!("{e}"));
         let shown = format!("{settings:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 }

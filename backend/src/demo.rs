@@ -26,7 +26,9 @@ pub struct DemoArgs {
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut serve = args.serve.clone();
-    serve.admin_password = serve.admin_password.or_else(|| Some(DEMO_ADMIN_PASSWORD.into()));
+    serve.admin_password = serve
+        .admin_password
+        .or_else(|| Some(DEMO_ADMIN_PASSWORD.into()));
     let settings = Settings::load(&serve)?;
     telemetry::init(settings.log_format, &settings.log_filter);
 
@@ -38,8 +40,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let addr = application.local_addr()?;
     println!();
     println!("  Overcast demo is running: http://{addr}/");
-    println!("  Log in as admin / {}", settings.admin_password.as_deref().unwrap_or(DEMO_ADMIN_PASSWORD));
-    println!("  {} simulated sites on http://{} (fault control: POST /_sim/sites/{{site}}/fault)", args.sites, simulator.addr);
+    println!(
+        "  Log in as admin / {}",
+        settings
+            .admin_password
+            .as_deref()
+            .unwrap_or(DEMO_ADMIN_PASSWORD)
+    );
+    println!(
+        "  {} simulated sites on http://{} (fault control: POST /_sim/sites/{{site}}/fault)",
+        args.sites, simulator.addr
+    );
     println!("  Stop with Ctrl-C.");
     println!();
     application.run_until(shutdown_signal()).await?;
@@ -49,13 +60,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// Registers every simulated site, replacing registrations left by an earlier demo run
 /// (the simulator's port changes between runs).
-async fn register_sites(application: &Application, simulator: &Simulator, password: &str) -> anyhow::Result<()> {
+async fn register_sites(
+    application: &Application,
+    simulator: &Simulator,
+    password: &str,
+) -> anyhow::Result<()> {
     let registry = &application.state().sites;
     for (n, cloud) in simulator.cloud_entries(password).into_iter().enumerate() {
         let labels = BTreeMap::from([
             ("region".to_owned(), REGIONS[n % REGIONS.len()].to_owned()),
-            ("tier".to_owned(), if n % 4 == 3 { "test".to_owned() } else { "edge".to_owned() }),
-            ("operator".to_owned(), if n % 2 == 0 { "acme".to_owned() } else { "globex".to_owned() }),
+            (
+                "tier".to_owned(),
+                if n % 4 == 3 {
+                    "test".to_owned()
+                } else {
+                    "edge".to_owned()
+                },
+            ),
+            (
+                "operator".to_owned(),
+                if n % 2 == 0 {
+                    "acme".to_owned()
+                } else {
+                    "globex".to_owned()
+                },
+            ),
         ]);
         let new = NewSite {
             name: cloud.name.clone(),

@@ -17,7 +17,10 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot use key file {path}: {source}")]
-    KeyFile { path: String, source: std::io::Error },
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("key file {0} does not hold a 32-byte base64 key")]
     BadKeyFile(String),
     #[error("sealed value cannot be opened: wrong key or corrupt data")]
@@ -39,11 +42,18 @@ impl Key {
     pub fn load_or_create(dir: &Path, file_name: &str) -> Result<Key, SecretError> {
         let path = dir.join(file_name);
         let shown = path.display().to_string();
-        let io_error = |source| SecretError::KeyFile { path: shown.clone(), source };
+        let io_error = |source| SecretError::KeyFile {
+            path: shown.clone(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let bytes = BASE64.decode(text.trim()).map_err(|_| SecretError::BadKeyFile(shown.clone()))?;
-                let key: [u8; 32] = bytes.try_into().map_err(|_| SecretError::BadKeyFile(shown.clone()))?;
+                let bytes = BASE64
+                    .decode(text.trim())
+                    .map_err(|_| SecretError::BadKeyFile(shown.clone()))?;
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| SecretError::BadKeyFile(shown.clone()))?;
                 Ok(Key(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -55,7 +65,8 @@ impl Key {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 let mut file = options.open(&path).map_err(io_error)?;
-                file.write_all(BASE64.encode(key).as_bytes()).map_err(io_error)?;
+                file.write_all(BASE64.encode(key).as_bytes())
+                    .map_err(io_error)?;
                 Ok(Key(key))
             }
             Err(e) => Err(io_error(e)),
@@ -81,7 +92,9 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn new(key: &Key) -> Self {
-        Sealer { cipher: XChaCha20Poly1305::new(key.bytes().into()) }
+        Sealer {
+            cipher: XChaCha20Poly1305::new(key.bytes().into()),
+        }
     }
 
     /// base64(nonce ‖ ciphertext ‖ tag).
@@ -101,7 +114,9 @@ impl Sealer {
             return Err(SecretError::Open);
         }
         let (nonce, ciphertext) = bytes.split_at(24);
-        self.cipher.decrypt(nonce.into(), ciphertext).map_err(|_| SecretError::Open)
+        self.cipher
+            .decrypt(nonce.into(), ciphertext)
+            .map_err(|_| SecretError::Open)
     }
 }
 
@@ -114,13 +129,18 @@ mod tests {
         let sealer = Sealer::new(&Key::from_configured("test key"));
         let sealed = sealer.seal(b"password123");
         assert!(!sealed.contains("password123"));
-        assert_eq!(sealer.open(&sealed).ok().as_deref(), Some(&b"password123"[..]));
+        assert_eq!(
+            sealer.open(&sealed).ok().as_deref(),
+            Some(&b"password123"[..])
+        );
     }
 
     #[test]
     fn another_key_cannot_open() {
         let sealed = Sealer::new(&Key::from_configured("a")).seal(b"x");
-        assert!(Sealer::new(&Key::from_configured("b")).open(&sealed).is_err());
+        assert!(Sealer::new(&Key::from_configured("b"))
+            .open(&sealed)
+            .is_err());
     }
 
     #[test]

@@ -42,8 +42,12 @@ pub struct SiteName(String);
 
 impl SiteName {
     pub fn parse(text: &str) -> Result<SiteName, String> {
-        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
-        let starts_well = text.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+        let starts_well = text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if text.is_empty() || text.len() > 63 || !starts_well || !text.chars().all(valid_char) {
             return Err("must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit".into());
         }
@@ -73,25 +77,35 @@ pub fn validate_auth_url(url: &str) -> Result<(), String> {
 
 fn validate_label(key: &str, value: &str) -> Result<(), String> {
     let ok = |s: &str, max: usize| {
-        !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        !s.is_empty()
+            && s.len() <= max
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
     };
     if !ok(key, 63) {
         return Err("label keys are 1-63 characters of letters, digits, '-', '_', '.', '/'".into());
     }
     if !ok(value, 63) {
-        return Err("label values are 1-63 characters of letters, digits, '-', '_', '.', '/'".into());
+        return Err(
+            "label values are 1-63 characters of letters, digits, '-', '_', '.', '/'".into(),
+        );
     }
     Ok(())
 }
 
 fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError { field: name.into(), message: message.into() }
+    FieldError {
+        field: name.into(),
+        message: message.into(),
+    }
 }
 
 /// Validates a registration, reporting every field at fault at once.
 pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
     let mut errors = Vec::new();
-    let name = SiteName::parse(&site.name).map_err(|m| errors.push(field("name", m))).ok();
+    let name = SiteName::parse(&site.name)
+        .map_err(|m| errors.push(field("name", m)))
+        .ok();
     if let Err(m) = validate_auth_url(&site.auth_url) {
         errors.push(field("auth_url", m));
     }
@@ -106,8 +120,17 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
         }
     }
     match &site.credentials {
-        SiteCredentials::Password { username, password, project_name, .. } => {
-            for (name, value) in [("username", username), ("password", password), ("project_name", project_name)] {
+        SiteCredentials::Password {
+            username,
+            password,
+            project_name,
+            ..
+        } => {
+            for (name, value) in [
+                ("username", username),
+                ("password", password),
+                ("project_name", project_name),
+            ] {
                 if value.is_empty() {
                     errors.push(field(format!("credentials.{name}"), "must not be empty"));
                 }
@@ -162,7 +185,12 @@ impl SiteRegistry {
     }
 
     pub async fn list(&self) -> Result<Vec<Site>, SiteError> {
-        self.store.list_sites().await?.into_iter().map(site_from_row).collect()
+        self.store
+            .list_sites()
+            .await?
+            .into_iter()
+            .map(site_from_row)
+            .collect()
     }
 
     pub async fn get(&self, name: &str) -> Result<Site, SiteError> {
@@ -182,19 +210,33 @@ impl SiteRegistry {
 
     /// The site's credentials in clear, for the client layer only.
     pub async fn credentials(&self, name: &str) -> Result<SiteCredentials, SiteError> {
-        let row = self.store.get_site(name).await?.ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
-        let bytes = self
-            .sealer
-            .open(&row.credentials)
-            .map_err(|e| SiteError::Store(StoreError::Corrupt(format!("credentials of site {name}: {e}"))))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| SiteError::Store(StoreError::Corrupt(format!("credentials of site {name}: {e}"))))
+        let row = self
+            .store
+            .get_site(name)
+            .await?
+            .ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
+        let bytes = self.sealer.open(&row.credentials).map_err(|e| {
+            SiteError::Store(StoreError::Corrupt(format!(
+                "credentials of site {name}: {e}"
+            )))
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            SiteError::Store(StoreError::Corrupt(format!(
+                "credentials of site {name}: {e}"
+            )))
+        })
     }
 }
 
 fn site_from_row(row: SiteRow) -> Result<Site, SiteError> {
-    let corrupt = |what: &str, e: serde_json::Error| SiteError::Store(StoreError::Corrupt(format!("{what} of site {}: {e}", row.name)));
-    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).map_err(|e| corrupt("labels", e))?;
+    let corrupt = |what: &str, e: serde_json::Error| {
+        SiteError::Store(StoreError::Corrupt(format!(
+            "{what} of site {}: {e}",
+            row.name
+        )))
+    };
+    let labels: BTreeMap<String, String> =
+        serde_json::from_str(&row.labels).map_err(|e| corrupt("labels", e))?;
     let capabilities: BTreeMap<String, String> =
         serde_json::from_str(&row.capabilities).map_err(|e| corrupt("capabilities", e))?;
     let state = match row.state.as_str() {
@@ -248,12 +290,26 @@ mod tests {
             region: None,
             interface: Some("private".into()),
             labels: BTreeMap::from([("tier".into(), "".into())]),
-            credentials: SiteCredentials::ApplicationCredential { id: "".into(), secret: "s".into() },
+            credentials: SiteCredentials::ApplicationCredential {
+                id: "".into(),
+                secret: "s".into(),
+            },
             insecure: false,
             ca_bundle: None,
         };
-        let Err(SiteError::Invalid(fields)) = validate_new_site(&new) else { panic!("expected invalid") };
+        let Err(SiteError::Invalid(fields)) = validate_new_site(&new) else {
+            panic!("expected invalid")
+        };
         let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(names, ["name", "auth_url", "interface", "labels.tier", "credentials.id"]);
+        assert_eq!(
+            names,
+            [
+                "name",
+                "auth_url",
+                "interface",
+                "labels.tier",
+                "credentials.id"
+            ]
+        );
     }
 }

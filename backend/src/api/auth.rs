@@ -22,7 +22,9 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            _ => Err(ApiError::Forbidden("this action needs the admin role".into())),
+            _ => Err(ApiError::Forbidden(
+                "this action needs the admin role".into(),
+            )),
         }
     }
 }
@@ -30,28 +32,45 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthenticated("missing Authorization: Bearer header".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthenticated("missing Authorization: Bearer header".into())
+            })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthenticated("Authorization header must be `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthenticated("Authorization header must be `Bearer <token>`".into())
+            })?;
         let claims = state.tokens.verify(token.trim())?;
-        let role = role_from_str(&claims.role).ok_or_else(|| ApiError::Unauthenticated("token has an unknown role".into()))?;
-        Ok(Caller { username: claims.sub, role })
+        let role = role_from_str(&claims.role)
+            .ok_or_else(|| ApiError::Unauthenticated("token has an unknown role".into()))?;
+        Ok(Caller {
+            username: claims.sub,
+            role,
+        })
     }
 }
 
-pub async fn login(State(state): State<AppState>, ApiJson(request): ApiJson<LoginRequest>) -> Result<Json<LoginResponse>, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
     if request.username.is_empty() || request.password.is_empty() {
         return Err(ApiError::invalid("username and password are required"));
     }
-    let (user, role) = auth::authenticate(&state.store, &request.username, &request.password).await?;
-    let access_token = state.tokens.issue(&user.username, role_as_str(role), unix_now())?;
+    let (user, role) =
+        auth::authenticate(&state.store, &request.username, &request.password).await?;
+    let access_token = state
+        .tokens
+        .issue(&user.username, role_as_str(role), unix_now())?;
     tracing::info!(username = %user.username, "login");
     Ok(Json(LoginResponse {
         access_token,
@@ -61,5 +80,8 @@ pub async fn login(State(state): State<AppState>, ApiJson(request): ApiJson<Logi
 }
 
 pub async fn me(caller: Caller) -> Json<Me> {
-    Json(Me { username: caller.username, role: caller.role })
+    Json(Me {
+        username: caller.username,
+        role: caller.role,
+    })
 }

@@ -12,7 +12,10 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("invalid input")]
-    InvalidInput { message: String, fields: Vec<FieldError> },
+    InvalidInput {
+        message: String,
+        fields: Vec<FieldError>,
+    },
     #[error("authentication required")]
     Unauthenticated(String),
     #[error("forbidden")]
@@ -35,7 +38,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError::InvalidInput { message: message.into(), fields: Vec::new() }
+        ApiError::InvalidInput {
+            message: message.into(),
+            fields: Vec::new(),
+        }
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -47,7 +53,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -64,7 +72,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(%cause, "internal error");
                 ("internal error; see the console log".to_owned(), Vec::new())
             }
-            ApiError::MethodNotAllowed => ("this method is not allowed on this endpoint".to_owned(), Vec::new()),
+            ApiError::MethodNotAllowed => (
+                "this method is not allowed on this endpoint".to_owned(),
+                Vec::new(),
+            ),
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
@@ -73,7 +84,14 @@ impl IntoResponse for ApiError {
             | ApiError::UnsupportedMediaType(m)
             | ApiError::Unavailable(m) => (m, Vec::new()),
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.into(), message, fields, site: None } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+                fields,
+                site: None,
+            },
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -106,7 +124,10 @@ impl From<TokenError> for ApiError {
 impl From<SiteError> for ApiError {
     fn from(error: SiteError) -> Self {
         match error {
-            SiteError::Invalid(fields) => ApiError::InvalidInput { message: "invalid site".into(), fields },
+            SiteError::Invalid(fields) => ApiError::InvalidInput {
+                message: "invalid site".into(),
+                fields,
+            },
             SiteError::NotFound(name) => ApiError::NotFound(format!("site {name} not found")),
             SiteError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
             SiteError::Store(e) => e.into(),

@@ -29,9 +29,13 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => {
             // serde_path_to_error's message reads "path: problem"; split it for `fields`.
-            let text = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
+            let text = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| e.body_text());
             let (field, message) = match text.split_once(": ") {
-                Some((path, problem)) if !path.contains(' ') => (path.to_owned(), problem.to_owned()),
+                Some((path, problem)) if !path.contains(' ') => {
+                    (path.to_owned(), problem.to_owned())
+                }
                 _ => (String::new(), text.clone()),
             };
             ApiError::InvalidInput {
@@ -39,11 +43,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 fields: vec![FieldError { field, message }],
             }
         }
-        JsonRejection::JsonSyntaxError(e) => ApiError::invalid(format!("malformed JSON: {}", source_text(&e))),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::invalid(format!("malformed JSON: {}", source_text(&e)))
+        }
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
         }
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             ApiError::PayloadTooLarge("request body is too large".into())
         }
         other => ApiError::invalid(other.body_text()),
@@ -51,5 +59,8 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {
-    error.source().map(ToString::to_string).unwrap_or_else(|| error.to_string())
+    error
+        .source()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| error.to_string())
 }

@@ -8,8 +8,13 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
 
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<Json<SiteList>, ApiError> {
-    Ok(Json(SiteList { items: state.sites.list().await? }))
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<SiteList>, ApiError> {
+    Ok(Json(SiteList {
+        items: state.sites.list().await?,
+    }))
 }
 
 pub async fn create(
@@ -23,11 +28,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(site)))
 }
 
-pub async fn show(State(state): State<AppState>, _caller: Caller, Path(name): Path<String>) -> Result<Json<Site>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Site>, ApiError> {
     Ok(Json(state.sites.get(&name).await?))
 }
 
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     state.sites.remove(&name).await?;
     tracing::info!(site = %name, by = %caller.username, "site removed");

@@ -48,7 +48,10 @@ pub enum Bootstrap {
 }
 
 /// Creates the user `admin` when the console has no user yet.
-pub async fn bootstrap_admin(store: &Store, configured: Option<&str>) -> Result<Bootstrap, AuthError> {
+pub async fn bootstrap_admin(
+    store: &Store,
+    configured: Option<&str>,
+) -> Result<Bootstrap, AuthError> {
     if store.count_users().await? > 0 {
         return Ok(Bootstrap::AlreadyDone);
     }
@@ -56,7 +59,10 @@ pub async fn bootstrap_admin(store: &Store, configured: Option<&str>) -> Result<
         Some(p) => (p.to_owned(), Bootstrap::CreatedWithConfiguredPassword),
         None => {
             let generated = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
-            (generated.clone(), Bootstrap::CreatedWithGeneratedPassword(generated))
+            (
+                generated.clone(),
+                Bootstrap::CreatedWithGeneratedPassword(generated),
+            )
         }
     };
     let password_hash = hash_password(password).await?;
@@ -76,7 +82,11 @@ pub async fn bootstrap_admin(store: &Store, configured: Option<&str>) -> Result<
 }
 
 /// Checks a username and password; the same error for an unknown user and a wrong password.
-pub async fn authenticate(store: &Store, username: &str, password: &str) -> Result<(UserRow, Role), AuthError> {
+pub async fn authenticate(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<(UserRow, Role), AuthError> {
     let user = store.find_user(username).await?;
     // Verify against a fixed hash when the user is unknown, so timing does not tell
     // which usernames exist.

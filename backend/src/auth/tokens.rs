@@ -72,7 +72,8 @@ impl TokenService {
             exp: now_unix + self.ttl.as_secs(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| TokenError::Invalid(e.to_string()))
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -103,7 +104,9 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let tokens = service("k");
-        let token = tokens.issue("admin", "admin", unix_now()).unwrap_or_default();
+        let token = tokens
+            .issue("admin", "admin", unix_now())
+            .unwrap_or_default();
         let claims = tokens.verify(&token).map_err(|e| e.to_string());
         assert_eq!(claims.map(|c| c.sub), Ok("admin".to_owned()));
     }
@@ -111,10 +114,17 @@ mod tests {
     #[test]
     fn expired_and_foreign_tokens_are_refused() {
         let tokens = service("k");
-        let old = tokens.issue("admin", "admin", unix_now() - 3600).unwrap_or_default();
+        let old = tokens
+            .issue("admin", "admin", unix_now() - 3600)
+            .unwrap_or_default();
         assert!(matches!(tokens.verify(&old), Err(TokenError::Expired)));
-        let foreign = service("other").issue("admin", "admin", unix_now()).unwrap_or_default();
-        assert!(matches!(tokens.verify(&foreign), Err(TokenError::Invalid(_))));
+        let foreign = service("other")
+            .issue("admin", "admin", unix_now())
+            .unwrap_or_default();
+        assert!(matches!(
+            tokens.verify(&foreign),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]

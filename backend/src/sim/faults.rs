@@ -25,9 +25,13 @@ pub enum Fault {
         status: u16,
     },
     /// Response bodies trickle out at this rate.
-    Bandwidth { bytes_per_s: u64 },
+    Bandwidth {
+        bytes_per_s: u64,
+    },
     /// Alternates between down and up, each for `period_ms`.
-    Flapping { period_ms: u64 },
+    Flapping {
+        period_ms: u64,
+    },
 }
 
 fn default_error_status() -> u16 {
@@ -45,7 +49,9 @@ impl Fault {
                     return Err("status must be between 400 and 599".into());
                 }
             }
-            Fault::Bandwidth { bytes_per_s: 0 } => return Err("bytes_per_s must be positive".into()),
+            Fault::Bandwidth { bytes_per_s: 0 } => {
+                return Err("bytes_per_s must be positive".into())
+            }
             Fault::Flapping { period_ms: 0 } => return Err("period_ms must be positive".into()),
             _ => {}
         }
@@ -58,27 +64,44 @@ impl Fault {
         let mut parts = text.split(':');
         let mode = parts.next().unwrap_or_default();
         let mut number = |what: &str| -> Result<Option<f64>, String> {
-            parts.next().map(|p| p.parse::<f64>().map_err(|_| format!("{what} must be a number, got {p:?}"))).transpose()
+            parts
+                .next()
+                .map(|p| {
+                    p.parse::<f64>()
+                        .map_err(|_| format!("{what} must be a number, got {p:?}"))
+                })
+                .transpose()
         };
         let fault = match mode {
             "up" => Fault::Up,
             "down" => Fault::Down,
             "blackhole" => Fault::Blackhole,
             "latency" => {
-                let ms = number("latency ms")?.ok_or("latency needs a value: latency:MS[:JITTER]")?;
+                let ms =
+                    number("latency ms")?.ok_or("latency needs a value: latency:MS[:JITTER]")?;
                 let jitter_ms = number("jitter ms")?.unwrap_or(0.0);
-                Fault::Latency { ms: ms as u64, jitter_ms: jitter_ms as u64 }
+                Fault::Latency {
+                    ms: ms as u64,
+                    jitter_ms: jitter_ms as u64,
+                }
             }
             "errors" => {
                 let rate = number("rate")?.ok_or("errors needs a rate: errors:RATE[:STATUS]")?;
                 let status = number("status")?.unwrap_or(500.0);
-                Fault::Errors { rate, status: status as u16 }
+                Fault::Errors {
+                    rate,
+                    status: status as u16,
+                }
             }
             "bandwidth" => Fault::Bandwidth {
-                bytes_per_s: number("bytes per second")?.ok_or("bandwidth needs a value: bandwidth:BYTES_PER_S")? as u64,
+                bytes_per_s: number("bytes per second")?
+                    .ok_or("bandwidth needs a value: bandwidth:BYTES_PER_S")?
+                    as u64,
             },
             "flapping" => Fault::Flapping {
-                period_ms: number("period ms")?.ok_or("flapping needs a period: flapping:PERIOD_MS")? as u64,
+                period_ms: number("period ms")?
+                    .ok_or("flapping needs a period: flapping:PERIOD_MS")?
+                    as u64,
             },
             other => return Err(format!("unknown fault mode {other:?}")),
         };
@@ -90,7 +113,9 @@ impl Fault {
     pub fn is_down(&self, since_start: Duration) -> bool {
         match self {
             Fault::Down => true,
-            Fault::Flapping { period_ms } => (since_start.as_millis() / u128::from(*period_ms)) % 2 == 1,
+            Fault::Flapping { period_ms } => {
+                (since_start.as_millis() / u128::from(*period_ms)) % 2 == 1
+            }
             _ => false,
         }
     }
@@ -103,8 +128,20 @@ mod tests {
     #[test]
     fn flags_parse() {
         assert_eq!(Fault::parse_flag("down"), Ok(Fault::Down));
-        assert_eq!(Fault::parse_flag("latency:200:50"), Ok(Fault::Latency { ms: 200, jitter_ms: 50 }));
-        assert_eq!(Fault::parse_flag("errors:0.5:503"), Ok(Fault::Errors { rate: 0.5, status: 503 }));
+        assert_eq!(
+            Fault::parse_flag("latency:200:50"),
+            Ok(Fault::Latency {
+                ms: 200,
+                jitter_ms: 50
+            })
+        );
+        assert_eq!(
+            Fault::parse_flag("errors:0.5:503"),
+            Ok(Fault::Errors {
+                rate: 0.5,
+                status: 503
+            })
+        );
         assert!(Fault::parse_flag("errors:2").is_err());
         assert!(Fault::parse_flag("sideways").is_err());
         assert!(Fault::parse_flag("latency:x").is_err());
@@ -112,10 +149,24 @@ mod tests {
 
     #[test]
     fn json_matches_the_contract() {
-        let fault: Result<Fault, _> = serde_json::from_str(r#"{"mode":"latency","ms":100,"jitter_ms":10}"#);
-        assert_eq!(fault.ok(), Some(Fault::Latency { ms: 100, jitter_ms: 10 }));
-        let fault: Result<Fault, _> = serde_json::from_str(r#"{"mode":"errors","rate":0.1,"status":503}"#);
-        assert_eq!(fault.ok(), Some(Fault::Errors { rate: 0.1, status: 503 }));
+        let fault: Result<Fault, _> =
+            serde_json::from_str(r#"{"mode":"latency","ms":100,"jitter_ms":10}"#);
+        assert_eq!(
+            fault.ok(),
+            Some(Fault::Latency {
+                ms: 100,
+                jitter_ms: 10
+            })
+        );
+        let fault: Result<Fault, _> =
+            serde_json::from_str(r#"{"mode":"errors","rate":0.1,"status":503}"#);
+        assert_eq!(
+            fault.ok(),
+            Some(Fault::Errors {
+                rate: 0.1,
+                status: 503
+            })
+        );
     }
 
     #[test]

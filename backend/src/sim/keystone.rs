@@ -1,5 +1,9 @@
 //! Identity v3, as Keystone answers it: version discovery, token issue and validation,
 //! projects and users.
+#![expect(
+    clippy::result_large_err,
+    reason = "handlers answer with a whole OpenStack error response; these are not hot paths"
+)]
 
 use std::sync::Arc;
 
@@ -18,7 +22,13 @@ pub fn router() -> Router<Arc<SimContext>> {
         .route("/", get(versions))
         .route("/v3", get(version))
         .route("/v3/", get(version))
-        .route("/v3/auth/tokens", post(issue_token).get(validate_token).head(check_token).delete(revoke_token))
+        .route(
+            "/v3/auth/tokens",
+            post(issue_token)
+                .get(validate_token)
+                .head(check_token)
+                .delete(revoke_token),
+        )
         .route("/v3/projects", get(list_projects))
         .route("/v3/projects/{id}", get(show_project))
         .route("/v3/users", get(list_users))
@@ -31,11 +41,18 @@ const TOKEN_LIFETIME: time::Duration = time::Duration::hours(1);
 /// Keystone's error body: `{"error": {"code", "message", "title"}}`.
 pub fn error(status: StatusCode, message: &str) -> Response {
     let title = status.canonical_reason().unwrap_or("Error");
-    (status, Json(json!({"error": {"code": status.as_u16(), "message": message, "title": title}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": status.as_u16(), "message": message, "title": title}})),
+    )
+        .into_response()
 }
 
 pub fn unauthorized() -> Response {
-    error(StatusCode::UNAUTHORIZED, "The request you have made requires authentication.")
+    error(
+        StatusCode::UNAUTHORIZED,
+        "The request you have made requires authentication.",
+    )
 }
 
 fn version_doc(base: &str) -> Value {
@@ -48,12 +65,22 @@ fn version_doc(base: &str) -> Value {
     })
 }
 
-async fn versions(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Response {
+async fn versions(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+) -> Response {
     let base = ctx.service_url(&site.name, "identity");
-    (StatusCode::MULTIPLE_CHOICES, Json(json!({"versions": {"values": [version_doc(&base)]}}))).into_response()
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(json!({"versions": {"values": [version_doc(&base)]}})),
+    )
+        .into_response()
 }
 
-async fn version(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Json<Value> {
+async fn version(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+) -> Json<Value> {
     Json(json!({"version": version_doc(&ctx.service_url(&site.name, "identity"))}))
 }
 
@@ -66,18 +93,31 @@ pub struct Caller {
 
 /// Checks `X-Auth-Token` the way every OpenStack service's keystonemiddleware does.
 pub fn authenticate(site: &SimSite, headers: &HeaderMap) -> Result<Caller, Response> {
-    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let token = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(unauthorized)?;
     let data = site.data();
     let record = data.tokens.get(token).ok_or_else(unauthorized)?;
     if record.expires_at <= time::OffsetDateTime::now_utc() {
         return Err(unauthorized());
     }
-    let is_admin = data.projects.iter().any(|p| p.id == record.project_id && p.name == super::site::ADMIN_PROJECT);
-    Ok(Caller { user_id: record.user_id.clone(), project_id: record.project_id.clone(), is_admin })
+    let is_admin = data
+        .projects
+        .iter()
+        .any(|p| p.id == record.project_id && p.name == super::site::ADMIN_PROJECT);
+    Ok(Caller {
+        user_id: record.user_id.clone(),
+        project_id: record.project_id.clone(),
+        is_admin,
+    })
 }
 
 fn domain_matches(scope: &Value, domain_id: &str) -> bool {
-    match (scope.get("id").and_then(Value::as_str), scope.get("name").and_then(Value::as_str)) {
+    match (
+        scope.get("id").and_then(Value::as_str),
+        scope.get("name").and_then(Value::as_str),
+    ) {
         (Some(id), _) => id == domain_id,
         (None, Some(name)) => name.eq_ignore_ascii_case(domain_id),
         (None, None) => false,
@@ -90,7 +130,10 @@ async fn issue_token(
     body: axum::body::Bytes,
 ) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "Malformed request body: expected JSON.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Malformed request body: expected JSON.",
+        );
     };
     let Some(auth) = request.get("auth") else {
         return error(StatusCode::BAD_REQUEST, "'auth' is a required property");
@@ -99,15 +142,25 @@ async fn issue_token(
     let Some(methods) = identity.get("methods").and_then(Value::as_array) else {
         return error(StatusCode::BAD_REQUEST, "'methods' is a required property");
     };
-    let methods: Vec<String> = methods.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    let methods: Vec<String> = methods
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
 
     let mut data = site.data();
     let user = if methods.iter().any(|m| m == "password") {
         let user = &identity["password"]["user"];
         let password = user["password"].as_str().unwrap_or_default();
         let found = data.users.iter().find(|u| {
-            let by_id = user.get("id").and_then(Value::as_str).is_some_and(|id| id == u.id);
-            let by_name = user.get("name").and_then(Value::as_str).is_some_and(|n| n == u.name)
+            let by_id = user
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id == u.id);
+            let by_name = user
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n == u.name)
                 && domain_matches(&user["domain"], &u.domain_id);
             (by_id || by_name) && u.enabled
         });
@@ -116,17 +169,29 @@ async fn issue_token(
             _ => return unauthorized(),
         }
     } else {
-        return error(StatusCode::UNAUTHORIZED, "Attempted to authenticate with an unsupported method.");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Attempted to authenticate with an unsupported method.",
+        );
     };
 
     let project = match auth.get("scope").and_then(|s| s.get("project")) {
         Some(scope) => data.projects.iter().find(|p| {
-            let by_id = scope.get("id").and_then(Value::as_str).is_some_and(|id| id == p.id);
-            let by_name = scope.get("name").and_then(Value::as_str).is_some_and(|n| n == p.name)
+            let by_id = scope
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id == p.id);
+            let by_name = scope
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n == p.name)
                 && domain_matches(&scope["domain"], &p.domain_id);
             by_id || by_name
         }),
-        None => user.default_project_id.as_ref().and_then(|id| data.projects.iter().find(|p| &p.id == id)),
+        None => user
+            .default_project_id
+            .as_ref()
+            .and_then(|id| data.projects.iter().find(|p| &p.id == id)),
     };
     let Some(project) = project.cloned() else {
         return unauthorized();
@@ -153,7 +218,13 @@ async fn issue_token(
     response
 }
 
-fn token_body(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, token: &Token, with_catalog: bool) -> Value {
+fn token_body(
+    ctx: &SimContext,
+    site: &SimSite,
+    data: &super::site::SiteData,
+    token: &Token,
+    with_catalog: bool,
+) -> Value {
     let user = data.users.iter().find(|u| u.id == token.user_id);
     let project = data.projects.iter().find(|p| p.id == token.project_id);
     let is_admin = project.is_some_and(|p| p.name == super::site::ADMIN_PROJECT);
@@ -183,17 +254,37 @@ fn token_body(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, to
 
 fn catalog(ctx: &SimContext, site: &SimSite) -> Value {
     let mut services = vec![
-        ("identity", "keystone", ctx.service_url(&site.name, "identity")),
-        ("compute", "nova", ctx.service_url(&site.name, "compute/v2.1")),
+        (
+            "identity",
+            "keystone",
+            ctx.service_url(&site.name, "identity"),
+        ),
+        (
+            "compute",
+            "nova",
+            ctx.service_url(&site.name, "compute/v2.1"),
+        ),
         ("image", "glance", ctx.service_url(&site.name, "image")),
-        ("placement", "placement", ctx.service_url(&site.name, "placement")),
+        (
+            "placement",
+            "placement",
+            ctx.service_url(&site.name, "placement"),
+        ),
     ];
     if site.profile.has_neutron {
         services.push(("network", "neutron", ctx.service_url(&site.name, "network")));
     }
     if site.profile.has_cinder {
-        services.push(("block-storage", "cinder", ctx.service_url(&site.name, "volume/v3")));
-        services.push(("volumev3", "cinderv3", ctx.service_url(&site.name, "volume/v3")));
+        services.push((
+            "block-storage",
+            "cinder",
+            ctx.service_url(&site.name, "volume/v3"),
+        ));
+        services.push((
+            "volumev3",
+            "cinderv3",
+            ctx.service_url(&site.name, "volume/v3"),
+        ));
     }
     let entries: Vec<Value> = services
         .into_iter()
@@ -214,7 +305,10 @@ fn catalog(ctx: &SimContext, site: &SimSite) -> Value {
 }
 
 fn subject_token(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 async fn validate_token(
@@ -240,7 +334,10 @@ async fn validate_token(
             }
             response
         }
-        _ => error(StatusCode::NOT_FOUND, &format!("Could not find token: {subject}.")),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("Could not find token: {subject}."),
+        ),
     }
 }
 
@@ -249,7 +346,9 @@ async fn check_token(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMa
         return StatusCode::UNAUTHORIZED;
     }
     let now = time::OffsetDateTime::now_utc();
-    match subject_token(&headers).and_then(|s| site.data().tokens.get(&s).map(|t| t.expires_at > now)) {
+    match subject_token(&headers)
+        .and_then(|s| site.data().tokens.get(&s).map(|t| t.expires_at > now))
+    {
         Some(true) => StatusCode::OK,
         _ => StatusCode::NOT_FOUND,
     }
@@ -264,7 +363,10 @@ async fn revoke_token(Extension(site): Extension<Arc<SimSite>>, headers: HeaderM
     };
     match site.data().tokens.remove(&subject) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("Could not find token: {subject}.")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("Could not find token: {subject}."),
+        ),
     }
 }
 
@@ -285,16 +387,27 @@ fn require_admin(site: &SimSite, headers: &HeaderMap) -> Result<(), Response> {
     if caller.is_admin {
         Ok(())
     } else {
-        Err(error(StatusCode::FORBIDDEN, "You are not authorized to perform the requested action."))
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "You are not authorized to perform the requested action.",
+        ))
     }
 }
 
-async fn list_projects(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+async fn list_projects(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(response) = require_admin(&site, &headers) {
         return response;
     }
     let data = site.data();
-    let projects: Vec<Value> = data.projects.iter().map(|p| project_json(&ctx, &site, p)).collect();
+    let projects: Vec<Value> = data
+        .projects
+        .iter()
+        .map(|p| project_json(&ctx, &site, p))
+        .collect();
     let next = Value::Null;
     Json(json!({"projects": projects, "links": {"self": format!("{}/v3/projects", ctx.service_url(&site.name, "identity")), "next": next, "previous": null}})).into_response()
 }
@@ -312,16 +425,27 @@ async fn show_project(
     let data = site.data();
     match data.projects.iter().find(|p| p.id == id) {
         Some(p) => Json(json!({"project": project_json(&ctx, &site, p)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("Could not find project: {id}.")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("Could not find project: {id}."),
+        ),
     }
 }
 
-async fn list_users(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+async fn list_users(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(response) = require_admin(&site, &headers) {
         return response;
     }
     let data = site.data();
-    let users: Vec<Value> = data.users.iter().map(|u| user_json(&ctx, &site, u)).collect();
+    let users: Vec<Value> = data
+        .users
+        .iter()
+        .map(|u| user_json(&ctx, &site, u))
+        .collect();
     Json(json!({"users": users, "links": {"self": format!("{}/v3/users", ctx.service_url(&site.name, "identity")), "next": null, "previous": null}})).into_response()
 }
 
@@ -338,7 +462,10 @@ async fn show_user(
     let data = site.data();
     match data.users.iter().find(|u| u.id == id) {
         Some(u) => Json(json!({"user": user_json(&ctx, &site, u)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("Could not find user: {id}.")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("Could not find user: {id}."),
+        ),
     }
 }
 

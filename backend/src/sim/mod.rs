@@ -118,11 +118,17 @@ impl SimContext {
         if bound == 0 {
             return 0;
         }
-        self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).gen_range(0..=bound)
+        self.rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .gen_range(0..=bound)
     }
 
     fn random_unit(&self) -> f64 {
-        self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).gen()
+        self.rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .gen()
     }
 }
 
@@ -133,7 +139,8 @@ pub fn site_name(n: usize) -> String {
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     // OpenStack APIs print seconds precision with a Z suffix.
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A running simulator.
@@ -152,17 +159,25 @@ impl Simulator {
             "mixed" => None,
             name => Some(profile_named(name).with_context(|| {
                 let names: Vec<&str> = PROFILES.iter().map(|(n, _)| *n).collect();
-                format!("unknown profile {name:?}; known: mixed, {}", names.join(", "))
+                format!(
+                    "unknown profile {name:?}; known: mixed, {}",
+                    names.join(", ")
+                )
             })?),
         };
         let mut initial_faults = HashMap::new();
         for text in &args.faults {
-            let (site, mode) = text.split_once('=').with_context(|| format!("--fault {text:?}: expected SITE=MODE"))?;
-            let fault = Fault::parse_flag(mode).map_err(|e| anyhow::anyhow!("--fault {text:?}: {e}"))?;
+            let (site, mode) = text
+                .split_once('=')
+                .with_context(|| format!("--fault {text:?}: expected SITE=MODE"))?;
+            let fault =
+                Fault::parse_flag(mode).map_err(|e| anyhow::anyhow!("--fault {text:?}: {e}"))?;
             initial_faults.insert(site.to_owned(), fault);
         }
 
-        let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let build_delay = Duration::from_millis(args.build_delay_ms);
         let mut sites = HashMap::with_capacity(args.sites);
@@ -170,7 +185,14 @@ impl Simulator {
         for n in 1..=args.sites {
             let name = site_name(n);
             let profile = fixed_profile.unwrap_or(PROFILES[(n - 1) % PROFILES.len()].1);
-            let site = SimSite::new(name.clone(), n, profile, &args.password, build_delay, args.hosts);
+            let site = SimSite::new(
+                name.clone(),
+                n,
+                profile,
+                &args.password,
+                build_delay,
+                args.hosts,
+            );
             if let Some(fault) = initial_faults.remove(&name) {
                 site.set_fault(fault);
             }
@@ -191,10 +213,15 @@ impl Simulator {
         });
         if let Some(path) = &args.clouds_yaml {
             let text = clouds_yaml(&context.cloud_entries(&args.password));
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let task = tokio::spawn(serve(listener, context.clone()));
-        Ok(Simulator { addr, context, task })
+        Ok(Simulator {
+            addr,
+            context,
+            task,
+        })
     }
 
     pub fn cloud_entries(&self, password: &str) -> Vec<CloudEntry> {
@@ -223,7 +250,11 @@ impl SimContext {
             .map(|name| CloudEntry {
                 name: name.clone(),
                 auth_url: self.service_url(name, "identity/v3"),
-                region: self.sites.get(name).map(|s| s.region.clone()).unwrap_or_default(),
+                region: self
+                    .sites
+                    .get(name)
+                    .map(|s| s.region.clone())
+                    .unwrap_or_default(),
                 username: site::ADMIN_USER.into(),
                 password: password.to_owned(),
                 project_name: site::ADMIN_PROJECT.into(),
@@ -249,30 +280,39 @@ async fn serve(listener: TcpListener, context: Arc<SimContext>) {
         let router = router.clone();
         let context = context.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let router = router.clone();
-                let context = context.clone();
-                async move {
-                    let down = site_of(request.uri().path())
-                        .and_then(|name| context.sites.get(name))
-                        .is_some_and(|site| site.fault().is_down(context.started.elapsed()));
-                    if down {
-                        return Err(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "site is down"));
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let router = router.clone();
+                    let context = context.clone();
+                    async move {
+                        let down = site_of(request.uri().path())
+                            .and_then(|name| context.sites.get(name))
+                            .is_some_and(|site| site.fault().is_down(context.started.elapsed()));
+                        if down {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionRefused,
+                                "site is down",
+                            ));
+                        }
+                        let response = router.oneshot(request.map(axum::body::Body::new)).await;
+                        response.map_err(|never| match never {})
                     }
-                    let response = router.oneshot(request.map(axum::body::Body::new)).await;
-                    response.map_err(|never| match never {})
-                }
-            });
+                },
+            );
             let io = hyper_util::rt::TokioIo::new(stream);
-            let _closed = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(io, service)
-                .await;
+            let _closed =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(io, service)
+                    .await;
         });
     }
 }
 
 fn site_of(path: &str) -> Option<&str> {
-    path.trim_start_matches('/').split('/').next().filter(|s| !s.is_empty() && *s != "_sim")
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .filter(|s| !s.is_empty() && *s != "_sim")
 }
 
 fn routes(context: Arc<SimContext>) -> Router {
@@ -284,19 +324,31 @@ fn routes(context: Arc<SimContext>) -> Router {
         .route("/_sim/sites", get(list_sites))
         .route("/_sim/sites/{site}/fault", post(set_fault).get(get_fault))
         .merge(per_site)
-        .fallback(|| async { keystone::error(StatusCode::NOT_FOUND, "The resource could not be found.") })
+        .fallback(|| async {
+            keystone::error(StatusCode::NOT_FOUND, "The resource could not be found.")
+        })
         .with_state(context)
 }
 
 /// Finds the site a request is for and applies its latency, blackhole and error faults.
-async fn site_faults(State(context): State<Arc<SimContext>>, mut request: Request, next: Next) -> Response {
-    let Some(site) = site_of(request.uri().path()).and_then(|name| context.sites.get(name)).cloned() else {
+async fn site_faults(
+    State(context): State<Arc<SimContext>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(site) = site_of(request.uri().path())
+        .and_then(|name| context.sites.get(name))
+        .cloned()
+    else {
         return keystone::error(StatusCode::NOT_FOUND, "The resource could not be found.");
     };
-    let mut delay = context.latency + Duration::from_millis(context.random_below(context.jitter.as_millis() as u64));
+    let mut delay = context.latency
+        + Duration::from_millis(context.random_below(context.jitter.as_millis() as u64));
     match site.fault() {
         Fault::Blackhole => std::future::pending::<()>().await,
-        Fault::Latency { ms, jitter_ms } => delay += Duration::from_millis(ms + context.random_below(jitter_ms)),
+        Fault::Latency { ms, jitter_ms } => {
+            delay += Duration::from_millis(ms + context.random_below(jitter_ms))
+        }
         Fault::Errors { rate, status } if context.random_unit() < rate => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return keystone::error(status, "Injected fault.");
@@ -325,7 +377,10 @@ fn throttle(response: Response, bytes_per_s: u64) -> Response {
     let chunk = usize::try_from((bytes_per_s / 10).max(1)).unwrap_or(1024);
     let stream = body.into_data_stream().flat_map(move |piece| {
         let pieces: Vec<Result<bytes::Bytes, axum::Error>> = match piece {
-            Ok(bytes) => bytes.chunks(chunk).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect(),
+            Ok(bytes) => bytes
+                .chunks(chunk)
+                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                .collect(),
             Err(e) => vec![Err(e)],
         };
         futures::stream::iter(pieces)
@@ -360,7 +415,11 @@ async fn get_fault(State(context): State<Arc<SimContext>>, Path(name): Path<Stri
     }
 }
 
-async fn set_fault(State(context): State<Arc<SimContext>>, Path(name): Path<String>, body: axum::body::Bytes) -> Response {
+async fn set_fault(
+    State(context): State<Arc<SimContext>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
     let Some(site) = context.sites.get(&name) else {
         return sim_error(StatusCode::NOT_FOUND, &format!("no simulated site {name}"));
     };
@@ -381,14 +440,21 @@ fn sim_error(status: StatusCode, message: &str) -> Response {
         StatusCode::NOT_FOUND => "not_found",
         _ => "invalid_input",
     };
-    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let simulator = Simulator::start(&args).await?;
     tracing::info!(addr = %simulator.addr, sites = args.sites, elapsed_ms = started.elapsed().as_millis() as u64, "simulator listening");
-    println!("overcast sim: {} sites on http://{}", args.sites, simulator.addr);
+    println!(
+        "overcast sim: {} sites on http://{}",
+        args.sites, simulator.addr
+    );
     if let Some(path) = &args.clouds_yaml {
         println!("clouds.yaml written to {}", path.display());
     }

@@ -1,5 +1,9 @@
 //! Compute v2.1, as Nova answers it: microversions, flavors, servers and their actions,
 //! hypervisors and quotas.
+#![expect(
+    clippy::result_large_err,
+    reason = "handlers answer with a whole OpenStack error response; these are not hot paths"
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,7 +48,11 @@ pub fn error(status: StatusCode, message: &str) -> Response {
         StatusCode::NOT_ACCEPTABLE => "notAcceptable",
         _ => "computeFault",
     };
-    (status, Json(json!({kind: {"code": status.as_u16(), "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({kind: {"code": status.as_u16(), "message": message}})),
+    )
+        .into_response()
 }
 
 /// The microversion a request asked for, or 406 when the site does not offer it.
@@ -56,15 +64,27 @@ fn negotiate(site: &SimSite, headers: &HeaderMap) -> Result<Microversion, Respon
     let requested = headers
         .get("openstack-api-version")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("compute").map(str::trim).map(str::to_owned))
-        .or_else(|| headers.get("x-openstack-nova-api-version").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()));
+        .and_then(|v| {
+            v.trim()
+                .strip_prefix("compute")
+                .map(str::trim)
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            headers
+                .get("x-openstack-nova-api-version")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned())
+        });
     let Some(text) = requested else {
         return Ok(Microversion(2, 1));
     };
     if text == "latest" {
         return Ok(max);
     }
-    let parsed = text.split_once('.').and_then(|(a, b)| Some(Microversion(a.parse().ok()?, b.parse().ok()?)));
+    let parsed = text
+        .split_once('.')
+        .and_then(|(a, b)| Some(Microversion(a.parse().ok()?, b.parse().ok()?)));
     match parsed {
         Some(v) if v >= Microversion(2, 1) && v <= max => Ok(v),
         Some(_) => Err(error(
@@ -76,7 +96,11 @@ fn negotiate(site: &SimSite, headers: &HeaderMap) -> Result<Microversion, Respon
 }
 
 /// Every compute call: authenticate, negotiate, run, and echo the version in the headers.
-fn compute(site: &SimSite, headers: &HeaderMap, run: impl FnOnce(&Caller, Microversion) -> Response) -> Response {
+fn compute(
+    site: &SimSite,
+    headers: &HeaderMap,
+    run: impl FnOnce(&Caller, Microversion) -> Response,
+) -> Response {
     let caller = match keystone::authenticate(site, headers) {
         Ok(caller) => caller,
         Err(response) => return response,
@@ -94,7 +118,10 @@ fn compute(site: &SimSite, headers: &HeaderMap, run: impl FnOnce(&Caller, Microv
     if let Ok(value) = HeaderValue::from_str(&text) {
         response_headers.insert("x-openstack-nova-api-version", value);
     }
-    response_headers.insert("vary", HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"));
+    response_headers.insert(
+        "vary",
+        HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"),
+    );
     response
 }
 
@@ -108,11 +135,17 @@ fn version_doc(ctx: &SimContext, site: &SimSite) -> Value {
     })
 }
 
-async fn versions(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Json<Value> {
+async fn versions(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+) -> Json<Value> {
     Json(json!({"versions": [version_doc(&ctx, &site)]}))
 }
 
-async fn version(State(ctx): State<Arc<SimContext>>, Extension(site): Extension<Arc<SimSite>>) -> Json<Value> {
+async fn version(
+    State(ctx): State<Arc<SimContext>>,
+    Extension(site): Extension<Arc<SimSite>>,
+) -> Json<Value> {
     Json(json!({"version": version_doc(&ctx, &site)}))
 }
 
@@ -140,17 +173,31 @@ fn flavor_json(ctx: &SimContext, site: &SimSite, f: &Flavor, version: Microversi
 }
 
 /// `limit` and `marker` paging as Nova does it: the marker must exist, else 400.
-fn page<'a, T>(items: Vec<&'a T>, query: &HashMap<String, String>, id_of: impl Fn(&T) -> &str) -> Result<Vec<&'a T>, Response> {
+fn page<'a, T>(
+    items: Vec<&'a T>,
+    query: &HashMap<String, String>,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<Vec<&'a T>, Response> {
     let start = match query.get("marker") {
         Some(marker) => match items.iter().position(|item| id_of(item) == marker) {
             Some(at) => at + 1,
-            None => return Err(error(StatusCode::BAD_REQUEST, &format!("marker [{marker}] not found"))),
+            None => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("marker [{marker}] not found"),
+                ))
+            }
         },
         None => 0,
     };
     let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
         Some(Ok(limit)) => limit,
-        Some(Err(_)) => return Err(error(StatusCode::BAD_REQUEST, "limit param must be an integer")),
+        Some(Err(_)) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "limit param must be an integer",
+            ))
+        }
         None => 1000,
     };
     Ok(items.into_iter().skip(start).take(limit).collect())
@@ -187,7 +234,10 @@ async fn list_flavors_detail(
         let data = site.data();
         match page(data.flavors.iter().collect(), &query, |f| &f.id) {
             Ok(flavors) => {
-                let items: Vec<Value> = flavors.iter().map(|f| flavor_json(&ctx, &site, f, version)).collect();
+                let items: Vec<Value> = flavors
+                    .iter()
+                    .map(|f| flavor_json(&ctx, &site, f, version))
+                    .collect();
                 Json(json!({"flavors": items})).into_response()
             }
             Err(response) => response,
@@ -205,19 +255,31 @@ async fn show_flavor(
     compute(&site, &headers, |_, version| {
         let data = site.data();
         match data.flavors.iter().find(|f| f.id == id) {
-            Some(f) => Json(json!({"flavor": flavor_json(&ctx, &site, f, version)})).into_response(),
-            None => error(StatusCode::NOT_FOUND, &format!("Flavor {id} could not be found.")),
+            Some(f) => {
+                Json(json!({"flavor": flavor_json(&ctx, &site, f, version)})).into_response()
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                &format!("Flavor {id} could not be found."),
+            ),
         }
     })
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice::<Value>(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("Malformed request body: {e}")))
+    serde_json::from_slice::<Value>(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("Malformed request body: {e}"),
+        )
+    })
 }
 
 fn invalid_input(message: String) -> Response {
-    error(StatusCode::BAD_REQUEST, &format!("Invalid input for field/attribute {message}"))
+    error(
+        StatusCode::BAD_REQUEST,
+        &format!("Invalid input for field/attribute {message}"),
+    )
 }
 
 async fn create_flavor(
@@ -228,7 +290,10 @@ async fn create_flavor(
 ) -> Response {
     compute(&site, &headers, |caller, version| {
         if !caller.is_admin {
-            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed.");
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed.",
+            );
         }
         let request = match parse_body(&body) {
             Ok(request) => request,
@@ -243,23 +308,46 @@ async fn create_flavor(
         };
         let number = |key: &str, min: u64| -> Result<u64, Response> {
             match flavor.get(key) {
-                Some(Value::Number(n)) => n.as_u64().filter(|v| *v >= min).ok_or_else(|| invalid_input(format!("{key}. Value: {n}. {n} is less than the minimum of {min}"))),
-                Some(Value::String(s)) => s.parse::<u64>().ok().filter(|v| *v >= min).ok_or_else(|| invalid_input(format!("{key}. Value: {s}. is not a valid integer"))),
-                Some(other) => Err(invalid_input(format!("{key}. Value: {other}. is not of type 'integer', 'string'"))),
-                None => Err(invalid_input(format!("{key}. '{key}' is a required property"))),
+                Some(Value::Number(n)) => n.as_u64().filter(|v| *v >= min).ok_or_else(|| {
+                    invalid_input(format!(
+                        "{key}. Value: {n}. {n} is less than the minimum of {min}"
+                    ))
+                }),
+                Some(Value::String(s)) => {
+                    s.parse::<u64>().ok().filter(|v| *v >= min).ok_or_else(|| {
+                        invalid_input(format!("{key}. Value: {s}. is not a valid integer"))
+                    })
+                }
+                Some(other) => Err(invalid_input(format!(
+                    "{key}. Value: {other}. is not of type 'integer', 'string'"
+                ))),
+                None => Err(invalid_input(format!(
+                    "{key}. '{key}' is a required property"
+                ))),
             }
         };
-        let (vcpus, ram_mb, disk_gb) = match (number("vcpus", 1), number("ram", 1), number("disk", 0)) {
-            (Ok(v), Ok(r), Ok(d)) => (v, r, d),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
-        };
+        let (vcpus, ram_mb, disk_gb) =
+            match (number("vcpus", 1), number("ram", 1), number("disk", 0)) {
+                (Ok(v), Ok(r), Ok(d)) => (v, r, d),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+            };
         let mut data = site.data();
-        let id = flavor.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let id = flavor
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if data.flavors.iter().any(|f| f.name == name) {
-            return error(StatusCode::CONFLICT, &format!("Flavor with name {name} already exists."));
+            return error(
+                StatusCode::CONFLICT,
+                &format!("Flavor with name {name} already exists."),
+            );
         }
         if data.flavors.iter().any(|f| f.id == id) {
-            return error(StatusCode::CONFLICT, &format!("Flavor with ID {id} already exists."));
+            return error(
+                StatusCode::CONFLICT,
+                &format!("Flavor with ID {id} already exists."),
+            );
         }
         let created = Flavor {
             id,
@@ -267,10 +355,19 @@ async fn create_flavor(
             vcpus: u32::try_from(vcpus).unwrap_or(u32::MAX),
             ram_mb,
             disk_gb,
-            ephemeral_gb: flavor.get("OS-FLV-EXT-DATA:ephemeral").and_then(Value::as_u64).unwrap_or(0),
+            ephemeral_gb: flavor
+                .get("OS-FLV-EXT-DATA:ephemeral")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             swap_mb: flavor.get("swap").and_then(Value::as_u64).unwrap_or(0),
-            is_public: flavor.get("os-flavor-access:is_public").and_then(Value::as_bool).unwrap_or(true),
-            description: flavor.get("description").and_then(Value::as_str).map(str::to_owned),
+            is_public: flavor
+                .get("os-flavor-access:is_public")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            description: flavor
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             extra_specs: Default::default(),
         };
         let body = json!({"flavor": flavor_json(&ctx, &site, &created, version)});
@@ -279,17 +376,27 @@ async fn create_flavor(
     })
 }
 
-async fn delete_flavor(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap, Path(params): Path<HashMap<String, String>>) -> Response {
+async fn delete_flavor(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
     compute(&site, &headers, |caller, _| {
         if !caller.is_admin {
-            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed.");
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed.",
+            );
         }
         let mut data = site.data();
         let before = data.flavors.len();
         data.flavors.retain(|f| f.id != id);
         if data.flavors.len() == before {
-            return error(StatusCode::NOT_FOUND, &format!("Flavor {id} could not be found."));
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("Flavor {id} could not be found."),
+            );
         }
         StatusCode::ACCEPTED.into_response()
     })
@@ -299,7 +406,14 @@ fn server_link(ctx: &SimContext, site: &SimSite, id: &str) -> Value {
     json!([{"rel": "self", "href": format!("{}/servers/{id}", ctx.service_url(&site.name, "compute/v2.1"))}])
 }
 
-fn server_json(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, s: &Server, version: Microversion, now: Instant) -> Value {
+fn server_json(
+    ctx: &SimContext,
+    site: &SimSite,
+    data: &super::site::SiteData,
+    s: &Server,
+    version: Microversion,
+    now: Instant,
+) -> Value {
     let status = s.status(now);
     let flavor = data.flavors.iter().find(|f| f.id == s.flavor_id);
     let flavor_field = if version >= Microversion(2, 47) {
@@ -309,7 +423,10 @@ fn server_json(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, s
     } else {
         json!({"id": s.flavor_id, "links": flavor_link(ctx, site, &s.flavor_id)})
     };
-    let host = s.host.and_then(|h| data.hypervisors.get(h)).map(|h| h.hostname.clone());
+    let host = s
+        .host
+        .and_then(|h| data.hypervisors.get(h))
+        .map(|h| h.hostname.clone());
     let (task_state, power_state, vm_state) = match status {
         "BUILD" => (json!("spawning"), 0, "building"),
         "ACTIVE" => (Value::Null, 1, "active"),
@@ -345,14 +462,30 @@ fn server_json(ctx: &SimContext, site: &SimSite, data: &super::site::SiteData, s
 
 /// Servers visible to the caller, newest first (Nova's default sort), after the filters
 /// Nova offers that scripts use most.
-fn visible_servers<'a>(data: &'a super::site::SiteData, caller: &Caller, query: &HashMap<String, String>, now: Instant) -> Vec<&'a Server> {
-    let all_tenants = caller.is_admin && query.get("all_tenants").is_some_and(|v| v != "0" && v != "false");
+fn visible_servers<'a>(
+    data: &'a super::site::SiteData,
+    caller: &Caller,
+    query: &HashMap<String, String>,
+    now: Instant,
+) -> Vec<&'a Server> {
+    let all_tenants = caller.is_admin
+        && query
+            .get("all_tenants")
+            .is_some_and(|v| v != "0" && v != "false");
     data.servers
         .iter()
         .rev()
         .filter(|s| all_tenants || s.project_id == caller.project_id)
-        .filter(|s| query.get("name").is_none_or(|n| s.name.contains(n.as_str())))
-        .filter(|s| query.get("status").is_none_or(|st| s.status(now).eq_ignore_ascii_case(st)))
+        .filter(|s| {
+            query
+                .get("name")
+                .is_none_or(|n| s.name.contains(n.as_str()))
+        })
+        .filter(|s| {
+            query
+                .get("status")
+                .is_none_or(|st| s.status(now).eq_ignore_ascii_case(st))
+        })
         .filter(|s| query.get("flavor").is_none_or(|f| &s.flavor_id == f))
         .collect()
 }
@@ -366,7 +499,9 @@ async fn list_servers(
     compute(&site, &headers, |caller, _| {
         let data = site.data();
         let now = Instant::now();
-        match page(visible_servers(&data, caller, &query, now), &query, |s| &s.id) {
+        match page(visible_servers(&data, caller, &query, now), &query, |s| {
+            &s.id
+        }) {
             Ok(servers) => {
                 let items: Vec<Value> = servers.iter().map(|s| json!({"id": s.id, "name": s.name, "links": server_link(&ctx, &site, &s.id)})).collect();
                 Json(json!({"servers": items})).into_response()
@@ -385,9 +520,14 @@ async fn list_servers_detail(
     compute(&site, &headers, |caller, version| {
         let data = site.data();
         let now = Instant::now();
-        match page(visible_servers(&data, caller, &query, now), &query, |s| &s.id) {
+        match page(visible_servers(&data, caller, &query, now), &query, |s| {
+            &s.id
+        }) {
             Ok(servers) => {
-                let items: Vec<Value> = servers.iter().map(|s| server_json(&ctx, &site, &data, s, version, now)).collect();
+                let items: Vec<Value> = servers
+                    .iter()
+                    .map(|s| server_json(&ctx, &site, &data, s, version, now))
+                    .collect();
                 Json(json!({"servers": items})).into_response()
             }
             Err(response) => response,
@@ -395,11 +535,20 @@ async fn list_servers_detail(
     })
 }
 
-fn find_server<'a>(data: &'a super::site::SiteData, caller: &Caller, id: &str) -> Result<&'a Server, Response> {
+fn find_server<'a>(
+    data: &'a super::site::SiteData,
+    caller: &Caller,
+    id: &str,
+) -> Result<&'a Server, Response> {
     data.servers
         .iter()
         .find(|s| s.id == id && (caller.is_admin || s.project_id == caller.project_id))
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("Instance {id} could not be found.")))
+        .ok_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                &format!("Instance {id} could not be found."),
+            )
+        })
 }
 
 async fn show_server(
@@ -412,7 +561,10 @@ async fn show_server(
     compute(&site, &headers, |caller, version| {
         let data = site.data();
         match find_server(&data, caller, &id) {
-            Ok(s) => Json(json!({"server": server_json(&ctx, &site, &data, s, version, Instant::now())})).into_response(),
+            Ok(s) => {
+                Json(json!({"server": server_json(&ctx, &site, &data, s, version, Instant::now())}))
+                    .into_response()
+            }
             Err(response) => response,
         }
     })
@@ -436,31 +588,65 @@ async fn create_server(
             Some(name) if !name.trim().is_empty() && name.len() <= 255 => name.to_owned(),
             _ => return invalid_input("name. 'name' is a required property".into()),
         };
-        let Some(flavor_ref) = server.get("flavorRef").and_then(Value::as_str).map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()) else {
+        let Some(flavor_ref) = server
+            .get("flavorRef")
+            .and_then(Value::as_str)
+            .map(|f| f.rsplit('/').next().unwrap_or(f).to_owned())
+        else {
             return invalid_input("flavorRef. 'flavorRef' is a required property".into());
         };
-        let image_id = server.get("imageRef").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let image_id = server
+            .get("imageRef")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let metadata = server
             .get("metadata")
             .and_then(Value::as_object)
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect()
+            })
             .unwrap_or_default();
-        let key_name = server.get("key_name").and_then(Value::as_str).map(str::to_owned);
+        let key_name = server
+            .get("key_name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
 
         let mut data = site.data();
         let Some(flavor) = data.flavors.iter().find(|f| f.id == flavor_ref).cloned() else {
-            return error(StatusCode::BAD_REQUEST, &format!("Flavor {flavor_ref} could not be found."));
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Flavor {flavor_ref} could not be found."),
+            );
         };
         if let Some(key) = &key_name {
-            if !data.keypairs.iter().any(|k| &k.name == key && k.user_id == caller.user_id) {
+            if !data
+                .keypairs
+                .iter()
+                .any(|k| &k.name == key && k.user_id == caller.user_id)
+            {
                 return error(StatusCode::BAD_REQUEST, "Invalid key_name provided.");
             }
         }
         let quota = data.quota(&caller.project_id);
         let flavors = data.flavors.clone();
-        let used: Vec<&Server> = data.servers.iter().filter(|s| s.project_id == caller.project_id).collect();
-        let used_cores: i64 = used.iter().filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id)).map(|f| i64::from(f.vcpus)).sum();
-        let used_ram: i64 = used.iter().filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id)).map(|f| f.ram_mb as i64).sum();
+        let used: Vec<&Server> = data
+            .servers
+            .iter()
+            .filter(|s| s.project_id == caller.project_id)
+            .collect();
+        let used_cores: i64 = used
+            .iter()
+            .filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id))
+            .map(|f| i64::from(f.vcpus))
+            .sum();
+        let used_ram: i64 = used
+            .iter()
+            .filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id))
+            .map(|f| f.ram_mb as i64)
+            .sum();
         let checks = [
             ("instances", 1, used.len() as i64, quota.instances),
             ("cores", i64::from(flavor.vcpus), used_cores, quota.cores),
@@ -477,7 +663,9 @@ async fn create_server(
         let host = (0..data.hypervisors.len()).find(|&h| {
             let (cores, ram, disk) = data.host_usage(h, &flavors);
             let hv = &data.hypervisors[h];
-            cores + flavor.vcpus <= hv.vcpus && ram + flavor.ram_mb <= hv.ram_mb && disk + flavor.disk_gb <= hv.disk_gb
+            cores + flavor.vcpus <= hv.vcpus
+                && ram + flavor.ram_mb <= hv.ram_mb
+                && disk + flavor.disk_gb <= hv.disk_gb
         });
         let now = time::OffsetDateTime::now_utc();
         let id = uuid::Uuid::new_v4().to_string();
@@ -507,7 +695,11 @@ async fn create_server(
     })
 }
 
-async fn delete_server(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap, Path(params): Path<HashMap<String, String>>) -> Response {
+async fn delete_server(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
     compute(&site, &headers, |caller, _| {
         let mut data = site.data();
@@ -531,21 +723,35 @@ async fn server_action(
             Ok(request) => request,
             Err(response) => return response,
         };
-        let action = request.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+        let action = request
+            .as_object()
+            .and_then(|o| o.keys().next().cloned())
+            .unwrap_or_default();
         let mut data = site.data();
         let status = match find_server(&data, caller, &id) {
             Ok(server) => server.status(Instant::now()),
             Err(response) => return response,
         };
         let conflict = |action: &str| {
-            error(StatusCode::CONFLICT, &format!("Cannot '{action}' instance {id} while it is in vm_state {}", status.to_lowercase()))
+            error(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Cannot '{action}' instance {id} while it is in vm_state {}",
+                    status.to_lowercase()
+                ),
+            )
         };
         let new_power = match (action.as_str(), status) {
             ("os-stop", "ACTIVE") => PowerIntent::Shutoff,
             ("os-start", "SHUTOFF") => PowerIntent::Running,
             ("reboot", "ACTIVE" | "SHUTOFF") => PowerIntent::Running,
             ("os-stop" | "os-start" | "reboot", _) => return conflict(&action.replace("os-", "")),
-            _ => return error(StatusCode::BAD_REQUEST, &format!("There is no such action: {action}")),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("There is no such action: {action}"),
+                )
+            }
         };
         if let Some(server) = data.servers.iter_mut().find(|s| s.id == id) {
             server.power = new_power;
@@ -555,10 +761,16 @@ async fn server_action(
     })
 }
 
-async fn list_hypervisors(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+async fn list_hypervisors(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+) -> Response {
     compute(&site, &headers, |caller, _| {
         if !caller.is_admin {
-            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-hypervisors:list-detail to be performed.");
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-hypervisors:list-detail to be performed.",
+            );
         }
         let data = site.data();
         let items: Vec<Value> = data
@@ -579,11 +791,18 @@ async fn list_hypervisors(Extension(site): Extension<Arc<SimSite>>, headers: Hea
     })
 }
 
-async fn show_quota(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap, Path(params): Path<HashMap<String, String>>) -> Response {
+async fn show_quota(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
     let project = params.get("id").cloned().unwrap_or_default();
     compute(&site, &headers, |caller, _| {
         if !caller.is_admin && caller.project_id != project {
-            return error(StatusCode::FORBIDDEN, "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.");
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.",
+            );
         }
         let q = site.data().quota(&project);
         Json(json!({"quota_set": {"id": project, "instances": q.instances, "cores": q.cores, "ram": q.ram,

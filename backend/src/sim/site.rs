@@ -17,11 +17,51 @@ pub struct Profile {
 
 /// Releases in a mixed fleet; `mixed` cycles through them so capability discovery matters.
 pub const PROFILES: &[(&str, Profile)] = &[
-    ("2025.2", Profile { release: "2025.2", nova_max: (2, 100), has_cinder: true, has_neutron: true }),
-    ("2024.1", Profile { release: "2024.1", nova_max: (2, 96), has_cinder: true, has_neutron: true }),
-    ("zed", Profile { release: "zed", nova_max: (2, 93), has_cinder: true, has_neutron: true }),
-    ("edge-no-cinder", Profile { release: "2024.1", nova_max: (2, 96), has_cinder: false, has_neutron: true }),
-    ("edge-no-neutron", Profile { release: "zed", nova_max: (2, 93), has_cinder: true, has_neutron: false }),
+    (
+        "2025.2",
+        Profile {
+            release: "2025.2",
+            nova_max: (2, 100),
+            has_cinder: true,
+            has_neutron: true,
+        },
+    ),
+    (
+        "2024.1",
+        Profile {
+            release: "2024.1",
+            nova_max: (2, 96),
+            has_cinder: true,
+            has_neutron: true,
+        },
+    ),
+    (
+        "zed",
+        Profile {
+            release: "zed",
+            nova_max: (2, 93),
+            has_cinder: true,
+            has_neutron: true,
+        },
+    ),
+    (
+        "edge-no-cinder",
+        Profile {
+            release: "2024.1",
+            nova_max: (2, 96),
+            has_cinder: false,
+            has_neutron: true,
+        },
+    ),
+    (
+        "edge-no-neutron",
+        Profile {
+            release: "zed",
+            nova_max: (2, 93),
+            has_cinder: true,
+            has_neutron: false,
+        },
+    ),
 ];
 
 pub fn profile_named(name: &str) -> Option<Profile> {
@@ -190,11 +230,25 @@ pub fn stable_id(site: &str, kind: &str, n: usize) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{site}/{kind}/{n}").as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 impl SimSite {
-    pub fn new(name: String, index: usize, profile: Profile, admin_password: &str, build_delay: Duration, hosts: usize) -> Self {
+    pub fn new(
+        name: String,
+        index: usize,
+        profile: Profile,
+        admin_password: &str,
+        build_delay: Duration,
+        hosts: usize,
+    ) -> Self {
         let project = |n: usize, pname: &str, description: &str| Project {
             id: stable_id(&name, "project", n),
             name: pname.into(),
@@ -202,7 +256,14 @@ impl SimSite {
             description: description.into(),
             enabled: true,
         };
-        let projects = vec![project(0, ADMIN_PROJECT, "Bootstrap project for initializing the cloud."), project(1, "demo", "")];
+        let projects = vec![
+            project(
+                0,
+                ADMIN_PROJECT,
+                "Bootstrap project for initializing the cloud.",
+            ),
+            project(1, "demo", ""),
+        ];
         let users = vec![User {
             id: stable_id(&name, "user", 0),
             name: ADMIN_USER.into(),
@@ -245,7 +306,13 @@ impl SimSite {
             index,
             profile,
             fault: std::sync::Mutex::new(Fault::Up),
-            data: std::sync::Mutex::new(SiteData { projects, users, flavors, hypervisors, ..SiteData::default() }),
+            data: std::sync::Mutex::new(SiteData {
+                projects,
+                users,
+                flavors,
+                hypervisors,
+                ..SiteData::default()
+            }),
             build_delay,
             name,
         }
@@ -254,15 +321,23 @@ impl SimSite {
     /// Locks the site's data. A poisoned lock (a panic mid-update) still holds data
     /// that was consistent before each update began, so the simulator keeps serving.
     pub fn data(&self) -> std::sync::MutexGuard<'_, SiteData> {
-        self.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn fault(&self) -> Fault {
-        self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn set_fault(&self, fault: Fault) {
-        *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+        *self
+            .fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
     }
 }
 
@@ -273,10 +348,15 @@ impl SiteData {
             .iter()
             .filter(|s| s.host == Some(host))
             .filter_map(|s| flavors.iter().find(|f| f.id == s.flavor_id))
-            .fold((0, 0, 0), |(c, r, d), f| (c + f.vcpus, r + f.ram_mb, d + f.disk_gb))
+            .fold((0, 0, 0), |(c, r, d), f| {
+                (c + f.vcpus, r + f.ram_mb, d + f.disk_gb)
+            })
     }
 
     pub fn quota(&self, project_id: &str) -> ComputeQuota {
-        self.compute_quotas.get(project_id).copied().unwrap_or_default()
+        self.compute_quotas
+            .get(project_id)
+            .copied()
+            .unwrap_or_default()
     }
 }

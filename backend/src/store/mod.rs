@@ -43,7 +43,11 @@ impl Store {
     /// Connects and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let engine = if url.starts_with("sqlite:") { Engine::Sqlite } else { Engine::Postgres };
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else {
+            Engine::Postgres
+        };
         let mut options = AnyPoolOptions::new();
         if engine == Engine::Sqlite {
             // WAL lets readers proceed beside the one writer; busy_timeout turns a locked
@@ -76,15 +80,18 @@ impl Store {
 
     /// Readiness: the database answers and every migration this binary knows is applied.
     pub async fn check_ready(&self) -> Result<(), StoreError> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(&self.pool)
-            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
         let known = match self.engine {
             Engine::Sqlite => SQLITE_MIGRATIONS.iter().count(),
             Engine::Postgres => POSTGRES_MIGRATIONS.iter().count(),
         };
         if usize::try_from(applied).unwrap_or(0) < known {
-            return Err(StoreError::Corrupt(format!("{applied} of {known} migrations applied")));
+            return Err(StoreError::Corrupt(format!(
+                "{applied} of {known} migrations applied"
+            )));
         }
         Ok(())
     }

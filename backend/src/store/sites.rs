@@ -20,7 +20,8 @@ pub struct SiteRow {
     pub created_at: String,
 }
 
-const SITE_COLUMNS: &str = "name, auth_url, region, interface, labels, credentials, insecure, ca_bundle, \
+const SITE_COLUMNS: &str =
+    "name, auth_url, region, interface, labels, credentials, insecure, ca_bundle, \
      state, last_seen, latency_ms, capabilities, created_at";
 
 impl Store {
@@ -61,12 +62,18 @@ impl Store {
 
     pub async fn get_site(&self, name: &str) -> Result<Option<SiteRow>, StoreError> {
         let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE name = $1");
-        Ok(sqlx::query_as(&sql).bind(name).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Returns whether a site of that name existed.
     pub async fn delete_site(&self, name: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sites WHERE name = $1").bind(name).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM sites WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 }

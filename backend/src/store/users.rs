@@ -13,14 +13,18 @@ pub struct UserRow {
 
 impl Store {
     pub async fn count_users(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub async fn find_user(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, username, password_hash, role, created_at FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, username, password_hash, role, created_at FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {

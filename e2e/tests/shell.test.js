@@ -1,0 +1,62 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startDemo, launchBrowser, login, artifacts } from '../lib/overcast.js';
+
+let demo;
+let browser;
+
+before(async () => {
+  demo = await startDemo({ sites: 5 });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.context.close();
+  const code = await demo?.stop();
+  assert.equal(code, 0, 'the console stops cleanly on SIGTERM');
+});
+
+test('an unauthenticated visit lands on the login page', async () => {
+  const { page } = browser;
+  await page.goto(`${demo.url}/sites`);
+  await page.waitForURL(`${demo.url}/login`);
+  await assert.doesNotReject(page.getByRole('heading', { name: 'Overcast' }).waitFor());
+  await page.screenshot({ path: join(artifacts, 'login.png') });
+});
+
+test('a wrong password is refused with a clear message', async () => {
+  const { page } = browser;
+  await login(page, `${demo.url}/login`, 'not-the-password');
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /invalid username or password/);
+});
+
+test('the admin logs in and sees the app shell with every section', async () => {
+  const { page, errors } = browser;
+  errors.length = 0; // the earlier tests' 401s were expected
+  await login(page, `${demo.url}/login`, demo.adminPassword);
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const section of ['Overview', 'Sites', 'Resources', 'Images', 'Jobs', 'Placement', 'Metrics', 'Admin']) {
+    assert.equal(await nav.getByRole('link', { name: section, exact: true }).count(), 1, `nav has ${section}`);
+  }
+  await page.getByText('admin (admin)').waitFor();
+  const tiles = page.getByRole('list', { name: 'Site states' }).getByRole('listitem');
+  await tiles.first().waitFor();
+  assert.equal(await tiles.count(), 5, 'one tile per registered demo site');
+  await page.screenshot({ path: join(artifacts, 'overview.png'), fullPage: true });
+
+  await nav.getByRole('link', { name: 'Sites', exact: true }).click();
+  await page.getByRole('heading', { name: 'Sites' }).waitFor();
+  await page.getByRole('rowheader', { name: 'site-005' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'sites.png'), fullPage: true });
+  assert.deepEqual(errors, [], 'no error in the browser console');
+});
+
+test('a client-side route survives a reload', async () => {
+  const { page } = browser;
+  await page.goto(`${demo.url}/jobs`);
+  await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+});

@@ -1,0 +1,1 @@
+pub mod state_badge;

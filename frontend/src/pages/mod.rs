@@ -1,0 +1,4 @@
+pub mod login;
+pub mod overview;
+pub mod placeholder;
+pub mod sites;
