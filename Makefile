@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 # wasm-bindgen's CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
-WASM_BINDGEN := $(HOME)/.cargo/bin/wasm-bindgen
+WASM_BINDGEN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/wasm-bindgen
 WASM_OPT := frontend/node_modules/.bin/wasm-opt
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/overcast-frontend.wasm
 DIST := frontend/dist
