@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::auth::{self, Bootstrap, TokenService};
 use crate::config::Settings;
+use crate::federation::{HealthConfig, HealthMonitor, SessionPool};
+use crate::openstack;
 use crate::secrets::{Key, Sealer};
 use crate::sites::SiteRegistry;
 use crate::store::Store;
@@ -58,10 +60,21 @@ impl Application {
             Bootstrap::AlreadyDone => None,
         };
 
+        let http = openstack::http_client().context("cannot set up the HTTP client")?;
+        let sites = SiteRegistry::new(store.clone(), Sealer::new(&secret_key));
+        let sessions = SessionPool::new(http.clone(), sites.clone());
+        let health = HealthMonitor::new(
+            sites.clone(),
+            sessions.clone(),
+            http,
+            HealthConfig::default(),
+        );
         let state = AppState {
-            sites: SiteRegistry::new(store.clone(), Sealer::new(&secret_key)),
             tokens: Arc::new(TokenService::new(&jwt_key, settings.token_ttl)),
             store,
+            sites,
+            sessions,
+            health,
         };
         if !settings.web_dir.join("index.html").exists() {
             tracing::warn!(web_dir = %settings.web_dir.display(), "dashboard not built; the API works, the web UI will not (run `make build`)");
@@ -93,10 +106,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "console listening");
-        axum::serve(self.listener, self.router)
+        let prober = tokio::spawn(self.state.health.clone().run());
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")?;
+            .await;
+        prober.abort();
+        served.context("server error")?;
         tracing::info!("console stopped");
         Ok(())
     }

@@ -10,6 +10,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod federation;
+pub mod openstack;
 pub mod secrets;
 pub mod sim;
 pub mod sites;

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use overcast_api_types::{FieldError, NewSite, Site, SiteCredentials, SiteState};
 
+use std::sync::Arc;
+
+use crate::openstack::SiteAuth;
 use crate::secrets::Sealer;
 use crate::store::{SiteRow, Store, StoreError};
 
@@ -150,16 +153,32 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
     }
 }
 
+/// The health facts about a site that are persisted.
+#[derive(Debug, Clone)]
+pub struct SiteHealthRecord {
+    pub state: SiteState,
+    pub last_seen: Option<String>,
+    pub latency_ms: Option<u64>,
+    /// Only written when a full probe read them.
+    pub capabilities: Option<BTreeMap<String, String>>,
+}
+
 /// The registry over the store, sealing credentials on the way in.
 #[derive(Clone)]
 pub struct SiteRegistry {
     store: Store,
     sealer: Sealer,
+    /// Woken on every registration change, so background work sees sites join and leave.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl SiteRegistry {
     pub fn new(store: Store, sealer: Sealer) -> Self {
-        SiteRegistry { store, sealer }
+        SiteRegistry {
+            store,
+            sealer,
+            changed: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     pub async fn register(&self, new: NewSite) -> Result<Site, SiteError> {
@@ -181,6 +200,7 @@ impl SiteRegistry {
             created_at: now_rfc3339(),
         };
         self.store.insert_site(&row).await?;
+        self.changed.notify_waiters();
         site_from_row(row)
     }
 
@@ -202,10 +222,57 @@ impl SiteRegistry {
 
     pub async fn remove(&self, name: &str) -> Result<(), SiteError> {
         if self.store.delete_site(name).await? {
+            self.changed.notify_waiters();
             Ok(())
         } else {
             Err(SiteError::NotFound(name.to_owned()))
         }
+    }
+
+    /// Completes at the next registration change.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// How to sign in to a site, credentials in clear: for the client layer only.
+    pub async fn auth(&self, name: &str) -> Result<SiteAuth, SiteError> {
+        let row = self
+            .store
+            .get_site(name)
+            .await?
+            .ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
+        let credentials = self.open_credentials(&row)?;
+        Ok(SiteAuth {
+            auth_url: row.auth_url,
+            credentials,
+            region: row.region,
+            interface: row.interface,
+        })
+    }
+
+    /// Records what a health probe found.
+    pub async fn record_health(
+        &self,
+        name: &str,
+        health: &SiteHealthRecord,
+    ) -> Result<(), SiteError> {
+        let capabilities = health
+            .capabilities
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "{}".into()));
+        let latency_ms = health
+            .latency_ms
+            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
+        self.store
+            .update_site_health(
+                name,
+                health.state.as_str(),
+                health.last_seen.as_deref(),
+                latency_ms,
+                capabilities.as_deref(),
+            )
+            .await?;
+        Ok(())
     }
 
     /// The site's credentials in clear, for the client layer only.
@@ -215,16 +282,21 @@ impl SiteRegistry {
             .get_site(name)
             .await?
             .ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
-        let bytes = self.sealer.open(&row.credentials).map_err(|e| {
+        self.open_credentials(&row)
+    }
+
+    fn open_credentials(&self, row: &SiteRow) -> Result<SiteCredentials, SiteError> {
+        let corrupt = |e: String| {
             SiteError::Store(StoreError::Corrupt(format!(
-                "credentials of site {name}: {e}"
+                "credentials of site {}: {e}",
+                row.name
             )))
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            SiteError::Store(StoreError::Corrupt(format!(
-                "credentials of site {name}: {e}"
-            )))
-        })
+        };
+        let bytes = self
+            .sealer
+            .open(&row.credentials)
+            .map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))
     }
 }
 

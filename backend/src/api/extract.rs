@@ -28,19 +28,21 @@ where
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => {
-            // serde_path_to_error's message reads "path: problem"; split it for `fields`.
             let text = std::error::Error::source(&e)
                 .map(ToString::to_string)
                 .unwrap_or_else(|| e.body_text());
-            let (field, message) = match text.split_once(": ") {
-                Some((path, problem)) if !path.contains(' ') => {
-                    (path.to_owned(), problem.to_owned())
-                }
-                _ => (String::new(), text.clone()),
-            };
+            let field = field_at_fault(&text);
+            let problem = strip_position(
+                text.split_once(": ")
+                    .filter(|(path, _)| !path.contains(' '))
+                    .map_or(text.as_str(), |(_, p)| p),
+            );
             ApiError::InvalidInput {
-                message: format!("invalid request body: {text}"),
-                fields: vec![FieldError { field, message }],
+                message: format!("invalid request body: {}", strip_position(&text)),
+                fields: vec![FieldError {
+                    field,
+                    message: problem.to_owned(),
+                }],
             }
         }
         JsonRejection::JsonSyntaxError(e) => {
@@ -63,4 +65,58 @@ fn source_text(error: &dyn std::error::Error) -> String {
         .source()
         .map(ToString::to_string)
         .unwrap_or_else(|| error.to_string())
+}
+
+/// The dotted path of the field a serde error is about. serde_path_to_error reports
+/// "path: problem" ("." for the root); a missing field is named inside the problem.
+fn field_at_fault(text: &str) -> String {
+    let (path, problem) = match text.split_once(": ") {
+        Some((path, problem)) if !path.contains(' ') => (path.trim_start_matches('.'), problem),
+        _ => ("", text),
+    };
+    let missing = problem
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (path, missing) {
+        ("", Some(name)) => name.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    }
+}
+
+/// serde_json appends " at line 1 column 20", which means nothing to an API caller.
+fn strip_position(text: &str) -> &str {
+    match text.rfind(" at line ") {
+        Some(at) if text[at..].contains(" column ") => &text[..at],
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_at_fault_are_named() {
+        assert_eq!(
+            field_at_fault("missing field `password` at line 1 column 20"),
+            "password"
+        );
+        assert_eq!(
+            field_at_fault(".: missing field `password` at line 1 column 20"),
+            "password"
+        );
+        assert_eq!(
+            field_at_fault("credentials: missing field `secret`"),
+            "credentials.secret"
+        );
+        assert_eq!(
+            field_at_fault("credentials.type: unknown variant `x`"),
+            "credentials.type"
+        );
+        assert_eq!(
+            strip_position("invalid type: integer `1` at line 1 column 9"),
+            "invalid type: integer `1`"
+        );
+    }
 }

@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::auth::TokenService;
+use crate::federation::{HealthMonitor, SessionPool};
 use crate::sites::SiteRegistry;
 use crate::store::Store;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenService>,
     pub sites: SiteRegistry,
+    pub sessions: SessionPool,
+    pub health: Arc<HealthMonitor>,
 }
 
 /// JSON bodies of the API are small; image uploads get their own limit later.

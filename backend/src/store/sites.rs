@@ -77,3 +77,28 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+impl Store {
+    /// Health columns only; `capabilities` is left as it is when `None`.
+    pub async fn update_site_health(
+        &self,
+        name: &str,
+        state: &str,
+        last_seen: Option<&str>,
+        latency_ms: Option<i64>,
+        capabilities: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sites SET state = $1, last_seen = COALESCE($2, last_seen), latency_ms = $3, \
+             capabilities = COALESCE($4, capabilities) WHERE name = $5",
+        )
+        .bind(state)
+        .bind(last_seen)
+        .bind(latency_ms)
+        .bind(capabilities)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

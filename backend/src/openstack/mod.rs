@@ -1,0 +1,158 @@
+//! The OpenStack client layer: how the console talks to a site's public APIs.
+//!
+//! One `reqwest::Client` (one connection pool) serves every site; per site the console
+//! keeps only a cached token and catalog. Every call has a deadline; only idempotent
+//! calls are retried.
+
+mod catalog;
+mod session;
+
+pub use catalog::{Catalog, ServiceType};
+pub use session::{SiteAuth, SiteSession};
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+/// What can go wrong when asking a site.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OpenStackError {
+    /// No connection could be made (refused, reset, DNS, TLS).
+    #[error("site unreachable: {0}")]
+    Unreachable(String),
+    /// The site did not answer within the deadline.
+    #[error("site did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Keystone refused the site's credentials.
+    #[error("the site refused the console's credentials: {0}")]
+    AuthFailed(String),
+    /// The service answered with an error status.
+    #[error("{service} answered {status}: {message}")]
+    Api {
+        service: &'static str,
+        status: u16,
+        message: String,
+    },
+    /// The site's catalog has no such service for the configured region and interface.
+    #[error("the site offers no {0} service")]
+    MissingService(&'static str),
+    /// The answer was not what the OpenStack API reference describes.
+    #[error("unexpected answer from {service}: {detail}")]
+    BadResponse {
+        service: &'static str,
+        detail: String,
+    },
+}
+
+impl OpenStackError {
+    /// Errors that say nothing about the request itself, worth retrying for idempotent calls.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            OpenStackError::Unreachable(_) | OpenStackError::Timeout(_) => true,
+            OpenStackError::Api { status, .. } => matches!(*status, 429 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// Whether the site itself could not be reached (as opposed to answering with an error).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            OpenStackError::Unreachable(_) | OpenStackError::Timeout(_)
+        )
+    }
+
+    pub(crate) fn from_transport(error: reqwest::Error, deadline: Duration) -> Self {
+        if error.is_timeout() {
+            OpenStackError::Timeout(deadline)
+        } else {
+            // The chain of sources holds the useful part ("connection refused").
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text = format!("{text}: {cause}");
+                source = cause.source();
+            }
+            OpenStackError::Unreachable(text)
+        }
+    }
+}
+
+/// How much of an error body to keep: enough to read, never a whole HTML page.
+const ERROR_BODY_LIMIT: usize = 512;
+
+/// Extracts the human message of an OpenStack error body, whatever the service's style:
+/// Keystone's `{"error": {"message"}}`, Nova's `{"itemNotFound": {"message"}}`,
+/// Neutron's `{"NeutronError": {"message"}}`, Glance's plain text.
+pub(crate) fn error_message(status: StatusCode, body: &str) -> String {
+    let parsed = serde_json::from_str::<serde_json::Value>(body).ok();
+    let message = parsed.as_ref().and_then(|value| {
+        let object = value.as_object()?;
+        object
+            .values()
+            .find_map(|inner| {
+                inner
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
+            .or_else(|| {
+                object
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
+    });
+    let text = message.unwrap_or_else(|| body.trim().to_owned());
+    let text = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    truncate(&text, ERROR_BODY_LIMIT)
+}
+
+fn truncate(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The one HTTP client of the console. Connection-level timeouts are set here;
+/// per-request deadlines are set by each call.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(8)
+        .user_agent(concat!("overcast/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_are_found_in_every_style() {
+        let nova =
+            r#"{"itemNotFound": {"code": 404, "message": "Instance x could not be found."}}"#;
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, nova),
+            "Instance x could not be found."
+        );
+        let keystone = r#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#;
+        assert_eq!(
+            error_message(StatusCode::UNAUTHORIZED, keystone),
+            "The request you have made requires authentication."
+        );
+        assert_eq!(error_message(StatusCode::BAD_GATEWAY, ""), "Bad Gateway");
+        let long = "x".repeat(2000);
+        assert!(error_message(StatusCode::INTERNAL_SERVER_ERROR, &long).len() < 600);
+    }
+}

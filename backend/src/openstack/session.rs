@@ -1,0 +1,432 @@
+//! A site's session: Keystone authentication with a cached token and catalog, calls to
+//! the site's services with deadlines, re-authentication on 401, and retries of
+//! idempotent calls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use overcast_api_types::SiteCredentials;
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::catalog::{Catalog, CatalogEntry, ServiceType};
+use super::{error_message, OpenStackError};
+
+/// Where and as whom the console signs in to a site.
+#[derive(Debug, Clone)]
+pub struct SiteAuth {
+    pub auth_url: String,
+    pub credentials: SiteCredentials,
+    pub region: Option<String>,
+    pub interface: String,
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    id: String,
+    /// Refresh a little before Keystone's expiry so no call races it.
+    refresh_after: time::OffsetDateTime,
+    catalog: Arc<Catalog>,
+}
+
+/// A successful call's answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+pub struct SiteSession {
+    http: reqwest::Client,
+    auth: SiteAuth,
+    /// A mutex, not a lock-free cell, so that concurrent callers wait for one sign-in
+    /// instead of each signing in.
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+    /// Nova's (min, max) microversions, learned once per session.
+    compute_versions: tokio::sync::OnceCell<((u16, u16), (u16, u16))>,
+}
+
+const TOKEN_REFRESH_MARGIN: time::Duration = time::Duration::minutes(2);
+const MAX_ATTEMPTS: u32 = 3;
+
+impl SiteSession {
+    pub fn new(http: reqwest::Client, auth: SiteAuth) -> Self {
+        SiteSession {
+            http,
+            auth,
+            token: tokio::sync::Mutex::new(None),
+            compute_versions: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn tokens_url(&self) -> String {
+        let base = self.auth.auth_url.trim_end_matches('/');
+        if base.ends_with("/v3") {
+            format!("{base}/auth/tokens")
+        } else {
+            format!("{base}/v3/auth/tokens")
+        }
+    }
+
+    fn auth_body(&self) -> Value {
+        match &self.auth.credentials {
+            SiteCredentials::Password {
+                username,
+                password,
+                project_name,
+                user_domain_name,
+                project_domain_name,
+            } => json!({
+                "auth": {
+                    "identity": {"methods": ["password"], "password": {"user": {
+                        "name": username, "domain": {"name": user_domain_name}, "password": password}}},
+                    "scope": {"project": {"name": project_name, "domain": {"name": project_domain_name}}}
+                }
+            }),
+            SiteCredentials::ApplicationCredential { id, secret } => json!({
+                "auth": {"identity": {"methods": ["application_credential"],
+                         "application_credential": {"id": id, "secret": secret}}}
+            }),
+        }
+    }
+
+    /// A valid token and the catalog that came with it, signing in when needed.
+    async fn token(&self, deadline: Instant) -> Result<CachedToken, OpenStackError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref() {
+            if token.refresh_after > time::OffsetDateTime::now_utc() {
+                return Ok(token.clone());
+            }
+        }
+        let fresh = self.sign_in(deadline).await?;
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn sign_in(&self, deadline: Instant) -> Result<CachedToken, OpenStackError> {
+        #[derive(Deserialize)]
+        struct TokenBody {
+            token: TokenFields,
+        }
+        #[derive(Deserialize)]
+        struct TokenFields {
+            expires_at: String,
+            #[serde(default)]
+            catalog: Vec<CatalogEntry>,
+        }
+
+        let remaining = remaining(deadline)?;
+        let response = self
+            .http
+            .post(self.tokens_url())
+            .json(&self.auth_body())
+            .timeout(remaining)
+            .send()
+            .await
+            .map_err(|e| OpenStackError::from_transport(e, remaining))?;
+        let status = response.status();
+        let subject = response
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| OpenStackError::from_transport(e, remaining))?;
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(OpenStackError::AuthFailed(error_message(
+                status,
+                &String::from_utf8_lossy(&body),
+            )));
+        }
+        if !status.is_success() {
+            return Err(OpenStackError::Api {
+                service: "identity",
+                status: status.as_u16(),
+                message: error_message(status, &String::from_utf8_lossy(&body)),
+            });
+        }
+        let bad = |detail: String| OpenStackError::BadResponse {
+            service: "identity",
+            detail,
+        };
+        let id = subject.ok_or_else(|| bad("token issued without X-Subject-Token".into()))?;
+        let parsed: TokenBody =
+            serde_json::from_slice(&body).map_err(|e| bad(format!("token body: {e}")))?;
+        let expires_at = time::OffsetDateTime::parse(
+            &parsed.token.expires_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|e| bad(format!("expires_at: {e}")))?;
+        Ok(CachedToken {
+            id,
+            refresh_after: expires_at - TOKEN_REFRESH_MARGIN,
+            catalog: Arc::new(Catalog::new(parsed.token.catalog)),
+        })
+    }
+
+    /// Forgets the cached token, e.g. after the site's credentials changed.
+    pub async fn invalidate(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// The catalog, signing in when needed.
+    pub async fn catalog(&self, deadline: Instant) -> Result<Arc<Catalog>, OpenStackError> {
+        Ok(self.token(deadline).await?.catalog)
+    }
+
+    /// One call to a service of the site. `path` is relative to the service's endpoint.
+    /// A 401 leads to one fresh sign-in and one more try; transient failures of
+    /// idempotent methods are retried with backoff while the deadline allows.
+    pub async fn call(
+        &self,
+        service: ServiceType,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&'static str, String)],
+        deadline: Instant,
+    ) -> Result<Answer, OpenStackError> {
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        let mut attempt = 0;
+        let mut reauthenticated = false;
+        loop {
+            attempt += 1;
+            let token = self.token(deadline).await?;
+            let endpoint = token
+                .catalog
+                .endpoint(service, &self.auth.interface, self.auth.region.as_deref())
+                .ok_or(OpenStackError::MissingService(service.name()))?;
+            let url = join(&endpoint, path);
+            let result = self
+                .send(
+                    service,
+                    method.clone(),
+                    &url,
+                    &token.id,
+                    body,
+                    headers,
+                    deadline,
+                )
+                .await;
+            match result {
+                Err(OpenStackError::Api { status: 401, .. }) if !reauthenticated => {
+                    reauthenticated = true;
+                    self.invalidate().await;
+                }
+                Err(error) if idempotent && error.is_transient() && attempt < MAX_ATTEMPTS => {
+                    let backoff = backoff(attempt);
+                    if Instant::now() + backoff >= deadline {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one HTTP call's parts; grouping them would only rename them"
+    )]
+    async fn send(
+        &self,
+        service: ServiceType,
+        method: Method,
+        url: &str,
+        token: &str,
+        body: Option<&Value>,
+        headers: &[(&'static str, String)],
+        deadline: Instant,
+    ) -> Result<Answer, OpenStackError> {
+        let remaining = remaining(deadline)?;
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("x-auth-token", token)
+            .timeout(remaining);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| OpenStackError::from_transport(e, remaining))?;
+        let status = response.status();
+        let response_headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| OpenStackError::from_transport(e, remaining))?;
+        if status.is_success() {
+            Ok(Answer {
+                status,
+                headers: response_headers,
+                body: bytes,
+            })
+        } else {
+            Err(OpenStackError::Api {
+                service: service.name(),
+                status: status.as_u16(),
+                message: error_message(status, &String::from_utf8_lossy(&bytes)),
+            })
+        }
+    }
+
+    /// A GET whose JSON answer is decoded into `T`.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        service: ServiceType,
+        path: &str,
+        headers: &[(&'static str, String)],
+        deadline: Instant,
+    ) -> Result<T, OpenStackError> {
+        let answer = self
+            .call(service, Method::GET, path, None, headers, deadline)
+            .await?;
+        serde_json::from_slice(&answer.body).map_err(|e| OpenStackError::BadResponse {
+            service: service.name(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Nova's supported microversions, asked once.
+    pub async fn compute_versions(
+        &self,
+        deadline: Instant,
+    ) -> Result<((u16, u16), (u16, u16)), OpenStackError> {
+        #[derive(Deserialize)]
+        struct VersionDoc {
+            version: VersionFields,
+        }
+        #[derive(Deserialize)]
+        struct VersionFields {
+            #[serde(default)]
+            min_version: String,
+            #[serde(default)]
+            version: String,
+        }
+        self.compute_versions
+            .get_or_try_init(|| async {
+                let doc: VersionDoc = self
+                    .get_json(ServiceType::Compute, "", &[], deadline)
+                    .await?;
+                let min = parse_microversion(&doc.version.min_version).unwrap_or((2, 1));
+                let max = parse_microversion(&doc.version.version).unwrap_or((2, 1));
+                Ok((min, max))
+            })
+            .await
+            .copied()
+    }
+
+    /// Signs in afresh and reads what the site offers: a reachability and credential check
+    /// whose latency is the site's round trip to Keystone.
+    pub async fn probe(&self, deadline: Instant) -> Result<Probe, OpenStackError> {
+        let started = Instant::now();
+        let token = self.sign_in(deadline).await?;
+        let latency = started.elapsed();
+        *self.token.lock().await = Some(token.clone());
+        let mut capabilities = BTreeMap::new();
+        for service in ServiceType::ALL {
+            if token
+                .catalog
+                .offers(service, &self.auth.interface, self.auth.region.as_deref())
+            {
+                capabilities.insert(service.name().to_owned(), String::new());
+            }
+        }
+        if capabilities.contains_key("compute") {
+            if let Ok((min, max)) = self.compute_versions(deadline).await {
+                capabilities.insert(
+                    "compute".into(),
+                    format!("{}.{}-{}.{}", min.0, min.1, max.0, max.1),
+                );
+            }
+        }
+        Ok(Probe {
+            latency,
+            capabilities,
+        })
+    }
+}
+
+/// What a probe learned.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub latency: Duration,
+    pub capabilities: BTreeMap<String, String>,
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, OpenStackError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(OpenStackError::Timeout(Duration::ZERO))
+    } else {
+        Ok(left)
+    }
+}
+
+/// Exponential backoff with full jitter: 100 ms, 200 ms, … each scaled by a random factor.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = 100u64.saturating_mul(1 << attempt.min(6));
+    Duration::from_millis(rand::thread_rng().gen_range(ceiling / 2..=ceiling))
+}
+
+fn join(endpoint: &str, path: &str) -> String {
+    if path.is_empty() {
+        endpoint.to_owned()
+    } else {
+        format!("{endpoint}/{}", path.trim_start_matches('/'))
+    }
+}
+
+pub fn parse_microversion(text: &str) -> Option<(u16, u16)> {
+    let (major, minor) = text.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn microversions_parse() {
+        assert_eq!(parse_microversion("2.96"), Some((2, 96)));
+        assert_eq!(parse_microversion("2"), None);
+        assert_eq!(parse_microversion(""), None);
+    }
+
+    #[test]
+    fn paths_join_with_one_slash() {
+        assert_eq!(
+            join("http://a/compute/v2.1", "/servers"),
+            "http://a/compute/v2.1/servers"
+        );
+        assert_eq!(
+            join("http://a/compute/v2.1", "servers"),
+            "http://a/compute/v2.1/servers"
+        );
+        assert_eq!(join("http://a/compute/v2.1", ""), "http://a/compute/v2.1");
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        assert!(backoff(1) <= Duration::from_millis(200));
+        assert!(backoff(3) >= Duration::from_millis(400));
+        assert!(backoff(60) <= Duration::from_millis(6400));
+    }
+}

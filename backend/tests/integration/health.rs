@@ -1,0 +1,75 @@
+use std::time::Duration;
+
+use overcast::sim::Fault;
+use reqwest::Method;
+
+use crate::helpers::{eventually, spawn_app, start_sim};
+
+async fn state_of(app: &crate::helpers::TestApp, site: &str) -> String {
+    let (_, body) = app
+        .admin(Method::GET, &format!("/api/v1/sites/{site}"), None)
+        .await;
+    body["state"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn sites_go_unreachable_within_ten_seconds_and_come_back_within_five() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    for site in ["site-001", "site-002", "site-003"] {
+        eventually(
+            Duration::from_secs(10),
+            &format!("{site} online"),
+            || async { (state_of(&app, site).await == "online").then_some(()) },
+        )
+        .await;
+    }
+    let (_, shown) = app.admin(Method::GET, "/api/v1/sites/site-001", None).await;
+    assert!(
+        shown["capabilities"]["compute"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("2.1-2.")),
+        "{shown}"
+    );
+    assert!(
+        shown["latency_ms"].is_u64() && shown["last_seen"].is_string(),
+        "{shown}"
+    );
+
+    sim.set_fault("site-002", Fault::Down);
+    sim.set_fault("site-003", Fault::Blackhole);
+    for site in ["site-002", "site-003"] {
+        eventually(
+            Duration::from_secs(10),
+            &format!("{site} unreachable"),
+            || async { (state_of(&app, site).await == "unreachable").then_some(()) },
+        )
+        .await;
+    }
+    assert_eq!(
+        state_of(&app, "site-001").await,
+        "online",
+        "a healthy site is unaffected"
+    );
+
+    sim.set_fault("site-002", Fault::Up);
+    eventually(Duration::from_secs(5), "site-002 back online", || async {
+        (state_of(&app, "site-002").await == "online").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_site_with_refused_credentials_is_degraded_not_unreachable() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    let cloud = sim.cloud_entries("secret").remove(0);
+    let body = crate::helpers::site_body("wrong-pw", &cloud.auth_url, "not-the-password");
+    let (status, _) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
+    assert_eq!(status, 201);
+    eventually(Duration::from_secs(10), "wrong-pw degraded", || async {
+        (state_of(&app, "wrong-pw").await == "degraded").then_some(())
+    })
+    .await;
+}

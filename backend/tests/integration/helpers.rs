@@ -1,0 +1,170 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use overcast::app::Application;
+use overcast::config::{ServeArgs, Settings};
+use overcast::sim::{SimArgs, Simulator};
+use serde_json::{json, Value};
+
+pub const ADMIN_PASSWORD: &str = "integration-admin-pw";
+
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "overcast-{prefix}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// A console on a free port with its own SQLite database; stopped when dropped.
+pub struct TestApp {
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+    admin_token: tokio::sync::OnceCell<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let data_dir = temp_dir("app");
+    let args = ServeArgs {
+        listen: Some("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
+        data_dir: Some(data_dir.clone()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        web_dir: Some(data_dir.join("no-dashboard")),
+        ..ServeArgs::default()
+    };
+    let settings = Settings::load(&args).unwrap_or_else(|e| panic!("settings: {e}"));
+    let app = Application::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("build: {e:#}"));
+    let addr = app.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        url: format!("http://{addr}"),
+        data_dir,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+        admin_token: tokio::sync::OnceCell::new(),
+        stop: Some(stop),
+    }
+}
+
+impl TestApp {
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("login request: {e}"))
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.admin_token
+            .get_or_init(|| async {
+                let body: Value = self
+                    .login("admin", ADMIN_PASSWORD)
+                    .await
+                    .json()
+                    .await
+                    .unwrap_or_default();
+                body["access_token"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no token in {body}"))
+                    .to_owned()
+            })
+            .await
+            .clone()
+    }
+
+    /// A request with the admin's bearer token.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let token = self.admin_token().await;
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Registers every site of a simulator.
+    pub async fn register_all(&self, simulator: &Simulator) {
+        for cloud in simulator.cloud_entries("secret") {
+            let (status, body) = self
+                .admin(
+                    reqwest::Method::POST,
+                    "/api/v1/sites",
+                    Some(site_body(&cloud.name, &cloud.auth_url, "secret")),
+                )
+                .await;
+            assert_eq!(status, 201, "register {}: {body}", cloud.name);
+        }
+    }
+}
+
+pub fn site_body(name: &str, auth_url: &str, password: &str) -> Value {
+    json!({
+        "name": name, "auth_url": auth_url, "region": "RegionOne", "labels": {"region": "eu"},
+        "credentials": {"type": "password", "username": "admin", "password": password, "project_name": "admin"}
+    })
+}
+
+pub async fn start_sim(sites: usize) -> Simulator {
+    let mut args = SimArgs::in_process(sites);
+    args.build_delay_ms = 300;
+    Simulator::start(&args)
+        .await
+        .unwrap_or_else(|e| panic!("simulator: {e:#}"))
+}
+
+/// Polls `check` until it returns `Some`, or panics after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary: the real console and real simulated sites on loopback.
+
+mod api;
+mod health;
+mod helpers;
+mod sim;

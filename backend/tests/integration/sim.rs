@@ -1,0 +1,443 @@
+//! The simulator through its HTTP APIs, the way any OpenStack client sees it.
+
+use std::time::Duration;
+
+use overcast::sim::Fault;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, start_sim};
+
+struct Site {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+async fn sign_in(base: &str, password: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+    let http = reqwest::Client::new();
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": password}}},
+                     "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}});
+    let response = http
+        .post(format!("{base}/identity/v3/auth/tokens"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.json().await.unwrap_or_default())
+}
+
+async fn site(sim: &overcast::sim::Simulator, name: &str) -> Site {
+    let base = format!("http://{}/{name}", sim.addr);
+    let (status, headers, _) = sign_in(&base, "secret").await;
+    assert_eq!(status, 201);
+    let token = headers
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Site {
+        http: reqwest::Client::new(),
+        base,
+        token,
+    }
+}
+
+impl Site {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        microversion: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-auth-token", &self.token);
+        if let Some(v) = microversion {
+            request = request.header("openstack-api-version", format!("compute {v}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+}
+
+#[tokio::test]
+async fn keystone_issues_tokens_with_a_catalog_and_refuses_bad_passwords() {
+    let sim = start_sim(2).await;
+    let base = format!("http://{}/site-002", sim.addr);
+    let (status, headers, body) = sign_in(&base, "secret").await;
+    assert_eq!(status, 201);
+    assert!(headers.contains_key("x-subject-token"));
+    let catalog = body["token"]["catalog"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let compute = catalog
+        .iter()
+        .find(|s| s["type"] == "compute")
+        .unwrap_or_else(|| panic!("no compute in {body}"));
+    assert!(compute["endpoints"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["interface"] == "public"
+            && e["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/site-002/compute/v2.1")))));
+    assert_eq!(body["token"]["project"]["name"], "admin");
+
+    let (status, _, body) = sign_in(&base, "wrong").await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], 401);
+    assert_eq!(body["error"]["title"], "Unauthorized");
+}
+
+#[tokio::test]
+async fn sites_are_independent() {
+    let sim = start_sim(2).await;
+    let one = site(&sim, "site-001").await;
+    let two = site(&sim, "site-002").await;
+    let (status, _, _) = one
+        .call(
+            reqwest::Method::POST,
+            "/compute/v2.1/servers",
+            Some(json!({"server": {"name": "only-here", "flavorRef": "1", "imageRef": "i"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let (_, _, listed) = two
+        .call(reqwest::Method::GET, "/compute/v2.1/servers", None, None)
+        .await;
+    assert_eq!(listed["servers"], json!([]));
+    // A token of one site means nothing at another.
+    let foreign = Site {
+        http: reqwest::Client::new(),
+        base: two.base.clone(),
+        token: one.token.clone(),
+    };
+    let (status, _, _) = foreign
+        .call(reqwest::Method::GET, "/compute/v2.1/servers", None, None)
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn servers_build_then_become_active_and_obey_actions() {
+    let sim = start_sim(1).await;
+    let site = site(&sim, "site-001").await;
+    let (status, _, created) = site
+        .call(
+            reqwest::Method::POST,
+            "/compute/v2.1/servers",
+            Some(json!({"server": {"name": "vm", "flavorRef": "2", "imageRef": "img"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["server"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (_, _, shown) = site
+        .call(
+            reqwest::Method::GET,
+            &format!("/compute/v2.1/servers/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(shown["server"]["status"], "BUILD");
+    eventually(Duration::from_secs(5), "server ACTIVE", || async {
+        let (_, _, shown) = site
+            .call(
+                reqwest::Method::GET,
+                &format!("/compute/v2.1/servers/{id}"),
+                None,
+                None,
+            )
+            .await;
+        (shown["server"]["status"] == "ACTIVE").then_some(())
+    })
+    .await;
+    let action_path = format!("/compute/v2.1/servers/{id}/action");
+    let action = |body: Value| site.call(reqwest::Method::POST, &action_path, Some(body), None);
+    assert_eq!(action(json!({"os-stop": null})).await.0, 202);
+    let (_, _, shown) = site
+        .call(
+            reqwest::Method::GET,
+            &format!("/compute/v2.1/servers/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(shown["server"]["status"], "SHUTOFF");
+    let (status, _, conflict) = action(json!({"os-stop": null})).await;
+    assert_eq!(status, 409, "{conflict}");
+    assert!(conflict["conflictingRequest"]["message"].is_string());
+    assert_eq!(action(json!({"os-start": null})).await.0, 202);
+    assert_eq!(
+        site.call(
+            reqwest::Method::DELETE,
+            &format!("/compute/v2.1/servers/{id}"),
+            None,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let (status, _, missing) = site
+        .call(
+            reqwest::Method::GET,
+            &format!("/compute/v2.1/servers/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(missing["itemNotFound"]["code"], 404);
+}
+
+#[tokio::test]
+async fn quotas_and_capacity_are_enforced_as_nova_does() {
+    let sim = start_sim(1).await;
+    let site = site(&sim, "site-001").await;
+    // m1.xlarge needs 8 vCPUs: the default quota of 20 cores allows two.
+    for n in 0..2 {
+        let (status, _, _) = site.call(reqwest::Method::POST, "/compute/v2.1/servers", Some(json!({"server": {"name": format!("big-{n}"), "flavorRef": "5", "imageRef": "i"}})), None).await;
+        assert_eq!(status, 202);
+    }
+    let (status, _, body) = site
+        .call(
+            reqwest::Method::POST,
+            "/compute/v2.1/servers",
+            Some(json!({"server": {"name": "big-2", "flavorRef": "5", "imageRef": "i"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        body["forbidden"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Quota exceeded for cores")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn microversions_are_negotiated_per_site() {
+    let sim = start_sim(3).await;
+    let site = site(&sim, "site-003").await; // the third profile: zed, max 2.93
+    let (status, headers, _) = site
+        .call(
+            reqwest::Method::GET,
+            "/compute/v2.1/servers",
+            None,
+            Some("2.60"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers
+            .get("openstack-api-version")
+            .and_then(|v| v.to_str().ok()),
+        Some("compute 2.60")
+    );
+    let (status, _, body) = site
+        .call(
+            reqwest::Method::GET,
+            "/compute/v2.1/servers",
+            None,
+            Some("2.99"),
+        )
+        .await;
+    assert_eq!(status, 406, "{body}");
+    let (_, headers, _) = site
+        .call(
+            reqwest::Method::GET,
+            "/compute/v2.1/servers",
+            None,
+            Some("latest"),
+        )
+        .await;
+    assert_eq!(
+        headers
+            .get("x-openstack-nova-api-version")
+            .and_then(|v| v.to_str().ok()),
+        Some("2.93")
+    );
+    let (_, _, version) = site
+        .call(reqwest::Method::GET, "/compute/v2.1", None, None)
+        .await;
+    assert_eq!(version["version"]["version"], "2.93");
+    assert_eq!(version["version"]["min_version"], "2.1");
+}
+
+#[tokio::test]
+async fn bad_compute_input_gets_novas_errors() {
+    let sim = start_sim(1).await;
+    let site = site(&sim, "site-001").await;
+    let (status, _, body) = site
+        .call(
+            reqwest::Method::POST,
+            "/compute/v2.1/servers",
+            Some(json!({"server": {"flavorRef": "1"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["badRequest"]["message"].is_string(), "{body}");
+    let (status, _, _) = site
+        .call(
+            reqwest::Method::POST,
+            "/compute/v2.1/servers",
+            Some(json!({"server": {"name": "x", "flavorRef": "nope"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = site
+        .call(
+            reqwest::Method::GET,
+            "/compute/v2.1/servers?limit=x",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = site
+        .call(
+            reqwest::Method::GET,
+            "/compute/v2.1/servers?marker=missing",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn faults_apply_to_every_endpoint_of_a_site() {
+    let sim = start_sim(2).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = |site: &str| format!("http://{}/{site}/identity/v3", sim.addr);
+
+    sim.set_fault("site-001", Fault::Down);
+    let error = http
+        .get(url("site-001"))
+        .send()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a down site answered"));
+    assert!(!error.is_timeout(), "down fails at once: {error}");
+    assert_eq!(
+        http.get(url("site-002"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(200),
+        "the other site is up"
+    );
+
+    sim.set_fault("site-001", Fault::Blackhole);
+    let error = http
+        .get(url("site-001"))
+        .send()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a blackholed site answered"));
+    assert!(error.is_timeout(), "blackhole never answers: {error}");
+
+    sim.set_fault(
+        "site-001",
+        Fault::Errors {
+            rate: 1.0,
+            status: 503,
+        },
+    );
+    assert_eq!(
+        http.get(url("site-001"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(503)
+    );
+
+    sim.set_fault(
+        "site-001",
+        Fault::Latency {
+            ms: 200,
+            jitter_ms: 0,
+        },
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(
+        http.get(url("site-001"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(200)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn the_control_api_sets_and_lists_faults() {
+    let sim = start_sim(2).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", sim.addr);
+    let set = http
+        .post(format!("{base}/_sim/sites/site-002/fault"))
+        .json(&json!({"mode": "latency", "ms": 50, "jitter_ms": 5}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.status(), 200);
+    let listed: Value = http
+        .get(format!("{base}/_sim/sites"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        listed["sites"][1]["fault"],
+        json!({"mode": "latency", "ms": 50, "jitter_ms": 5})
+    );
+    let bad = http
+        .post(format!("{base}/_sim/sites/site-002/fault"))
+        .json(&json!({"mode": "errors", "rate": 3}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bad.status(), 400);
+    let unknown = http
+        .post(format!("{base}/_sim/sites/site-999/fault"))
+        .json(&json!({"mode": "down"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unknown.status(), 404);
+}
