@@ -4,10 +4,14 @@
 //! `/site-001/compute/v2.1`, …) the way DevStack puts services under one host, so that
 //! thousands of sites share one listener. The console reaches them only over HTTP.
 
+mod cinder;
 mod clouds_yaml;
 mod faults;
+mod glance;
 mod keystone;
+mod neutron;
 mod nova;
+mod placement;
 mod site;
 
 use std::collections::HashMap;
@@ -71,6 +75,9 @@ pub struct SimArgs {
     /// `site-005=errors:0.5:503`, `site-006=blackhole`, `site-007=flapping:10000`.
     #[arg(long = "fault", value_name = "SITE=MODE")]
     pub faults: Vec<String>,
+    /// Directory for image data (a temporary directory, removed at exit, when unset).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -91,6 +98,7 @@ impl SimArgs {
             build_delay_ms: 2000,
             hosts: 4,
             faults: Vec::new(),
+            data_dir: None,
             log_format: LogFormat::Human,
         }
     }
@@ -106,12 +114,20 @@ pub struct SimContext {
     jitter: Duration,
     started: Instant,
     rng: std::sync::Mutex<rand::rngs::StdRng>,
+    data_dir: PathBuf,
+    /// Whether `data_dir` is ours to remove when the simulator stops.
+    temporary_data_dir: bool,
 }
 
 impl SimContext {
     /// The public URL of one service of one site, e.g. `http://127.0.0.1:9000/site-001/compute/v2.1`.
     pub fn service_url(&self, site: &str, path: &str) -> String {
         format!("{}/{site}/{path}", self.base_url)
+    }
+
+    /// Where a site's image data lives.
+    pub fn image_dir(&self, site: &str) -> PathBuf {
+        self.data_dir.join(site).join("images")
     }
 
     fn random_below(&self, bound: u64) -> u64 {
@@ -202,6 +218,16 @@ impl Simulator {
         if let Some(unknown) = initial_faults.keys().next() {
             anyhow::bail!("--fault names unknown site {unknown:?}");
         }
+        let (data_dir, temporary_data_dir) = match &args.data_dir {
+            Some(dir) => (dir.clone(), false),
+            None => (
+                std::env::temp_dir()
+                    .join(format!("overcast-sim-{}", uuid::Uuid::new_v4().simple())),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
         let context = Arc::new(SimContext {
             base_url: format!("http://{addr}"),
             sites,
@@ -210,6 +236,8 @@ impl Simulator {
             jitter: Duration::from_millis(args.jitter),
             started: Instant::now(),
             rng: std::sync::Mutex::new(rand::SeedableRng::seed_from_u64(args.seed)),
+            data_dir,
+            temporary_data_dir,
         });
         if let Some(path) = &args.clouds_yaml {
             let text = clouds_yaml(&context.cloud_entries(&args.password));
@@ -240,6 +268,9 @@ impl Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.task.abort();
+        if self.context.temporary_data_dir {
+            let _ = std::fs::remove_dir_all(&self.context.data_dir);
+        }
     }
 }
 
@@ -319,6 +350,10 @@ fn routes(context: Arc<SimContext>) -> Router {
     let per_site = Router::new()
         .nest("/{site}/identity", keystone::router())
         .nest("/{site}/compute", nova::router())
+        .nest("/{site}/image", glance::router())
+        .nest("/{site}/network", neutron::router())
+        .nest("/{site}/volume", cinder::router())
+        .nest("/{site}/placement", placement::router())
         .layer(middleware::from_fn_with_state(context.clone(), site_faults));
     Router::new()
         .route("/_sim/sites", get(list_sites))

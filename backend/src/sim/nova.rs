@@ -17,7 +17,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use super::keystone::{self, Caller};
-use super::site::{Flavor, PowerIntent, Server, SimSite};
+use super::site::{ComputeQuota, Flavor, Keypair, PowerIntent, Server, SimSite, SiteData};
 use super::{rfc3339, SimContext};
 
 pub fn router() -> Router<Arc<SimContext>> {
@@ -34,7 +34,26 @@ pub fn router() -> Router<Arc<SimContext>> {
         .route("/v2.1/servers/{id}/action", post(server_action))
         .route("/v2.1/os-hypervisors", get(list_hypervisors))
         .route("/v2.1/os-hypervisors/detail", get(list_hypervisors))
-        .route("/v2.1/os-quota-sets/{id}", get(show_quota))
+        .route(
+            "/v2.1/os-quota-sets/{id}",
+            get(show_quota).put(update_quota),
+        )
+        .route("/v2.1/os-quota-sets/{id}/detail", get(show_quota_detail))
+        .route(
+            "/v2.1/os-quota-sets/{id}/defaults",
+            get(show_quota_defaults),
+        )
+        .route("/v2.1/limits", get(limits))
+        .route("/v2.1/os-keypairs", get(list_keypairs).post(create_keypair))
+        .route(
+            "/v2.1/os-keypairs/{id}",
+            get(show_keypair).delete(delete_keypair),
+        )
+        .route("/v2.1/os-services", get(list_services))
+        .route(
+            "/v2.1/flavors/{id}/os-extra_specs",
+            get(list_extra_specs).post(add_extra_specs),
+        )
 }
 
 /// Nova's error bodies name the fault: `{"itemNotFound": {"code": 404, "message": …}}`.
@@ -788,6 +807,410 @@ async fn list_hypervisors(
             })
             .collect();
         Json(json!({"hypervisors": items})).into_response()
+    })
+}
+
+fn quota_json(project: &str, q: &ComputeQuota) -> Value {
+    json!({"id": project, "instances": q.instances, "cores": q.cores, "ram": q.ram, "key_pairs": q.key_pairs,
+           "metadata_items": q.metadata_items, "server_groups": q.server_groups,
+           "server_group_members": q.server_group_members})
+}
+
+fn may_see_quota(caller: &Caller, project: &str) -> Result<(), Response> {
+    if caller.is_admin || caller.project_id == project {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.",
+        ))
+    }
+}
+
+/// What a project uses now: (instances, cores, ram MB).
+fn usage(data: &SiteData, project: &str) -> (i64, i64, i64) {
+    data.servers
+        .iter()
+        .filter(|s| s.project_id == project)
+        .fold((0, 0, 0), |(n, c, r), s| {
+            match data.flavors.iter().find(|f| f.id == s.flavor_id) {
+                Some(f) => (n + 1, c + i64::from(f.vcpus), r + f.ram_mb as i64),
+                None => (n + 1, c, r),
+            }
+        })
+}
+
+async fn show_quota_detail(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let project = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        if let Err(response) = may_see_quota(caller, &project) {
+            return response;
+        }
+        let data = site.data();
+        let q = data.quota(&project);
+        let (instances, cores, ram) = usage(&data, &project);
+        let key_pairs = data
+            .keypairs
+            .iter()
+            .filter(|k| k.user_id == caller.user_id)
+            .count() as i64;
+        let detail =
+            |limit: i64, in_use: i64| json!({"limit": limit, "in_use": in_use, "reserved": 0});
+        Json(json!({"quota_set": {"id": project, "instances": detail(q.instances, instances), "cores": detail(q.cores, cores),
+            "ram": detail(q.ram, ram), "key_pairs": detail(q.key_pairs, key_pairs), "metadata_items": detail(q.metadata_items, 0),
+            "server_groups": detail(q.server_groups, 0), "server_group_members": detail(q.server_group_members, 0)}}))
+        .into_response()
+    })
+}
+
+async fn show_quota_defaults(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let project = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |_, _| {
+        Json(json!({"quota_set": quota_json(&project, &ComputeQuota::default())})).into_response()
+    })
+}
+
+async fn update_quota(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let project = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.",
+            );
+        }
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(fields) = request.get("quota_set").and_then(Value::as_object) else {
+            return invalid_input("quota_set. 'quota_set' is a required property".into());
+        };
+        let force = fields
+            .get("force")
+            .and_then(|f| f.as_bool().or_else(|| f.as_str().map(|s| s == "true")))
+            .unwrap_or(false);
+        let mut data = site.data();
+        let mut quota = data.quota(&project);
+        let (instances, cores, ram) = usage(&data, &project);
+        for (key, value) in fields {
+            if key == "force" {
+                continue;
+            }
+            let Some(limit) = value
+                .as_i64()
+                .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                .filter(|l| *l >= -1)
+            else {
+                return invalid_input(format!(
+                    "quota_set/{key}. Value: {value}. {value} is less than the minimum of -1"
+                ));
+            };
+            let (slot, in_use) = match key.as_str() {
+                "instances" => (&mut quota.instances, instances),
+                "cores" => (&mut quota.cores, cores),
+                "ram" => (&mut quota.ram, ram),
+                "key_pairs" => (&mut quota.key_pairs, 0),
+                "metadata_items" => (&mut quota.metadata_items, 0),
+                "server_groups" => (&mut quota.server_groups, 0),
+                "server_group_members" => (&mut quota.server_group_members, 0),
+                other => return error(StatusCode::BAD_REQUEST, &format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{other}' was unexpected)")),
+            };
+            if !force && limit >= 0 && limit < in_use {
+                return error(StatusCode::BAD_REQUEST, &format!("Quota limit {limit} for {key} must be greater than or equal to already used and reserved {in_use}."));
+            }
+            *slot = limit;
+        }
+        data.compute_quotas.insert(project.clone(), quota);
+        let mut body = quota_json(&project, &quota);
+        if let Value::Object(map) = &mut body {
+            map.remove("id");
+        }
+        Json(json!({"quota_set": body})).into_response()
+    })
+}
+
+async fn limits(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    compute(&site, &headers, |caller, _| {
+        let data = site.data();
+        let q = data.quota(&caller.project_id);
+        let (instances, cores, ram) = usage(&data, &caller.project_id);
+        Json(json!({"limits": {"rate": [], "absolute": {
+            "maxTotalInstances": q.instances, "maxTotalCores": q.cores, "maxTotalRAMSize": q.ram,
+            "maxTotalKeypairs": q.key_pairs, "maxServerMeta": q.metadata_items, "maxServerGroups": q.server_groups,
+            "maxServerGroupMembers": q.server_group_members, "totalInstancesUsed": instances, "totalCoresUsed": cores,
+            "totalRAMUsed": ram, "totalServerGroupsUsed": 0}}}))
+        .into_response()
+    })
+}
+
+fn keypair_json(k: &Keypair, with_public: bool) -> Value {
+    let mut body = json!({"name": k.name, "fingerprint": k.fingerprint, "type": k.key_type, "user_id": k.user_id});
+    if with_public {
+        body["public_key"] = json!(k.public_key);
+        body["created_at"] = json!(rfc3339(k.created_at));
+        body["deleted"] = json!(false);
+        body["id"] = json!(1);
+    }
+    body
+}
+
+async fn list_keypairs(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    compute(&site, &headers, |caller, _| {
+        let data = site.data();
+        let items: Vec<Value> = data
+            .keypairs
+            .iter()
+            .filter(|k| k.user_id == caller.user_id)
+            .map(|k| json!({"keypair": {"name": k.name, "fingerprint": k.fingerprint, "public_key": k.public_key, "type": k.key_type}}))
+            .collect();
+        Json(json!({"keypairs": items})).into_response()
+    })
+}
+
+async fn show_keypair(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let name = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let data = site.data();
+        match data
+            .keypairs
+            .iter()
+            .find(|k| k.name == name && k.user_id == caller.user_id)
+        {
+            Some(k) => Json(json!({"keypair": keypair_json(k, true)})).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                &format!("Keypair {name} not found for user {}", caller.user_id),
+            ),
+        }
+    })
+}
+
+/// The MD5 fingerprint OpenSSH prints for a public key, `aa:bb:…`.
+fn fingerprint(public_key: &str) -> Option<String> {
+    use base64::Engine as _;
+    let blob = public_key.split_whitespace().nth(1)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .ok()?;
+    let digest = <md5::Md5 as sha2::Digest>::digest(&bytes);
+    Some(
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+async fn create_keypair(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    compute(&site, &headers, |caller, version| {
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(fields) = request.get("keypair").and_then(Value::as_object) else {
+            return invalid_input("keypair. 'keypair' is a required property".into());
+        };
+        let name = match fields.get("name").and_then(Value::as_str) {
+            Some(n)
+                if !n.is_empty()
+                    && n.len() <= 255
+                    && n.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ' | '.' | '@')
+                    }) =>
+            {
+                n.to_owned()
+            }
+            _ => {
+                return invalid_input(
+                    "name. Keypair name contains unsafe characters or is empty".into(),
+                )
+            }
+        };
+        let Some(public_key) = fields
+            .get("public_key")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            // Generating a key pair server side was removed in microversion 2.92.
+            if version >= Microversion(2, 92) {
+                return invalid_input("keypair. 'public_key' is a required property".into());
+            }
+            return error(
+                StatusCode::BAD_REQUEST,
+                "The simulator does not generate key pairs; send public_key.",
+            );
+        };
+        let Some(fingerprint) = fingerprint(&public_key) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Keypair data is invalid: failed to generate fingerprint",
+            );
+        };
+        let mut data = site.data();
+        if data
+            .keypairs
+            .iter()
+            .any(|k| k.name == name && k.user_id == caller.user_id)
+        {
+            return error(
+                StatusCode::CONFLICT,
+                &format!("Key pair '{name}' already exists."),
+            );
+        }
+        let limit = data.quota(&caller.project_id).key_pairs;
+        if limit >= 0
+            && data
+                .keypairs
+                .iter()
+                .filter(|k| k.user_id == caller.user_id)
+                .count() as i64
+                >= limit
+        {
+            return error(StatusCode::FORBIDDEN, "Quota exceeded, too many key pairs.");
+        }
+        let keypair = Keypair {
+            name,
+            user_id: caller.user_id.clone(),
+            key_type: fields
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("ssh")
+                .to_owned(),
+            public_key,
+            fingerprint,
+            created_at: time::OffsetDateTime::now_utc(),
+        };
+        let body = json!({"keypair": keypair_json(&keypair, true)});
+        data.keypairs.push(keypair);
+        let status = if version >= Microversion(2, 2) {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (status, Json(body)).into_response()
+    })
+}
+
+async fn delete_keypair(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let name = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let mut data = site.data();
+        let before = data.keypairs.len();
+        data.keypairs
+            .retain(|k| !(k.name == name && k.user_id == caller.user_id));
+        if data.keypairs.len() == before {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("Keypair {name} not found for user {}", caller.user_id),
+            );
+        }
+        StatusCode::ACCEPTED.into_response()
+    })
+}
+
+async fn list_services(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-services:list to be performed.",
+            );
+        }
+        let data = site.data();
+        let now = rfc3339(time::OffsetDateTime::now_utc());
+        let mut items = vec![
+            json!({"id": 1, "binary": "nova-scheduler", "host": format!("{}-controller", site.name), "zone": "internal", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false}),
+            json!({"id": 2, "binary": "nova-conductor", "host": format!("{}-controller", site.name), "zone": "internal", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false}),
+        ];
+        for (n, h) in data.hypervisors.iter().enumerate() {
+            items.push(json!({"id": n + 3, "binary": "nova-compute", "host": h.hostname, "zone": "nova", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false}));
+        }
+        Json(json!({"services": items})).into_response()
+    })
+}
+
+async fn list_extra_specs(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |_, _| {
+        let data = site.data();
+        match data.flavors.iter().find(|f| f.id == id) {
+            Some(f) => Json(json!({"extra_specs": f.extra_specs})).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                &format!("Flavor {id} could not be found."),
+            ),
+        }
+    })
+}
+
+async fn add_extra_specs(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-flavor-extra-specs:create to be performed.",
+            );
+        }
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(specs) = request.get("extra_specs").and_then(Value::as_object) else {
+            return invalid_input("extra_specs. 'extra_specs' is a required property".into());
+        };
+        let mut data = site.data();
+        let Some(flavor) = data.flavors.iter_mut().find(|f| f.id == id) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("Flavor {id} could not be found."),
+            );
+        };
+        for (key, value) in specs {
+            let Some(value) = value.as_str() else {
+                return invalid_input(format!(
+                    "extra_specs/{key}. Value: {value}. is not of type 'string'"
+                ));
+            };
+            flavor.extra_specs.insert(key.clone(), value.to_owned());
+        }
+        Json(json!({"extra_specs": flavor.extra_specs})).into_response()
     })
 }
 

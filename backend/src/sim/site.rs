@@ -209,6 +209,14 @@ pub struct SiteData {
     pub hypervisors: Vec<Hypervisor>,
     pub compute_quotas: HashMap<String, ComputeQuota>,
     pub keypairs: Vec<Keypair>,
+    pub images: Vec<super::glance::Image>,
+    pub networks: Vec<super::neutron::Network>,
+    pub subnets: Vec<super::neutron::Subnet>,
+    pub ports: Vec<super::neutron::Port>,
+    pub security_groups: Vec<super::neutron::SecurityGroup>,
+    pub network_quotas: HashMap<String, super::neutron::NetworkQuota>,
+    pub volumes: Vec<super::cinder::Volume>,
+    pub volume_quotas: HashMap<String, super::cinder::VolumeQuota>,
 }
 
 pub struct SimSite {
@@ -301,6 +309,42 @@ impl SimSite {
                 disk_gb: 2_000,
             })
             .collect();
+        let created = time::OffsetDateTime::now_utc();
+        let mut networks = Vec::new();
+        let mut subnets = Vec::new();
+        if profile.has_neutron {
+            for (n, (net_name, external, cidr)) in [
+                ("public", true, "172.24.4.0/24"),
+                ("private", false, "10.0.0.0/26"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let network_id = stable_id(&name, "network", n);
+                networks.push(super::neutron::Network {
+                    id: network_id.clone(),
+                    name: net_name.into(),
+                    project_id: projects[if external { 0 } else { 1 }].id.clone(),
+                    admin_state_up: true,
+                    shared: false,
+                    external,
+                    mtu: 1450,
+                    description: String::new(),
+                    created_at: created,
+                });
+                subnets.push(super::neutron::Subnet {
+                    id: stable_id(&name, "subnet", n),
+                    name: format!("{net_name}-subnet"),
+                    network_id,
+                    project_id: projects[if external { 0 } else { 1 }].id.clone(),
+                    cidr: cidr.into(),
+                    ip_version: 4,
+                    gateway_ip: Some(cidr.replace(".0/24", ".1").replace(".0/26", ".1")),
+                    enable_dhcp: !external,
+                    created_at: created,
+                });
+            }
+        }
         SimSite {
             region: "RegionOne".into(),
             index,
@@ -355,6 +399,20 @@ impl SiteData {
 
     pub fn quota(&self, project_id: &str) -> ComputeQuota {
         self.compute_quotas
+            .get(project_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn network_quota(&self, project_id: &str) -> super::neutron::NetworkQuota {
+        self.network_quotas
+            .get(project_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn volume_quota(&self, project_id: &str) -> super::cinder::VolumeQuota {
+        self.volume_quotas
             .get(project_id)
             .copied()
             .unwrap_or_default()
