@@ -14,7 +14,9 @@ DIST := frontend/dist
 # Budget of the release WASM before compression, in bytes.
 WASM_BUDGET := 1572864
 
-.PHONY: help demo test build frontend backend tools test-tools lint unit e2e clean
+VENV := e2e/.venv
+
+.PHONY: help demo test build frontend backend tools test-tools lint unit e2e fidelity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -22,7 +24,7 @@ help: ## list the targets
 demo: build ## build everything and run `overcast demo` (console + 12 simulated sites)
 	./target/release/overcast demo $(ARGS)
 
-test: test-tools lint frontend unit e2e ## install what is missing, then run every test
+test: test-tools lint frontend unit e2e fidelity ## install what is missing, then run every test
 	@echo "make test: all lanes passed"
 
 build: frontend backend ## build the dashboard and the release binary
@@ -53,6 +55,10 @@ tools: ## the wasm32 target, wasm-bindgen-cli and wasm-opt, at pinned versions
 test-tools: tools ## chromium for the browser tests, Playwright's driver library
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@[ -d e2e/node_modules/playwright-core ] || (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	@cmp -s e2e/openstack/requirements.txt $(VENV)/installed.txt || { \
+		echo "installing python-openstackclient and openstacksdk into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -r e2e/openstack/requirements.txt && \
+		cp e2e/openstack/requirements.txt $(VENV)/installed.txt; }
 
 lint: ## formatting and clippy, warnings are errors
 	cargo fmt --all --check
@@ -65,6 +71,10 @@ unit: ## unit and integration tests of the Rust crates
 e2e: ## browser and multi-process tests against real `overcast` processes
 	cargo build -p overcast
 	cd e2e && OVERCAST_BIN=$(CURDIR)/target/debug/overcast OVERCAST_WEB_DIR=$(CURDIR)/$(DIST) npm test
+
+fidelity: ## python-openstackclient and openstacksdk against `overcast sim`
+	cargo build -p overcast
+	OVERCAST_BIN=$(CURDIR)/target/debug/overcast $(VENV)/bin/python -m pytest -q -p no:cacheprovider e2e/openstack
 
 clean:
 	rm -rf $(DIST) $(DIST).tmp e2e/artifacts

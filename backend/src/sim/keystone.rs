@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
-use super::site::{SimSite, Token, DEFAULT_DOMAIN};
+use super::site::{SimSite, Token, DEFAULT_DOMAIN, ROLE_ADMIN};
 use super::{rfc3339, SimContext};
 
 pub fn router() -> Router<Arc<SimContext>> {
@@ -29,11 +29,7 @@ pub fn router() -> Router<Arc<SimContext>> {
                 .head(check_token)
                 .delete(revoke_token),
         )
-        .route("/v3/projects", get(list_projects))
-        .route("/v3/projects/{id}", get(show_project))
-        .route("/v3/users", get(list_users))
-        .route("/v3/users/{id}", get(show_user))
-        .route("/v3/roles", get(list_roles))
+        .merge(super::identity::router())
 }
 
 const TOKEN_LIFETIME: time::Duration = time::Duration::hours(1);
@@ -102,10 +98,7 @@ pub fn authenticate(site: &SimSite, headers: &HeaderMap) -> Result<Caller, Respo
     if record.expires_at <= time::OffsetDateTime::now_utc() {
         return Err(unauthorized());
     }
-    let is_admin = data
-        .projects
-        .iter()
-        .any(|p| p.id == record.project_id && p.name == super::site::ADMIN_PROJECT);
+    let is_admin = data.has_role(&record.user_id, &record.project_id, ROLE_ADMIN);
     Ok(Caller {
         user_id: record.user_id.clone(),
         project_id: record.project_id.clone(),
@@ -149,7 +142,7 @@ async fn issue_token(
         .collect();
 
     let mut data = site.data();
-    let user = if methods.iter().any(|m| m == "password") {
+    let (user, project) = if methods.iter().any(|m| m == "password") {
         let user = &identity["password"]["user"];
         let password = user["password"].as_str().unwrap_or_default();
         let found = data.users.iter().find(|u| {
@@ -164,8 +157,66 @@ async fn issue_token(
                 && domain_matches(&user["domain"], &u.domain_id);
             (by_id || by_name) && u.enabled
         });
-        match found {
+        let user = match found {
             Some(u) if u.password == password => u.clone(),
+            _ => return unauthorized(),
+        };
+        let project = match auth.get("scope").and_then(|s| s.get("project")) {
+            Some(scope) => data.projects.iter().find(|p| {
+                let by_id = scope
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| id == p.id);
+                let by_name = scope
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n == p.name)
+                    && domain_matches(&scope["domain"], &p.domain_id);
+                by_id || by_name
+            }),
+            None => user
+                .default_project_id
+                .as_ref()
+                .and_then(|id| data.projects.iter().find(|p| &p.id == id)),
+        };
+        let Some(project) = project.cloned() else {
+            return unauthorized();
+        };
+        (user, project)
+    } else if methods.iter().any(|m| m == "application_credential") {
+        let credential = &identity["application_credential"];
+        let secret = credential["secret"].as_str().unwrap_or_default();
+        let found = data.application_credentials.iter().find(|c| {
+            credential
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id == c.id)
+                || (credential
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n == c.name)
+                    && credential["user"]["id"]
+                        .as_str()
+                        .is_some_and(|u| u == c.user_id))
+        });
+        let now = time::OffsetDateTime::now_utc();
+        let Some(found) =
+            found.filter(|c| c.secret == secret && c.expires_at.is_none_or(|at| at > now))
+        else {
+            return unauthorized();
+        };
+        let user = data
+            .users
+            .iter()
+            .find(|u| u.id == found.user_id && u.enabled)
+            .cloned();
+        let project = data
+            .projects
+            .iter()
+            .find(|p| p.id == found.project_id)
+            .cloned();
+        match (user, project) {
+            (Some(user), Some(project)) => (user, project),
             _ => return unauthorized(),
         }
     } else {
@@ -174,28 +225,9 @@ async fn issue_token(
             "Attempted to authenticate with an unsupported method.",
         );
     };
-
-    let project = match auth.get("scope").and_then(|s| s.get("project")) {
-        Some(scope) => data.projects.iter().find(|p| {
-            let by_id = scope
-                .get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| id == p.id);
-            let by_name = scope
-                .get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n == p.name)
-                && domain_matches(&scope["domain"], &p.domain_id);
-            by_id || by_name
-        }),
-        None => user
-            .default_project_id
-            .as_ref()
-            .and_then(|id| data.projects.iter().find(|p| &p.id == id)),
-    };
-    let Some(project) = project.cloned() else {
+    if data.roles_of(&user.id, &project.id).is_empty() {
         return unauthorized();
-    };
+    }
 
     let now = time::OffsetDateTime::now_utc();
     data.tokens.retain(|_, t| t.expires_at > now);
@@ -227,12 +259,12 @@ fn token_body(
 ) -> Value {
     let user = data.users.iter().find(|u| u.id == token.user_id);
     let project = data.projects.iter().find(|p| p.id == token.project_id);
-    let is_admin = project.is_some_and(|p| p.name == super::site::ADMIN_PROJECT);
-    let roles = if is_admin {
-        json!([{"id": "r-admin", "name": "admin"}, {"id": "r-member", "name": "member"}, {"id": "r-reader", "name": "reader"}])
-    } else {
-        json!([{"id": "r-member", "name": "member"}, {"id": "r-reader", "name": "reader"}])
-    };
+    let roles: Vec<Value> = data
+        .roles_of(&token.user_id, &token.project_id)
+        .into_iter()
+        .filter_map(|id| data.roles.iter().find(|r| r.id == id))
+        .map(|r| json!({"id": r.id, "name": r.name}))
+        .collect();
     let domain = json!({"id": DEFAULT_DOMAIN, "name": "Default"});
     let mut body = json!({
         "token": {
@@ -368,115 +400,4 @@ async fn revoke_token(Extension(site): Extension<Arc<SimSite>>, headers: HeaderM
             &format!("Could not find token: {subject}."),
         ),
     }
-}
-
-fn project_json(ctx: &SimContext, site: &SimSite, p: &super::site::Project) -> Value {
-    json!({"id": p.id, "name": p.name, "domain_id": p.domain_id, "description": p.description, "enabled": p.enabled,
-           "is_domain": false, "parent_id": p.domain_id, "tags": [], "options": {},
-           "links": {"self": format!("{}/v3/projects/{}", ctx.service_url(&site.name, "identity"), p.id)}})
-}
-
-fn user_json(ctx: &SimContext, site: &SimSite, u: &super::site::User) -> Value {
-    json!({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
-           "default_project_id": u.default_project_id, "password_expires_at": null, "options": {},
-           "links": {"self": format!("{}/v3/users/{}", ctx.service_url(&site.name, "identity"), u.id)}})
-}
-
-fn require_admin(site: &SimSite, headers: &HeaderMap) -> Result<(), Response> {
-    let caller = authenticate(site, headers)?;
-    if caller.is_admin {
-        Ok(())
-    } else {
-        Err(error(
-            StatusCode::FORBIDDEN,
-            "You are not authorized to perform the requested action.",
-        ))
-    }
-}
-
-async fn list_projects(
-    State(ctx): State<Arc<SimContext>>,
-    Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(response) = require_admin(&site, &headers) {
-        return response;
-    }
-    let data = site.data();
-    let projects: Vec<Value> = data
-        .projects
-        .iter()
-        .map(|p| project_json(&ctx, &site, p))
-        .collect();
-    let next = Value::Null;
-    Json(json!({"projects": projects, "links": {"self": format!("{}/v3/projects", ctx.service_url(&site.name, "identity")), "next": next, "previous": null}})).into_response()
-}
-
-async fn show_project(
-    State(ctx): State<Arc<SimContext>>,
-    Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
-    Path(params): Path<std::collections::HashMap<String, String>>,
-) -> Response {
-    if let Err(response) = require_admin(&site, &headers) {
-        return response;
-    }
-    let id = params.get("id").cloned().unwrap_or_default();
-    let data = site.data();
-    match data.projects.iter().find(|p| p.id == id) {
-        Some(p) => Json(json!({"project": project_json(&ctx, &site, p)})).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            &format!("Could not find project: {id}."),
-        ),
-    }
-}
-
-async fn list_users(
-    State(ctx): State<Arc<SimContext>>,
-    Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(response) = require_admin(&site, &headers) {
-        return response;
-    }
-    let data = site.data();
-    let users: Vec<Value> = data
-        .users
-        .iter()
-        .map(|u| user_json(&ctx, &site, u))
-        .collect();
-    Json(json!({"users": users, "links": {"self": format!("{}/v3/users", ctx.service_url(&site.name, "identity")), "next": null, "previous": null}})).into_response()
-}
-
-async fn show_user(
-    State(ctx): State<Arc<SimContext>>,
-    Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
-    Path(params): Path<std::collections::HashMap<String, String>>,
-) -> Response {
-    if let Err(response) = require_admin(&site, &headers) {
-        return response;
-    }
-    let id = params.get("id").cloned().unwrap_or_default();
-    let data = site.data();
-    match data.users.iter().find(|u| u.id == id) {
-        Some(u) => Json(json!({"user": user_json(&ctx, &site, u)})).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            &format!("Could not find user: {id}."),
-        ),
-    }
-}
-
-async fn list_roles(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
-    if let Err(response) = authenticate(&site, &headers) {
-        return response;
-    }
-    Json(json!({"roles": [
-        {"id": "r-admin", "name": "admin", "domain_id": null, "description": null, "options": {}},
-        {"id": "r-member", "name": "member", "domain_id": null, "description": null, "options": {}},
-        {"id": "r-reader", "name": "reader", "domain_id": null, "description": null, "options": {}}
-    ], "links": {"next": null, "previous": null}}))
-    .into_response()
 }

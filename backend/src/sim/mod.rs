@@ -8,6 +8,7 @@ mod cinder;
 mod clouds_yaml;
 mod faults;
 mod glance;
+mod identity;
 mod keystone;
 mod neutron;
 mod nova;

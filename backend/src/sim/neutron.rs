@@ -55,7 +55,104 @@ pub struct Port {
     pub mac_address: String,
     pub device_id: String,
     pub device_owner: String,
+    /// (subnet id, IPv4 address).
+    pub fixed_ip: Option<(String, String)>,
     pub created_at: time::OffsetDateTime,
+}
+
+/// Plugs a new server into networks as Nova does through Neutron: `requested` is the
+/// create request's `networks` (absent or `"auto"`: the first network the project may
+/// use that is not external; `"none"`: no port). Returns an error message for a bad request.
+pub fn plug_server(
+    data: &mut super::site::SiteData,
+    server_id: &str,
+    project_id: &str,
+    requested: Option<&Value>,
+) -> Result<(), String> {
+    let network_ids: Vec<String> = match requested {
+        None => Vec::new(),
+        Some(Value::String(mode)) if mode == "none" => return Ok(()),
+        Some(Value::String(mode)) if mode == "auto" => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.get("uuid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or("Bad networks format: each entry needs a uuid")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("Bad networks format: {other}")),
+    };
+    let usable = |n: &Network| !n.external && (n.shared || n.project_id == project_id);
+    let network_ids = if network_ids.is_empty() {
+        match data.networks.iter().find(|n| usable(n)) {
+            Some(n) => vec![n.id.clone()],
+            None => return Ok(()),
+        }
+    } else {
+        for id in &network_ids {
+            if !data.networks.iter().any(|n| &n.id == id && usable(n)) {
+                return Err(format!("Network {id} could not be found."));
+            }
+        }
+        network_ids
+    };
+    for network_id in network_ids {
+        let fixed_ip = data
+            .subnets
+            .iter()
+            .find(|s| s.network_id == network_id)
+            .and_then(|subnet| {
+                let (start, end) = allocation_pool(&subnet.cidr)?;
+                let (start, end) = (
+                    u32::from(start.parse::<Ipv4Addr>().ok()?),
+                    u32::from(end.parse::<Ipv4Addr>().ok()?),
+                );
+                let taken: Vec<&str> = data
+                    .ports
+                    .iter()
+                    .filter_map(|p| p.fixed_ip.as_ref())
+                    .filter(|(s, _)| *s == subnet.id)
+                    .map(|(_, ip)| ip.as_str())
+                    .collect();
+                (start..=end)
+                    .map(|n| Ipv4Addr::from(n).to_string())
+                    .find(|ip| !taken.contains(&ip.as_str()))
+                    .map(|ip| (subnet.id.clone(), ip))
+            });
+        let id = uuid::Uuid::new_v4();
+        let mac = id.as_bytes();
+        data.ports.push(Port {
+            id: id.to_string(),
+            name: String::new(),
+            network_id,
+            project_id: project_id.to_owned(),
+            mac_address: format!("fa:16:3e:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2]),
+            device_id: server_id.to_owned(),
+            device_owner: "compute:nova".into(),
+            fixed_ip,
+            created_at: time::OffsetDateTime::now_utc(),
+        });
+    }
+    Ok(())
+}
+
+/// A server's `addresses` as Nova shows them, keyed by network name.
+pub fn server_addresses(data: &super::site::SiteData, server_id: &str) -> Value {
+    let mut addresses = serde_json::Map::new();
+    for port in data.ports.iter().filter(|p| p.device_id == server_id) {
+        let Some(network) = data.networks.iter().find(|n| n.id == port.network_id) else {
+            continue;
+        };
+        let entry = addresses
+            .entry(network.name.clone())
+            .or_insert_with(|| json!([]));
+        if let (Some((_, ip)), Value::Array(list)) = (&port.fixed_ip, entry) {
+            list.push(json!({"version": 4, "addr": ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": port.mac_address}));
+        }
+    }
+    Value::Object(addresses)
 }
 
 #[derive(Debug, Clone)]
@@ -594,7 +691,8 @@ async fn list_ports(
         .map(|p| {
             json!({"id": p.id, "name": p.name, "network_id": p.network_id, "tenant_id": p.project_id, "project_id": p.project_id,
                    "mac_address": p.mac_address, "device_id": p.device_id, "device_owner": p.device_owner, "status": "ACTIVE",
-                   "admin_state_up": true, "fixed_ips": [], "security_groups": [], "created_at": rfc3339(p.created_at)})
+                   "admin_state_up": true, "security_groups": [], "created_at": rfc3339(p.created_at),
+                   "fixed_ips": p.fixed_ip.as_ref().map_or(json!([]), |(subnet, ip)| json!([{"subnet_id": subnet, "ip_address": ip}]))})
         })
         .collect();
     Json(json!({"ports": items})).into_response()
@@ -864,9 +962,16 @@ async fn update_quota(
         Ok(fields) => fields,
         Err(response) => return response,
     };
+    let check_limit = fields
+        .get("check_limit")
+        .and_then(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true")))
+        .unwrap_or(false);
     let mut data = site.data();
     let mut quota = data.network_quota(&project);
     for (key, value) in &fields {
+        if key == "check_limit" {
+            continue;
+        }
         let Some(limit) = value
             .as_i64()
             .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
@@ -895,6 +1000,38 @@ async fn update_quota(
             }
         };
         *slot = limit;
+        let in_use = match key.as_str() {
+            "network" => data
+                .networks
+                .iter()
+                .filter(|n| n.project_id == project)
+                .count(),
+            "subnet" => data
+                .subnets
+                .iter()
+                .filter(|s| s.project_id == project)
+                .count(),
+            "port" => data
+                .ports
+                .iter()
+                .filter(|p| p.project_id == project)
+                .count(),
+            "security_group" => data
+                .security_groups
+                .iter()
+                .filter(|g| g.project_id == project)
+                .count(),
+            _ => 0,
+        } as i64;
+        if check_limit && limit >= 0 && limit < in_use {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidQuotaValue",
+                &format!(
+                    "Change would make usage less than 0 for the following resources: ['{key}']"
+                ),
+            );
+        }
     }
     data.network_quotas.insert(project, quota);
     Json(json!({"quota": quota_json(&quota)})).into_response()

@@ -457,7 +457,7 @@ fn server_json(
         "metadata": s.metadata, "hostId": host.as_ref().map(|h| super::site::stable_id(&s.project_id, h, 0).replace('-', "")).unwrap_or_default(),
         "image": {"id": s.image_id, "links": []}, "flavor": flavor_field,
         "created": rfc3339(s.created), "updated": rfc3339(s.updated),
-        "addresses": {}, "accessIPv4": "", "accessIPv6": "", "links": server_link(ctx, site, &s.id),
+        "addresses": super::neutron::server_addresses(data, &s.id), "accessIPv4": "", "accessIPv6": "", "links": server_link(ctx, site, &s.id),
         "key_name": s.key_name, "config_drive": "", "progress": if status == "BUILD" { 50 } else { 100 },
         "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": if host.is_some() { "nova" } else { "" },
         "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:power_state": power_state, "OS-EXT-STS:vm_state": vm_state,
@@ -595,7 +595,7 @@ async fn create_server(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    compute(&site, &headers, |caller, _| {
+    compute(&site, &headers, |caller, version| {
         let request = match parse_body(&body) {
             Ok(request) => request,
             Err(response) => return response,
@@ -603,6 +603,9 @@ async fn create_server(
         let Some(server) = request.get("server").and_then(Value::as_object) else {
             return invalid_input("server. 'server' is a required property".into());
         };
+        if version >= Microversion(2, 37) && !server.contains_key("networks") {
+            return invalid_input("server. 'networks' is a required property".into());
+        }
         let name = match server.get("name").and_then(Value::as_str) {
             Some(name) if !name.trim().is_empty() && name.len() <= 255 => name.to_owned(),
             _ => return invalid_input("name. 'name' is a required property".into()),
@@ -688,6 +691,16 @@ async fn create_server(
         });
         let now = time::OffsetDateTime::now_utc();
         let id = uuid::Uuid::new_v4().to_string();
+        if site.profile.has_neutron {
+            if let Err(message) = super::neutron::plug_server(
+                &mut data,
+                &id,
+                &caller.project_id,
+                server.get("networks"),
+            ) {
+                return error(StatusCode::BAD_REQUEST, &message);
+            }
+        }
         data.servers.push(Server {
             id: id.clone(),
             name,
@@ -726,6 +739,7 @@ async fn delete_server(
             return response;
         }
         data.servers.retain(|s| s.id != id);
+        data.ports.retain(|p| p.device_id != id);
         StatusCode::NO_CONTENT.into_response()
     })
 }

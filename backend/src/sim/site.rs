@@ -88,6 +88,31 @@ pub struct User {
 }
 
 #[derive(Debug, Clone)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+}
+
+/// A role of a user on a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub user_id: String,
+    pub project_id: String,
+    pub role_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplicationCredential {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub secret: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
 pub struct Token {
     pub user_id: String,
     pub project_id: String,
@@ -202,6 +227,9 @@ pub struct Keypair {
 pub struct SiteData {
     pub projects: Vec<Project>,
     pub users: Vec<User>,
+    pub roles: Vec<Role>,
+    pub assignments: Vec<Assignment>,
+    pub application_credentials: Vec<ApplicationCredential>,
     pub tokens: HashMap<String, Token>,
     pub flavors: Vec<Flavor>,
     /// Kept in creation order, which is what Nova's default sort (created_at desc) reverses.
@@ -230,6 +258,7 @@ pub struct SimSite {
 }
 
 pub const ADMIN_PROJECT: &str = "admin";
+pub const ROLE_ADMIN: &str = "admin";
 pub const ADMIN_USER: &str = "admin";
 pub const DEFAULT_DOMAIN: &str = "default";
 
@@ -280,6 +309,20 @@ impl SimSite {
             default_project_id: Some(projects[0].id.clone()),
             enabled: true,
         }];
+        // Keystone's bootstrap roles, with the admin user as admin of the admin project.
+        let roles: Vec<Role> = ["admin", "member", "reader"]
+            .iter()
+            .enumerate()
+            .map(|(n, role)| Role {
+                id: stable_id(&name, "role", n),
+                name: (*role).into(),
+            })
+            .collect();
+        let assignments = vec![Assignment {
+            user_id: users[0].id.clone(),
+            project_id: projects[0].id.clone(),
+            role_id: roles[0].id.clone(),
+        }];
         let flavor = |id: &str, fname: &str, vcpus: u32, ram_mb: u64, disk_gb: u64| Flavor {
             id: id.into(),
             name: fname.into(),
@@ -326,7 +369,8 @@ impl SimSite {
                     name: net_name.into(),
                     project_id: projects[if external { 0 } else { 1 }].id.clone(),
                     admin_state_up: true,
-                    shared: false,
+                    // Shared so that every project can boot on it without creating a network first.
+                    shared: !external,
                     external,
                     mtu: 1450,
                     description: String::new(),
@@ -351,10 +395,14 @@ impl SimSite {
             profile,
             fault: std::sync::Mutex::new(Fault::Up),
             data: std::sync::Mutex::new(SiteData {
+                roles,
+                assignments,
                 projects,
                 users,
                 flavors,
                 hypervisors,
+                networks,
+                subnets,
                 ..SiteData::default()
             }),
             build_delay,
@@ -386,6 +434,43 @@ impl SimSite {
 }
 
 impl SiteData {
+    /// Role ids of a user on a project; admin implies member and reader, as Keystone's
+    /// default implied roles do.
+    pub fn roles_of(&self, user_id: &str, project_id: &str) -> Vec<String> {
+        let direct: Vec<&str> = self
+            .assignments
+            .iter()
+            .filter(|a| a.user_id == user_id && a.project_id == project_id)
+            .filter_map(|a| {
+                self.roles
+                    .iter()
+                    .find(|r| r.id == a.role_id)
+                    .map(|r| r.name.as_str())
+            })
+            .collect();
+        fn implied(name: &str) -> Vec<&str> {
+            match name {
+                "admin" => vec!["admin", "member", "reader"],
+                "member" => vec!["member", "reader"],
+                other => vec![other],
+            }
+        }
+        let names: std::collections::BTreeSet<&str> =
+            direct.into_iter().flat_map(implied).collect();
+        self.roles
+            .iter()
+            .filter(|r| names.contains(r.name.as_str()))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    pub fn has_role(&self, user_id: &str, project_id: &str, role_name: &str) -> bool {
+        let Some(role) = self.roles.iter().find(|r| r.name == role_name) else {
+            return false;
+        };
+        self.roles_of(user_id, project_id).contains(&role.id)
+    }
+
     /// Resources in use on each hypervisor by servers that hold a host.
     pub fn host_usage(&self, host: usize, flavors: &[Flavor]) -> (u32, u64, u64) {
         self.servers
