@@ -25,6 +25,12 @@ pub struct ErrorDetail {
     /// The site concerned, for errors that come from a site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// The HTTP status the site answered, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_status: Option<u16>,
+    /// The site's health state as the console last saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_state: Option<SiteState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,6 +185,8 @@ mod tests {
                 message: "no such site".into(),
                 fields: vec![],
                 site: None,
+                site_status: None,
+                site_state: None,
             },
         };
         let json = serde_json::to_string(&body).unwrap_or_default();
@@ -186,5 +194,315 @@ mod tests {
             json,
             r#"{"error":{"code":"not_found","message":"no such site"}}"#
         );
+    }
+}
+
+/// Resources of one site (level L1). Overcast normalizes each OpenStack resource into one
+/// shape, whatever the site's release and microversion, so scripts and the dashboard
+/// never branch on versions.
+pub mod l1 {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    /// A list answer of one site.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Items<T> {
+        pub site: String,
+        pub items: Vec<T>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Server {
+        pub id: String,
+        pub name: String,
+        pub status: String,
+        pub flavor: ServerFlavor,
+        pub image_id: Option<String>,
+        /// Network name → IP addresses.
+        pub addresses: BTreeMap<String, Vec<String>>,
+        pub key_name: Option<String>,
+        pub project_id: Option<String>,
+        pub created: Option<String>,
+        pub fault: Option<String>,
+    }
+
+    /// What a server's flavor is known as: its id before Nova 2.47, its figures after.
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    pub struct ServerFlavor {
+        pub id: Option<String>,
+        pub name: Option<String>,
+        pub vcpus: Option<u32>,
+        pub ram_mb: Option<u64>,
+        pub disk_gb: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewServer {
+        pub name: String,
+        /// Flavor id or name.
+        pub flavor: String,
+        /// Image id or name.
+        pub image: String,
+        #[serde(default)]
+        pub networks: Vec<String>,
+        #[serde(default)]
+        pub key_name: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ServerAction {
+        Start,
+        Stop,
+        Reboot,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ServerActionRequest {
+        pub action: ServerAction,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Flavor {
+        pub id: String,
+        pub name: String,
+        pub vcpus: u32,
+        pub ram_mb: u64,
+        pub disk_gb: u64,
+        pub is_public: bool,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewFlavor {
+        pub name: String,
+        pub vcpus: u32,
+        pub ram_mb: u64,
+        pub disk_gb: u64,
+        #[serde(default)]
+        pub id: Option<String>,
+        #[serde(default = "yes")]
+        pub is_public: bool,
+    }
+
+    fn yes() -> bool {
+        true
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Image {
+        pub id: String,
+        pub name: Option<String>,
+        pub status: String,
+        pub visibility: String,
+        pub size: Option<u64>,
+        pub disk_format: Option<String>,
+        pub container_format: Option<String>,
+        /// md5, as Glance's `checksum`.
+        pub checksum: Option<String>,
+        /// sha512 of the data, as Glance's `os_hash_value`.
+        pub hash: Option<String>,
+        pub owner: Option<String>,
+        pub created_at: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewImage {
+        pub name: String,
+        #[serde(default = "raw")]
+        pub disk_format: String,
+        #[serde(default = "bare")]
+        pub container_format: String,
+        #[serde(default)]
+        pub visibility: Option<String>,
+    }
+
+    fn raw() -> String {
+        "raw".into()
+    }
+
+    fn bare() -> String {
+        "bare".into()
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Network {
+        pub id: String,
+        pub name: String,
+        pub status: String,
+        pub shared: bool,
+        pub external: bool,
+        pub subnets: Vec<String>,
+        pub project_id: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewNetwork {
+        pub name: String,
+        #[serde(default)]
+        pub shared: bool,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Subnet {
+        pub id: String,
+        pub name: String,
+        pub network_id: String,
+        pub cidr: String,
+        pub gateway_ip: Option<String>,
+        pub enable_dhcp: bool,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewSubnet {
+        pub name: String,
+        pub network_id: String,
+        pub cidr: String,
+        #[serde(default)]
+        pub gateway_ip: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Volume {
+        pub id: String,
+        pub name: Option<String>,
+        pub status: String,
+        pub size_gb: u64,
+        pub bootable: bool,
+        pub created_at: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewVolume {
+        pub name: String,
+        pub size_gb: u64,
+        #[serde(default)]
+        pub image_id: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Keypair {
+        pub name: String,
+        pub fingerprint: String,
+        pub public_key: String,
+        #[serde(rename = "type")]
+        pub kind: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewKeypair {
+        pub name: String,
+        pub public_key: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct SecurityGroup {
+        pub id: String,
+        pub name: String,
+        pub description: String,
+        pub rules: usize,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewSecurityGroup {
+        pub name: String,
+        #[serde(default)]
+        pub description: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Project {
+        pub id: String,
+        pub name: String,
+        pub description: String,
+        pub enabled: bool,
+        pub domain_id: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewProject {
+        pub name: String,
+        #[serde(default)]
+        pub description: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct User {
+        pub id: String,
+        pub name: String,
+        pub enabled: bool,
+        pub domain_id: String,
+        pub default_project_id: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewUser {
+        pub name: String,
+        pub password: String,
+        #[serde(default)]
+        pub default_project: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RoleAssignment {
+        pub user_id: String,
+        pub user_name: Option<String>,
+        pub project_id: String,
+        pub project_name: Option<String>,
+        pub role_id: String,
+        pub role_name: Option<String>,
+    }
+
+    /// A role to grant: names or ids are both accepted.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NewRoleAssignment {
+        pub user: String,
+        pub project: String,
+        pub role: String,
+    }
+
+    /// A project's quotas per service: resource → limit (-1 means unlimited).
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    pub struct Quotas {
+        pub project_id: String,
+        pub compute: BTreeMap<String, i64>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub network: BTreeMap<String, i64>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub volume: BTreeMap<String, i64>,
+    }
+
+    /// Limits to change; services left out are not touched.
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    pub struct QuotaUpdate {
+        #[serde(default)]
+        pub compute: BTreeMap<String, i64>,
+        #[serde(default)]
+        pub network: BTreeMap<String, i64>,
+        #[serde(default)]
+        pub volume: BTreeMap<String, i64>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Hypervisor {
+        pub id: String,
+        pub hostname: String,
+        pub state: Option<String>,
+        pub status: Option<String>,
+        pub vcpus: Option<u64>,
+        pub vcpus_used: Option<u64>,
+        pub memory_mb: Option<u64>,
+        pub memory_mb_used: Option<u64>,
+        pub running_vms: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ComputeService {
+        pub binary: String,
+        pub host: String,
+        pub zone: Option<String>,
+        pub status: String,
+        pub state: String,
+        pub updated_at: Option<String>,
     }
 }

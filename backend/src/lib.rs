@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod federation;
 pub mod openstack;
+pub mod resources;
 pub mod secrets;
 pub mod sim;
 pub mod sites;

@@ -29,6 +29,18 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Operators and admins change sites; viewers only read.
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin | Role::Operator => Ok(()),
+            Role::Viewer => Err(ApiError::Forbidden(
+                "this action needs the operator or admin role".into(),
+            )),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -3,9 +3,11 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use overcast_api_types::{ErrorBody, ErrorDetail, FieldError};
+use overcast_api_types::{ErrorBody, ErrorDetail, FieldError, SiteState};
 
 use crate::auth::{AuthError, TokenError};
+use crate::openstack::OpenStackError;
+use crate::resources::ResourceError;
 use crate::sites::SiteError;
 use crate::store::StoreError;
 
@@ -34,6 +36,16 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A site could not be asked, or answered with an error.
+    #[error("site {site}: {message}")]
+    Site {
+        site: String,
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        site_status: Option<u16>,
+        site_state: Option<SiteState>,
+    },
 }
 
 impl ApiError {
@@ -58,6 +70,7 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            ApiError::Site { status, code, .. } => (*status, code),
         }
     }
 }
@@ -65,6 +78,26 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        if let ApiError::Site {
+            site,
+            message,
+            site_status,
+            site_state,
+            ..
+        } = self
+        {
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code: code.into(),
+                    message,
+                    fields: Vec::new(),
+                    site: Some(site),
+                    site_status,
+                    site_state,
+                },
+            };
+            return (status, Json(body)).into_response();
+        }
         let (message, fields) = match self {
             ApiError::InvalidInput { message, fields } => (message, fields),
             ApiError::Internal(cause) => {
@@ -83,6 +116,7 @@ impl IntoResponse for ApiError {
             | ApiError::PayloadTooLarge(m)
             | ApiError::UnsupportedMediaType(m)
             | ApiError::Unavailable(m) => (m, Vec::new()),
+            ApiError::Site { .. } => (String::new(), Vec::new()),
         };
         let body = ErrorBody {
             error: ErrorDetail {
@@ -90,6 +124,8 @@ impl IntoResponse for ApiError {
                 message,
                 fields,
                 site: None,
+                site_status: None,
+                site_state: None,
             },
         };
         (status, Json(body)).into_response()
@@ -131,6 +167,69 @@ impl From<SiteError> for ApiError {
             SiteError::NotFound(name) => ApiError::NotFound(format!("site {name} not found")),
             SiteError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
             SiteError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// What a failed operation on one site means for the caller. `state` is the site's
+    /// health as last probed, shown so a caller can tell a flaky site from a dead one.
+    pub fn from_site(site: &str, state: Option<SiteState>, error: ResourceError) -> ApiError {
+        let site_error = |status: StatusCode,
+                          code: &'static str,
+                          message: String,
+                          site_status: Option<u16>| ApiError::Site {
+            site: site.to_owned(),
+            status,
+            code,
+            message,
+            site_status,
+            site_state: state,
+        };
+        match error {
+            ResourceError::Invalid(fields) => ApiError::InvalidInput { message: "invalid input".into(), fields },
+            ResourceError::NotFound(message) => site_error(StatusCode::NOT_FOUND, "not_found", message, None),
+            ResourceError::Site(error) => match error {
+                OpenStackError::Unreachable(detail) => {
+                    site_error(StatusCode::SERVICE_UNAVAILABLE, "site_unreachable", format!("site {site} cannot be reached: {detail}"), None)
+                }
+                OpenStackError::Timeout(after) => site_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "site_timeout",
+                    format!("site {site} did not answer within {} ms", after.as_millis()),
+                    None,
+                ),
+                OpenStackError::AuthFailed(detail) => site_error(
+                    StatusCode::BAD_GATEWAY,
+                    "site_auth_failed",
+                    format!("site {site} refused the console's credentials ({detail}); update the site's credentials"),
+                    Some(401),
+                ),
+                OpenStackError::MissingService(service) => site_error(
+                    StatusCode::NOT_FOUND,
+                    "service_not_offered",
+                    format!("site {site} offers no {service} service"),
+                    None,
+                ),
+                OpenStackError::BadResponse { service, detail } => site_error(
+                    StatusCode::BAD_GATEWAY,
+                    "site_bad_response",
+                    format!("site {site}'s {service} service sent an answer Overcast cannot read: {detail}"),
+                    None,
+                ),
+                OpenStackError::Api { service, status, message } => {
+                    let (http, code) = match status {
+                        400 => (StatusCode::BAD_REQUEST, "site_rejected"),
+                        401 => (StatusCode::BAD_GATEWAY, "site_auth_failed"),
+                        403 => (StatusCode::FORBIDDEN, "site_forbidden"),
+                        404 => (StatusCode::NOT_FOUND, "not_found"),
+                        409 => (StatusCode::CONFLICT, "conflict"),
+                        413 => (StatusCode::FORBIDDEN, "site_over_limit"),
+                        _ => (StatusCode::BAD_GATEWAY, "site_error"),
+                    };
+                    site_error(http, code, format!("{service} at site {site} answered {status}: {message}"), Some(status))
+                }
+            },
         }
     }
 }

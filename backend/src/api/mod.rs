@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod site_resources;
 mod sites;
 
 use std::path::Path;
@@ -39,19 +40,58 @@ pub struct AppState {
     pub health: Arc<HealthMonitor>,
 }
 
-/// JSON bodies of the API are small; image uploads get their own limit later.
+/// JSON bodies of the API are small; image data has its own limit.
 const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Image data streams through without being held; this bounds one upload.
+const IMAGE_BODY_LIMIT: usize = 64 * 1024 * 1024 * 1024;
 
 /// The dashboard loads only its own files; WASM needs `wasm-unsafe-eval` to compile.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Router {
-    let api = Router::new()
+    // JSON calls are small and quick: a body limit and a deadline guard them.
+    let json_api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
         .route("/sites", get(sites::list).post(sites::create))
         .route("/sites/{site}", get(sites::show).delete(sites::remove))
+        .route(
+            "/sites/{site}/capabilities",
+            get(site_resources::capabilities),
+        )
+        .route(
+            "/sites/{site}/{resource}",
+            get(site_resources::list).post(site_resources::create),
+        )
+        .route(
+            "/sites/{site}/{resource}/{id}",
+            get(site_resources::show).delete(site_resources::remove),
+        )
+        .route(
+            "/sites/{site}/quotas/{project}",
+            get(site_resources::show_quotas)
+                .put(site_resources::update_quotas)
+                .patch(site_resources::update_quotas),
+        )
+        .route(
+            "/sites/{site}/servers/{id}/action",
+            post(site_resources::server_action),
+        )
+        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ));
+    // Image data streams through for as long as it takes, up to its own size limit.
+    let stream_api = Router::new()
+        .route(
+            "/sites/{site}/images/{id}/file",
+            get(site_resources::download_image).put(site_resources::upload_image),
+        )
+        .layer(RequestBodyLimitLayer::new(IMAGE_BODY_LIMIT));
+    let api = json_api
+        .merge(stream_api)
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
@@ -79,11 +119,6 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(

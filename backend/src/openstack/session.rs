@@ -172,6 +172,23 @@ impl SiteSession {
         })
     }
 
+    /// The base URL of a service for this site's region and interface. Identity paths
+    /// are written for `/v3`, which some catalogs include and others (DevStack's) leave out.
+    fn endpoint(
+        &self,
+        token: &CachedToken,
+        service: ServiceType,
+    ) -> Result<String, OpenStackError> {
+        let url = token
+            .catalog
+            .endpoint(service, &self.auth.interface, self.auth.region.as_deref())
+            .ok_or(OpenStackError::MissingService(service.name()))?;
+        Ok(match service {
+            ServiceType::Identity if !url.ends_with("/v3") => format!("{url}/v3"),
+            _ => url,
+        })
+    }
+
     /// Forgets the cached token, e.g. after the site's credentials changed.
     pub async fn invalidate(&self) {
         *self.token.lock().await = None;
@@ -203,10 +220,7 @@ impl SiteSession {
         loop {
             attempt += 1;
             let token = self.token(deadline).await?;
-            let endpoint = token
-                .catalog
-                .endpoint(service, &self.auth.interface, self.auth.region.as_deref())
-                .ok_or(OpenStackError::MissingService(service.name()))?;
+            let endpoint = self.endpoint(&token, service)?;
             let url = join(&endpoint, path);
             let result = self
                 .send(
@@ -285,6 +299,66 @@ impl SiteSession {
                 message: error_message(status, &String::from_utf8_lossy(&bytes)),
             })
         }
+    }
+
+    /// Sends a streamed body (image data) and returns once the site has answered.
+    /// `deadline` bounds signing in and the wait for the answer's headers only after the
+    /// body is sent, so a multi-GiB upload is never cut by it; a stalled transfer is
+    /// ended by the connection's own timeouts.
+    pub async fn upload(
+        &self,
+        service: ServiceType,
+        path: &str,
+        body: reqwest::Body,
+        deadline: Instant,
+    ) -> Result<Answer, OpenStackError> {
+        let token = self.token(deadline).await?;
+        let endpoint = self.endpoint(&token, service)?;
+        let response = self
+            .http
+            .put(join(&endpoint, path))
+            .header("x-auth-token", &token.id)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                OpenStackError::from_transport(e, remaining(deadline).unwrap_or_default())
+            })?;
+        finish(service, response, deadline).await
+    }
+
+    /// Starts a streamed download: the answer's headers arrive within `deadline`, the
+    /// body is read by the caller at its own pace.
+    pub async fn download(
+        &self,
+        service: ServiceType,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, OpenStackError> {
+        let token = self.token(deadline).await?;
+        let endpoint = self.endpoint(&token, service)?;
+        let left = remaining(deadline)?;
+        let sent = tokio::time::timeout(
+            left,
+            self.http
+                .get(join(&endpoint, path))
+                .header("x-auth-token", &token.id)
+                .send(),
+        )
+        .await
+        .map_err(|_| OpenStackError::Timeout(left))?
+        .map_err(|e| OpenStackError::from_transport(e, left))?;
+        if sent.status().is_success() {
+            return Ok(sent);
+        }
+        Err(finish(service, sent, deadline)
+            .await
+            .err()
+            .unwrap_or(OpenStackError::BadResponse {
+                service: service.name(),
+                detail: "download failed".into(),
+            }))
     }
 
     /// A GET whose JSON answer is decoded into `T`.
@@ -369,6 +443,34 @@ impl SiteSession {
 pub struct Probe {
     pub latency: Duration,
     pub capabilities: BTreeMap<String, String>,
+}
+
+/// Reads an answer's body and turns an error status into `OpenStackError::Api`.
+async fn finish(
+    service: ServiceType,
+    response: reqwest::Response,
+    deadline: Instant,
+) -> Result<Answer, OpenStackError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let left = remaining(deadline).unwrap_or(Duration::from_secs(5));
+    let body = tokio::time::timeout(left, response.bytes())
+        .await
+        .map_err(|_| OpenStackError::Timeout(left))?
+        .map_err(|e| OpenStackError::from_transport(e, left))?;
+    if status.is_success() {
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    } else {
+        Err(OpenStackError::Api {
+            service: service.name(),
+            status: status.as_u16(),
+            message: error_message(status, &String::from_utf8_lossy(&body)),
+        })
+    }
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, OpenStackError> {

@@ -3,4 +3,5 @@
 mod api;
 mod health;
 mod helpers;
+mod l1;
 mod sim;

@@ -1,0 +1,368 @@
+use std::collections::BTreeMap;
+
+use overcast_api_types::l1::{
+    ComputeService, Flavor, Hypervisor, Keypair, NewFlavor, NewKeypair, NewServer, Server,
+    ServerAction, ServerFlavor,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::{array, is_not_found, number, object, segment, text, ResourceError, Result, SiteOps};
+use crate::openstack::ServiceType::{Compute, Image};
+
+fn server(value: &Value) -> Server {
+    let flavor = &value["flavor"];
+    let addresses = value
+        .get("addresses")
+        .and_then(Value::as_object)
+        .map(|networks| {
+            networks
+                .iter()
+                .map(|(network, entries)| {
+                    let ips = entries
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| text(e, "addr"))
+                        .collect();
+                    (network.clone(), ips)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Server {
+        id: text(value, "id").unwrap_or_default(),
+        name: text(value, "name").unwrap_or_default(),
+        status: text(value, "status").unwrap_or_else(|| "UNKNOWN".into()),
+        flavor: ServerFlavor {
+            id: text(flavor, "id"),
+            name: text(flavor, "original_name"),
+            vcpus: number(flavor, "vcpus").map(|v| v as u32),
+            ram_mb: number(flavor, "ram"),
+            disk_gb: number(flavor, "disk"),
+        },
+        // Nova shows "" for servers booted from a volume.
+        image_id: value.get("image").and_then(|i| text(i, "id")),
+        addresses,
+        key_name: text(value, "key_name"),
+        project_id: text(value, "tenant_id"),
+        created: text(value, "created"),
+        fault: value.get("fault").and_then(|f| text(f, "message")),
+    }
+}
+
+fn flavor(value: &Value) -> Flavor {
+    Flavor {
+        id: text(value, "id").unwrap_or_default(),
+        name: text(value, "name").unwrap_or_default(),
+        vcpus: number(value, "vcpus").unwrap_or(0) as u32,
+        ram_mb: number(value, "ram").unwrap_or(0),
+        disk_gb: number(value, "disk").unwrap_or(0),
+        is_public: value
+            .get("os-flavor-access:is_public")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+    }
+}
+
+fn keypair(value: &Value) -> Keypair {
+    let inner = value.get("keypair").unwrap_or(value);
+    Keypair {
+        name: text(inner, "name").unwrap_or_default(),
+        fingerprint: text(inner, "fingerprint").unwrap_or_default(),
+        public_key: text(inner, "public_key").unwrap_or_default(),
+        kind: text(inner, "type").unwrap_or_else(|| "ssh".into()),
+    }
+}
+
+impl SiteOps {
+    pub async fn servers(&self) -> Result<Vec<Server>> {
+        let body: Value = self.get(Compute, "servers/detail").await?;
+        Ok(array(&body, "servers", "compute")?
+            .iter()
+            .map(server)
+            .collect())
+    }
+
+    pub async fn server(&self, id: &str) -> Result<Server> {
+        let body: Value = self
+            .get(Compute, &format!("servers/{}", segment(id)))
+            .await?;
+        Ok(server(object(&body, "server", "compute")?))
+    }
+
+    /// Creates a server; flavor and image may be given by id or by name.
+    pub async fn create_server(&self, new: &NewServer) -> Result<Server> {
+        if new.name.trim().is_empty() {
+            return Err(ResourceError::invalid("name", "must not be empty"));
+        }
+        let flavor_id = self.resolve_flavor(&new.flavor).await?;
+        let image_id = self.resolve_image(&new.image).await?;
+        let networks = if new.networks.is_empty() {
+            json!("auto")
+        } else {
+            Value::Array(new.networks.iter().map(|n| json!({"uuid": n})).collect())
+        };
+        let mut body = json!({"server": {"name": new.name, "flavorRef": flavor_id, "imageRef": image_id, "networks": networks}});
+        if let Some(key) = &new.key_name {
+            body["server"]["key_name"] = json!(key);
+        }
+        let created = self
+            .send(Compute, Method::POST, "servers", Some(&body))
+            .await?;
+        let id = text(object(&created, "server", "compute")?, "id").unwrap_or_default();
+        self.server(&id).await
+    }
+
+    pub async fn delete_server(&self, id: &str) -> Result<()> {
+        self.send(
+            Compute,
+            Method::DELETE,
+            &format!("servers/{}", segment(id)),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn server_action(&self, id: &str, action: ServerAction) -> Result<()> {
+        let body = match action {
+            ServerAction::Start => json!({"os-start": null}),
+            ServerAction::Stop => json!({"os-stop": null}),
+            ServerAction::Reboot => json!({"reboot": {"type": "SOFT"}}),
+        };
+        self.send(
+            Compute,
+            Method::POST,
+            &format!("servers/{}/action", segment(id)),
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn resolve_flavor(&self, wanted: &str) -> Result<String> {
+        match self.flavor(wanted).await {
+            Ok(found) => return Ok(found.id),
+            Err(e) if !is_not_found(&e) => return Err(e),
+            Err(_) => {}
+        }
+        let matches: Vec<Flavor> = self
+            .flavors()
+            .await?
+            .into_iter()
+            .filter(|f| f.name == wanted)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(ResourceError::invalid(
+                "flavor",
+                format!("no flavor {wanted:?} on site {}", self.site),
+            )),
+            _ => Err(ResourceError::invalid(
+                "flavor",
+                format!("several flavors are named {wanted:?}; give the id"),
+            )),
+        }
+    }
+
+    async fn resolve_image(&self, wanted: &str) -> Result<String> {
+        match self
+            .get::<Value>(Image, &format!("v2/images/{}", segment(wanted)))
+            .await
+        {
+            Ok(found) => return Ok(text(&found, "id").unwrap_or_default()),
+            Err(e) if !is_not_found(&e) => return Err(e),
+            Err(_) => {}
+        }
+        let listed: Value = self
+            .get(Image, &format!("v2/images?name={}", segment(wanted)))
+            .await?;
+        let ids: Vec<String> = array(&listed, "images", "image")?
+            .iter()
+            .filter_map(|i| text(i, "id"))
+            .collect();
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ResourceError::invalid(
+                "image",
+                format!("no image {wanted:?} on site {}", self.site),
+            )),
+            _ => Err(ResourceError::invalid(
+                "image",
+                format!("several images are named {wanted:?}; give the id"),
+            )),
+        }
+    }
+
+    pub async fn flavors(&self) -> Result<Vec<Flavor>> {
+        let body: Value = self.get(Compute, "flavors/detail").await?;
+        Ok(array(&body, "flavors", "compute")?
+            .iter()
+            .map(flavor)
+            .collect())
+    }
+
+    pub async fn flavor(&self, id: &str) -> Result<Flavor> {
+        let body: Value = self
+            .get(Compute, &format!("flavors/{}", segment(id)))
+            .await?;
+        Ok(flavor(object(&body, "flavor", "compute")?))
+    }
+
+    pub async fn create_flavor(&self, new: &NewFlavor) -> Result<Flavor> {
+        let mut errors = Vec::new();
+        if new.name.trim().is_empty() || new.name.len() > 255 {
+            errors.push(overcast_api_types::FieldError {
+                field: "name".into(),
+                message: "must be 1-255 characters".into(),
+            });
+        }
+        if new.vcpus == 0 {
+            errors.push(overcast_api_types::FieldError {
+                field: "vcpus".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        if new.ram_mb == 0 {
+            errors.push(overcast_api_types::FieldError {
+                field: "ram_mb".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ResourceError::Invalid(errors));
+        }
+        let mut body = json!({"flavor": {"name": new.name, "vcpus": new.vcpus, "ram": new.ram_mb, "disk": new.disk_gb,
+                                         "os-flavor-access:is_public": new.is_public}});
+        if let Some(id) = &new.id {
+            body["flavor"]["id"] = json!(id);
+        }
+        let created = self
+            .send(Compute, Method::POST, "flavors", Some(&body))
+            .await?;
+        Ok(flavor(object(&created, "flavor", "compute")?))
+    }
+
+    pub async fn delete_flavor(&self, id: &str) -> Result<()> {
+        self.send(
+            Compute,
+            Method::DELETE,
+            &format!("flavors/{}", segment(id)),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn keypairs(&self) -> Result<Vec<Keypair>> {
+        let body: Value = self.get(Compute, "os-keypairs").await?;
+        Ok(array(&body, "keypairs", "compute")?
+            .iter()
+            .map(keypair)
+            .collect())
+    }
+
+    pub async fn keypair(&self, name: &str) -> Result<Keypair> {
+        let body: Value = self
+            .get(Compute, &format!("os-keypairs/{}", segment(name)))
+            .await?;
+        Ok(keypair(&body))
+    }
+
+    pub async fn create_keypair(&self, new: &NewKeypair) -> Result<Keypair> {
+        if new.public_key.split_whitespace().count() < 2 {
+            return Err(ResourceError::invalid(
+                "public_key",
+                "must be an OpenSSH public key (`ssh-ed25519 AAAA… comment`)",
+            ));
+        }
+        let body = json!({"keypair": {"name": new.name, "public_key": new.public_key}});
+        Ok(keypair(
+            &self
+                .send(Compute, Method::POST, "os-keypairs", Some(&body))
+                .await?,
+        ))
+    }
+
+    pub async fn delete_keypair(&self, name: &str) -> Result<()> {
+        self.send(
+            Compute,
+            Method::DELETE,
+            &format!("os-keypairs/{}", segment(name)),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn hypervisors(&self) -> Result<Vec<Hypervisor>> {
+        let body: Value = self.get(Compute, "os-hypervisors/detail").await?;
+        Ok(array(&body, "hypervisors", "compute")?
+            .iter()
+            .map(|h| Hypervisor {
+                id: h
+                    .get("id")
+                    .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned))
+                    .unwrap_or_default(),
+                hostname: text(h, "hypervisor_hostname").unwrap_or_default(),
+                state: text(h, "state"),
+                status: text(h, "status"),
+                // Nova stopped reporting these figures in 2.88; Placement has them since.
+                vcpus: number(h, "vcpus"),
+                vcpus_used: number(h, "vcpus_used"),
+                memory_mb: number(h, "memory_mb"),
+                memory_mb_used: number(h, "memory_mb_used"),
+                running_vms: number(h, "running_vms"),
+            })
+            .collect())
+    }
+
+    pub async fn compute_services(&self) -> Result<Vec<ComputeService>> {
+        let body: Value = self.get(Compute, "os-services").await?;
+        Ok(array(&body, "services", "compute")?
+            .iter()
+            .map(|s| ComputeService {
+                binary: text(s, "binary").unwrap_or_default(),
+                host: text(s, "host").unwrap_or_default(),
+                zone: text(s, "zone"),
+                status: text(s, "status").unwrap_or_default(),
+                state: text(s, "state").unwrap_or_default(),
+                updated_at: text(s, "updated_at"),
+            })
+            .collect())
+    }
+
+    pub(super) async fn compute_quota(&self, project_id: &str) -> Result<BTreeMap<String, i64>> {
+        let body: Value = self
+            .get(Compute, &format!("os-quota-sets/{}", segment(project_id)))
+            .await?;
+        Ok(super::quotas::limits(object(
+            &body,
+            "quota_set",
+            "compute",
+        )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_normalize_across_microversions() {
+        let old = json!({"id": "s", "name": "vm", "status": "ACTIVE", "flavor": {"id": "1", "links": []}, "image": {"id": "i"},
+                         "addresses": {"private": [{"addr": "10.0.0.5", "version": 4}]}});
+        let new = json!({"id": "s", "name": "vm", "status": "ACTIVE", "flavor": {"original_name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
+                         "image": "", "addresses": {}});
+        let old = server(&old);
+        assert_eq!(old.flavor.id.as_deref(), Some("1"));
+        assert_eq!(old.addresses["private"], vec!["10.0.0.5".to_owned()]);
+        let new = server(&new);
+        assert_eq!(
+            (new.flavor.name.as_deref(), new.flavor.vcpus),
+            (Some("m1.tiny"), Some(1))
+        );
+        assert_eq!(new.image_id, None, "a boot-from-volume server has no image");
+    }
+}

@@ -1,0 +1,62 @@
+use overcast_api_types::l1::{NewVolume, Volume};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::{array, number, object, segment, text, ResourceError, Result, SiteOps};
+use crate::openstack::ServiceType::BlockStorage;
+
+fn volume(value: &Value) -> Volume {
+    Volume {
+        id: text(value, "id").unwrap_or_default(),
+        name: text(value, "name"),
+        status: text(value, "status").unwrap_or_default(),
+        size_gb: number(value, "size").unwrap_or(0),
+        // Cinder sends the string "true" or "false".
+        bootable: value
+            .get("bootable")
+            .is_some_and(|b| b.as_bool() == Some(true) || b.as_str() == Some("true")),
+        created_at: text(value, "created_at"),
+    }
+}
+
+impl SiteOps {
+    pub async fn volumes(&self) -> Result<Vec<Volume>> {
+        let body: Value = self.get(BlockStorage, "volumes/detail").await?;
+        Ok(array(&body, "volumes", "block-storage")?
+            .iter()
+            .map(volume)
+            .collect())
+    }
+
+    pub async fn volume(&self, id: &str) -> Result<Volume> {
+        let body: Value = self
+            .get(BlockStorage, &format!("volumes/{}", segment(id)))
+            .await?;
+        Ok(volume(object(&body, "volume", "block-storage")?))
+    }
+
+    pub async fn create_volume(&self, new: &NewVolume) -> Result<Volume> {
+        if new.size_gb == 0 {
+            return Err(ResourceError::invalid("size_gb", "must be at least 1"));
+        }
+        let mut body = json!({"volume": {"name": new.name, "size": new.size_gb}});
+        if let Some(image) = &new.image_id {
+            body["volume"]["imageRef"] = json!(image);
+        }
+        let created = self
+            .send(BlockStorage, Method::POST, "volumes", Some(&body))
+            .await?;
+        Ok(volume(object(&created, "volume", "block-storage")?))
+    }
+
+    pub async fn delete_volume(&self, id: &str) -> Result<()> {
+        self.send(
+            BlockStorage,
+            Method::DELETE,
+            &format!("volumes/{}", segment(id)),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+}

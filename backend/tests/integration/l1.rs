@@ -1,0 +1,546 @@
+//! Level L1 through the console's REST API against simulated sites of every profile.
+
+use std::time::{Duration, Instant};
+
+use overcast::sim::Fault;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, site_body, spawn_app, start_sim, TestApp};
+
+const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfN5qM9D1gI0N1c8t0Kc1qk2wYb7mB7zH8b5o2JdX0G test@overcast";
+
+async fn fleet(sites: usize) -> (overcast::sim::Simulator, TestApp) {
+    let sim = start_sim(sites).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    (sim, app)
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    app.admin(method, &format!("/api/v1/sites/{path}"), body)
+        .await
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_read_only_resource_lists_on_every_profile() {
+    // Five sites: one of each simulator profile, two of them without Cinder or Neutron.
+    let (_sim, app) = fleet(5).await;
+    for site in ["site-001", "site-002", "site-003", "site-004", "site-005"] {
+        for resource in [
+            "servers",
+            "images",
+            "flavors",
+            "keypairs",
+            "projects",
+            "users",
+            "role-assignments",
+            "hypervisors",
+            "services",
+        ] {
+            let (status, body) = call(&app, Method::GET, &format!("{site}/{resource}"), None).await;
+            assert_eq!(status, 200, "{site}/{resource}: {body}");
+            assert_eq!(body["site"], site);
+            assert!(body["items"].is_array(), "{site}/{resource}: {body}");
+        }
+        let (status, caps) = call(&app, Method::GET, &format!("{site}/capabilities"), None).await;
+        assert_eq!(status, 200, "{caps}");
+        let (status, quotas) = call(&app, Method::GET, &format!("{site}/quotas"), None).await;
+        assert_eq!(status, 200, "{quotas}");
+        assert_eq!(quotas["compute"]["instances"], 10);
+    }
+    let (_, flavors) = call(&app, Method::GET, "site-001/flavors", None).await;
+    assert!(names(&flavors).contains(&"m1.tiny".to_owned()));
+    let (_, hypervisors) = call(&app, Method::GET, "site-001/hypervisors", None).await;
+    assert_eq!(hypervisors["items"].as_array().map(Vec::len), Some(4));
+    // site-004 has no Cinder, site-005 no Neutron: the answer says so instead of failing vaguely.
+    let (status, body) = call(&app, Method::GET, "site-004/volumes", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("service_not_offered")),
+        "{body}"
+    );
+    let (status, body) = call(&app, Method::GET, "site-005/networks", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("service_not_offered")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["site"], "site-005");
+    let (_, quotas) = call(&app, Method::GET, "site-004/quotas", None).await;
+    assert!(
+        quotas.get("volume").is_none() && quotas["network"]["network"] == 100,
+        "{quotas}"
+    );
+}
+
+#[tokio::test]
+async fn servers_are_created_acted_on_and_deleted() {
+    let (_sim, app) = fleet(3).await;
+    // Zed (site-003) caps Nova at 2.93; the console negotiates down without the caller knowing.
+    for site in ["site-001", "site-003"] {
+        let (status, server) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers"),
+            Some(json!({"name": "web-1", "flavor": "m1.tiny", "image": "any-image"})),
+        )
+        .await;
+        assert_eq!(
+            status, 400,
+            "an unknown image is refused before booting: {server}"
+        );
+        assert_eq!(server["error"]["fields"][0]["field"], "image");
+
+        let (status, image) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/images"),
+            Some(json!({"name": "cirros"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{image}");
+        let (status, server) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers"),
+            Some(json!({"name": "web-1", "flavor": "m1.tiny", "image": "cirros"})),
+        )
+        .await;
+        assert_eq!(status, 202, "{server}");
+        assert_eq!(server["status"], "BUILD");
+        assert_eq!(
+            server["flavor"]["vcpus"], 1,
+            "flavor figures come embedded: {server}"
+        );
+        let id = server["id"].as_str().unwrap_or_default().to_owned();
+        eventually(Duration::from_secs(5), "server ACTIVE", || async {
+            let (_, shown) = call(&app, Method::GET, &format!("{site}/servers/{id}"), None).await;
+            (shown["status"] == "ACTIVE").then_some(())
+        })
+        .await;
+        let (_, shown) = call(&app, Method::GET, &format!("{site}/servers/{id}"), None).await;
+        assert!(
+            shown["addresses"]["private"][0]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.0.0.")),
+            "{shown}"
+        );
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers/{id}/action"),
+            Some(json!({"action": "stop"})),
+        )
+        .await;
+        assert_eq!(status, 202);
+        let (status, body) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers/{id}/action"),
+            Some(json!({"action": "stop"})),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("conflict")),
+            "{body}"
+        );
+        assert_eq!(body["error"]["site_status"], 409);
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers/{id}/action"),
+            Some(json!({"action": "start"})),
+        )
+        .await;
+        assert_eq!(status, 202);
+        let (status, body) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers/{id}/action"),
+            Some(json!({"action": "explode"})),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _) = call(&app, Method::DELETE, &format!("{site}/servers/{id}"), None).await;
+        assert_eq!(status, 204);
+        let (status, body) = call(&app, Method::GET, &format!("{site}/servers/{id}"), None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn flavors_keypairs_networks_volumes_and_security_groups_round_trip() {
+    let (_sim, app) = fleet(1).await;
+    let site = "site-001";
+    let cases = [
+        (
+            "flavors",
+            json!({"name": "m1.edge", "vcpus": 2, "ram_mb": 2048, "disk_gb": 20}),
+            "name",
+        ),
+        (
+            "keypairs",
+            json!({"name": "ops", "public_key": SSH_KEY}),
+            "name",
+        ),
+        ("networks", json!({"name": "edge-net"}), "id"),
+        ("volumes", json!({"name": "data", "size_gb": 1}), "id"),
+        (
+            "security-groups",
+            json!({"name": "web", "description": "http"}),
+            "id",
+        ),
+        ("projects", json!({"name": "tenant-a"}), "id"),
+        (
+            "users",
+            json!({"name": "alice", "password": "pw", "default_project": "tenant-a"}),
+            "id",
+        ),
+    ];
+    for (resource, body, key) in cases {
+        let (status, created) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/{resource}"),
+            Some(body),
+        )
+        .await;
+        assert!(
+            status == 201 || status == 202,
+            "{resource}: {status} {created}"
+        );
+        let id = created[key]
+            .as_str()
+            .or_else(|| created["id"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let id = if resource == "flavors" {
+            created["id"].as_str().unwrap_or_default().to_owned()
+        } else {
+            id
+        };
+        let (status, shown) =
+            call(&app, Method::GET, &format!("{site}/{resource}/{id}"), None).await;
+        assert_eq!(status, 200, "{resource}/{id}: {shown}");
+        if resource == "volumes" {
+            eventually(Duration::from_secs(5), "volume available", || async {
+                let (_, shown) =
+                    call(&app, Method::GET, &format!("{site}/volumes/{id}"), None).await;
+                (shown["status"] == "available").then_some(())
+            })
+            .await;
+        }
+        if resource == "users" {
+            continue; // deleted after the role assignment below
+        }
+        if resource == "projects" {
+            continue;
+        }
+        let (status, body) = call(
+            &app,
+            Method::DELETE,
+            &format!("{site}/{resource}/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 204, "{resource}: {body}");
+    }
+    let (status, subnet) = call(
+        &app,
+        Method::POST,
+        &format!("{site}/subnets"),
+        Some(json!({"name": "s", "network_id": "missing", "cidr": "10.9.0.0/24"})),
+    )
+    .await;
+    assert_eq!(status, 404, "{subnet}");
+    let (status, subnet) = call(
+        &app,
+        Method::POST,
+        &format!("{site}/subnets"),
+        Some(json!({"name": "s", "network_id": "x", "cidr": "10.9.0.1/24"})),
+    )
+    .await;
+    assert_eq!(
+        (status, subnet["error"]["fields"][0]["field"].as_str()),
+        (400, Some("cidr"))
+    );
+
+    let (status, grant) = call(
+        &app,
+        Method::POST,
+        &format!("{site}/role-assignments"),
+        Some(json!({"user": "alice", "project": "tenant-a", "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{grant}");
+    let (_, listed) = call(&app, Method::GET, &format!("{site}/role-assignments"), None).await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["user_name"] == "alice" && a["role_name"] == "member"),
+        "{listed}"
+    );
+    let assignment = format!(
+        "{}:{}:{}",
+        grant["project_id"].as_str().unwrap_or_default(),
+        grant["user_id"].as_str().unwrap_or_default(),
+        grant["role_id"].as_str().unwrap_or_default()
+    );
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("{site}/role-assignments/{assignment}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("{site}/role-assignments/{assignment}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "revoking twice finds nothing");
+}
+
+#[tokio::test]
+async fn quotas_are_shown_and_updated_per_project_and_enforced() {
+    let (_sim, app) = fleet(1).await;
+    let (status, quotas) = call(&app, Method::PUT, "site-001/quotas/admin", Some(json!({"compute": {"instances": 1}, "network": {"network": 5}, "volume": {"volumes": 3}}))).await;
+    assert_eq!(status, 200, "{quotas}");
+    assert_eq!(
+        (
+            quotas["compute"]["instances"].as_i64(),
+            quotas["network"]["network"].as_i64(),
+            quotas["volume"]["volumes"].as_i64()
+        ),
+        (Some(1), Some(5), Some(3))
+    );
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "site-001/quotas/admin",
+        Some(json!({"compute": {"instances": -5}})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].as_str()),
+        (400, Some("compute.instances"))
+    );
+    call(
+        &app,
+        Method::POST,
+        "site-001/images",
+        Some(json!({"name": "img"})),
+    )
+    .await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "site-001/servers",
+        Some(json!({"name": "a", "flavor": "1", "image": "img"})),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "site-001/servers",
+        Some(json!({"name": "b", "flavor": "1", "image": "img"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("site_forbidden")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Quota exceeded for instances")),
+        "{body}"
+    );
+    let (status, body) = call(&app, Method::GET, "site-001/quotas/no-such-project", None).await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn image_data_streams_through_the_console_both_ways() {
+    let (_sim, app) = fleet(1).await;
+    let (_, image) = call(
+        &app,
+        Method::POST,
+        "site-001/images",
+        Some(json!({"name": "blob", "disk_format": "qcow2"})),
+    )
+    .await;
+    let id = image["id"].as_str().unwrap_or_default().to_owned();
+    let data: Vec<u8> = (0..5 * 1024 * 1024u32).map(|n| (n % 251) as u8).collect();
+    let token = app.admin_token().await;
+    let url = format!("{}/api/v1/sites/site-001/images/{id}/file", app.url);
+    let uploaded: Value = app
+        .http
+        .put(&url)
+        .bearer_auth(&token)
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(uploaded["status"], "active", "{uploaded}");
+    assert_eq!(uploaded["size"], data.len());
+    let downloaded = app
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(
+        downloaded
+            .headers()
+            .get("content-md5")
+            .and_then(|v| v.to_str().ok()),
+        uploaded["checksum"].as_str()
+    );
+    assert_eq!(
+        downloaded
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default(),
+        data
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_unknown_things_are_404() {
+    let (_sim, app) = fleet(1).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "site-001/flavors",
+        Some(json!({"name": "x", "vcpus": "two", "ram_mb": 1, "disk_gb": 1})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].as_str()),
+        (400, Some("vcpus")),
+        "{body}"
+    );
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "site-001/flavors",
+        Some(json!({"name": "", "vcpus": 0, "ram_mb": 1, "disk_gb": 1})),
+    )
+    .await;
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!((status, fields), (400, vec!["name", "vcpus"]));
+    let (status, body) = call(&app, Method::GET, "site-001/widgets", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = call(&app, Method::GET, "no-such-site/servers", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (status, _) = call(&app, Method::GET, "site-001/flavors/does-not-exist", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = call(&app, Method::GET, "site-001/servers?timeout_ms=0", None).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn unreachable_slow_and_misconfigured_sites_fail_fast_and_clearly() {
+    let (sim, app) = fleet(3).await;
+    sim.set_fault("site-001", Fault::Down);
+    let (status, body) = call(&app, Method::GET, "site-001/servers", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        matches!(body["error"]["code"].as_str(), Some("site_unreachable")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["site"], "site-001");
+
+    sim.set_fault("site-002", Fault::Blackhole);
+    let started = Instant::now();
+    let (status, body) = call(&app, Method::GET, "site-002/servers?timeout_ms=700", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        matches!(
+            body["error"]["code"].as_str(),
+            Some("site_timeout" | "site_unreachable")
+        ),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the deadline is honoured: {:?}",
+        started.elapsed()
+    );
+
+    // Once health checks mark the site unreachable, asking costs no waiting at all.
+    eventually(
+        Duration::from_secs(10),
+        "site-001 marked unreachable",
+        || async {
+            let (_, site) = app.admin(Method::GET, "/api/v1/sites/site-001", None).await;
+            (site["state"] == "unreachable").then_some(())
+        },
+    )
+    .await;
+    let started = Instant::now();
+    let (_, body) = call(&app, Method::GET, "site-001/flavors", None).await;
+    assert_eq!(body["error"]["site_state"], "unreachable", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let cloud = sim.cloud_entries("secret").remove(2);
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites",
+            Some(site_body("wrong-creds", &cloud.auth_url, "nope")),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = call(&app, Method::GET, "wrong-creds/servers", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("site_auth_failed")),
+        "{body}"
+    );
+}
