@@ -506,3 +506,42 @@ pub mod l1 {
         pub updated_at: Option<String>,
     }
 }
+
+/// `PATCH /api/v1/sites/{site}`: fields left out stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteUpdate {
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Replaces all labels.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub credentials: Option<SiteCredentials>,
+    #[serde(default)]
+    pub insecure: Option<bool>,
+    /// A PEM bundle; an empty string removes it.
+    #[serde(default)]
+    pub ca_bundle: Option<String>,
+}
+
+/// What `POST /api/v1/sites/import` did with each cloud of a clouds.yaml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    pub replaced: Vec<String>,
+    pub skipped: Vec<ImportIssue>,
+    pub failed: Vec<ImportIssue>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportIssue {
+    pub name: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}

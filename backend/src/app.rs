@@ -62,13 +62,8 @@ impl Application {
 
         let http = openstack::http_client().context("cannot set up the HTTP client")?;
         let sites = SiteRegistry::new(store.clone(), Sealer::new(&secret_key));
-        let sessions = SessionPool::new(http.clone(), sites.clone());
-        let health = HealthMonitor::new(
-            sites.clone(),
-            sessions.clone(),
-            http,
-            HealthConfig::default(),
-        );
+        let sessions = SessionPool::new(http, sites.clone());
+        let health = HealthMonitor::new(sites.clone(), sessions.clone(), HealthConfig::default());
         let state = AppState {
             tokens: Arc::new(TokenService::new(&jwt_key, settings.token_ttl)),
             store,

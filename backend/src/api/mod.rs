@@ -55,7 +55,11 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
         .route("/sites", get(sites::list).post(sites::create))
-        .route("/sites/{site}", get(sites::show).delete(sites::remove))
+        .route("/sites/import", post(sites::import))
+        .route(
+            "/sites/{site}",
+            get(sites::show).patch(sites::update).delete(sites::remove),
+        )
         .route(
             "/sites/{site}/capabilities",
             get(site_resources::capabilities),

@@ -1,7 +1,12 @@
-use axum::extract::{Path, State};
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::{header, HeaderMap};
 use axum::Json;
-use overcast_api_types::{NewSite, Site, SiteList};
+use overcast_api_types::{ImportReport, NewSite, Site, SiteList, SiteUpdate};
+use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -43,6 +48,87 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     state.sites.remove(&name).await?;
+    state.sessions.forget(&name);
     tracing::info!(site = %name, by = %caller.username, "site removed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(update): ApiJson<SiteUpdate>,
+) -> Result<Json<Site>, ApiError> {
+    caller.require_admin()?;
+    let site = state.sites.update(&name, update).await?;
+    // The next call signs in with what was just registered.
+    state.sessions.forget(&name);
+    tracing::info!(site = %name, by = %caller.username, "site updated");
+    Ok(Json(site))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImportOptions {
+    /// Labels for every imported site, `key=value,key2=value2`.
+    #[serde(default)]
+    labels: Option<String>,
+    /// Update sites that are already registered instead of skipping them.
+    #[serde(default)]
+    replace: bool,
+}
+
+/// `POST /api/v1/sites/import` with a clouds.yaml as the body.
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(options): Query<ImportOptions>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ImportReport>, ApiError> {
+    caller.require_admin()?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if ![
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "text/x-yaml",
+    ]
+    .iter()
+    .any(|t| content_type.starts_with(t))
+    {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the clouds.yaml with Content-Type: application/yaml".into(),
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid("the clouds.yaml is not UTF-8 text"))?;
+    let labels = parse_labels(options.labels.as_deref().unwrap_or_default())?;
+    let report = state.sites.import(text, &labels, options.replace).await?;
+    for name in &report.replaced {
+        state.sessions.forget(name);
+    }
+    tracing::info!(created = report.created.len(), replaced = report.replaced.len(), skipped = report.skipped.len(),
+                   failed = report.failed.len(), by = %caller.username, "clouds.yaml imported");
+    Ok(Json(report))
+}
+
+fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok((key.trim().to_owned(), value.trim().to_owned()))
+            }
+            _ => Err(ApiError::InvalidInput {
+                message: format!("label {pair:?} is not key=value"),
+                fields: vec![overcast_api_types::FieldError {
+                    field: "labels".into(),
+                    message: "expected key=value,key2=value2".into(),
+                }],
+            }),
+        })
+        .collect()
 }

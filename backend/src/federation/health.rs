@@ -152,7 +152,6 @@ fn apply(tracker: &mut Tracker, outcome: &Outcome, config: &HealthConfig) -> Opt
 pub struct HealthMonitor {
     registry: SiteRegistry,
     sessions: SessionPool,
-    http: reqwest::Client,
     config: HealthConfig,
     trackers: Mutex<HashMap<String, Tracker>>,
     events: broadcast::Sender<SiteEvent>,
@@ -160,17 +159,11 @@ pub struct HealthMonitor {
 }
 
 impl HealthMonitor {
-    pub fn new(
-        registry: SiteRegistry,
-        sessions: SessionPool,
-        http: reqwest::Client,
-        config: HealthConfig,
-    ) -> Arc<Self> {
+    pub fn new(registry: SiteRegistry, sessions: SessionPool, config: HealthConfig) -> Arc<Self> {
         let (events, _) = broadcast::channel(1024);
         Arc::new(HealthMonitor {
             registry,
             sessions,
-            http,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
             config,
             trackers: Mutex::new(HashMap::new()),
@@ -324,41 +317,17 @@ impl HealthMonitor {
                 ),
             };
         }
-        let auth_url = match self.registry.auth(site).await {
-            Ok(auth) => auth.auth_url,
-            Err(error) => {
-                return (
-                    Outcome::Failed {
-                        reason: error.to_string(),
-                    },
-                    None,
-                )
-            }
-        };
-        let started = Instant::now();
-        match self
-            .http
-            .get(&auth_url)
-            .timeout(self.config.probe_timeout)
-            .send()
-            .await
-        {
-            Ok(response) if response.status().is_server_error() => (
-                Outcome::Impaired {
-                    reason: format!("identity answered {}", response.status()),
-                },
-                None,
-            ),
-            Ok(_) => (
-                Outcome::Answered {
-                    latency: started.elapsed(),
+        match session.liveness(self.config.probe_timeout).await {
+            Ok(latency) => (Outcome::Answered { latency }, None),
+            Err(error) if error.is_unreachable() => (
+                Outcome::Failed {
+                    reason: error.to_string(),
                 },
                 None,
             ),
             Err(error) => (
-                Outcome::Failed {
-                    reason: OpenStackError::from_transport(error, self.config.probe_timeout)
-                        .to_string(),
+                Outcome::Impaired {
+                    reason: error.to_string(),
                 },
                 None,
             ),

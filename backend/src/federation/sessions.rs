@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::openstack::SiteSession;
+use crate::openstack::{http_client_for, SiteSession, Tls};
 use crate::sites::{SiteError, SiteRegistry};
 
 #[derive(Clone)]
@@ -28,7 +28,17 @@ impl SessionPool {
             return Ok(session.clone());
         }
         let auth = self.registry.auth(site).await?;
-        let session = Arc::new(SiteSession::new(self.http.clone(), auth));
+        let http = match &auth.tls {
+            Tls::Default => self.http.clone(),
+            // Checked when the site was registered; a failure here means a stored bundle went bad.
+            tls => http_client_for(tls).map_err(|e| {
+                SiteError::Invalid(vec![overcast_api_types::FieldError {
+                    field: "ca_bundle".into(),
+                    message: e,
+                }])
+            })?,
+        };
+        let session = Arc::new(SiteSession::new(http, auth));
         // Two callers may race here; the first one's session wins and the other is dropped.
         Ok(self
             .write()

@@ -123,15 +123,54 @@ fn truncate(text: &str, limit: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-/// The one HTTP client of the console. Connection-level timeouts are set here;
-/// per-request deadlines are set by each call.
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+/// How a site's certificate is checked. Verification is on unless an operator turned
+/// it off for that site explicitly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Tls {
+    /// The system's trust roots.
+    #[default]
+    Default,
+    /// A PEM bundle of the site's own CA.
+    CaBundle(String),
+    /// No verification at all: only for labs, and shown as such in the site object.
+    Insecure,
+}
+
+/// A client for sites that need their own TLS trust; sites with `Tls::Default` share
+/// the console's one client instead.
+pub fn http_client_for(tls: &Tls) -> Result<reqwest::Client, String> {
+    let builder = client_builder();
+    let builder = match tls {
+        Tls::Default => builder,
+        Tls::Insecure => builder.danger_accept_invalid_certs(true),
+        Tls::CaBundle(pem) => {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| format!("invalid CA bundle: {e}"))?;
+            if certificates.is_empty() {
+                return Err("the CA bundle holds no certificate".into());
+            }
+            certificates
+                .into_iter()
+                .fold(builder.tls_built_in_root_certs(false), |b, c| {
+                    b.add_root_certificate(c)
+                })
+        }
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(8)
         .user_agent(concat!("overcast/", env!("CARGO_PKG_VERSION")))
-        .build()
+}
+
+/// The one HTTP client of the console. Connection-level timeouts are set here;
+/// per-request deadlines are set by each call.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    client_builder().build()
 }
 
 #[cfg(test)]

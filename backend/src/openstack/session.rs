@@ -24,6 +24,7 @@ pub struct SiteAuth {
     pub credentials: SiteCredentials,
     pub region: Option<String>,
     pub interface: String,
+    pub tls: super::Tls,
 }
 
 #[derive(Debug, Clone)]
@@ -405,6 +406,28 @@ impl SiteSession {
             })
             .await
             .copied()
+    }
+
+    /// The cheap liveness check: Keystone's unauthenticated version document. Returns the
+    /// round trip; a 5xx answer is an `Api` error (the site is up but unwell).
+    pub async fn liveness(&self, timeout: Duration) -> Result<Duration, OpenStackError> {
+        let started = Instant::now();
+        let response = self
+            .http
+            .get(&self.auth.auth_url)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| OpenStackError::from_transport(e, timeout))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(OpenStackError::Api {
+                service: "identity",
+                status: status.as_u16(),
+                message: format!("identity answered {status}"),
+            });
+        }
+        Ok(started.elapsed())
     }
 
     /// Signs in afresh and reads what the site offers: a reachability and credential check

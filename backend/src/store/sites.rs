@@ -102,3 +102,24 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Rewrites a site's registration (not its health columns).
+    pub async fn update_site(&self, site: &SiteRow) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sites SET auth_url = $1, region = $2, interface = $3, labels = $4, credentials = $5, \
+             insecure = $6, ca_bundle = $7 WHERE name = $8",
+        )
+        .bind(&site.auth_url)
+        .bind(&site.region)
+        .bind(&site.interface)
+        .bind(&site.labels)
+        .bind(&site.credentials)
+        .bind(site.insecure)
+        .bind(&site.ca_bundle)
+        .bind(&site.name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -4,4 +4,5 @@ mod api;
 mod health;
 mod helpers;
 mod l1;
+mod registry;
 mod sim;

@@ -1,13 +1,16 @@
 //! The site registry: parsing and validating what an operator registers, sealing its
 //! credentials, and turning stored rows back into API objects.
 
+pub mod clouds_yaml;
+
 use std::collections::BTreeMap;
-
-use overcast_api_types::{FieldError, NewSite, Site, SiteCredentials, SiteState};
-
 use std::sync::Arc;
 
-use crate::openstack::SiteAuth;
+use overcast_api_types::{
+    FieldError, ImportIssue, ImportReport, NewSite, Site, SiteCredentials, SiteState, SiteUpdate,
+};
+
+use crate::openstack::{SiteAuth, Tls};
 use crate::secrets::Sealer;
 use crate::store::{SiteRow, Store, StoreError};
 
@@ -122,6 +125,17 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
             errors.push(field(format!("labels.{key}"), m));
         }
     }
+    if let Some(pem) = &site.ca_bundle {
+        if site.insecure {
+            errors.push(field(
+                "insecure",
+                "give either a CA bundle or insecure, not both",
+            ));
+        } else if let Err(message) = crate::openstack::http_client_for(&Tls::CaBundle(pem.clone()))
+        {
+            errors.push(field("ca_bundle", message));
+        }
+    }
     match &site.credentials {
         SiteCredentials::Password {
             username,
@@ -229,6 +243,122 @@ impl SiteRegistry {
         }
     }
 
+    /// Changes a registration; what the update leaves out stays. The result is validated
+    /// as a whole, exactly like a new registration.
+    pub async fn update(&self, name: &str, update: SiteUpdate) -> Result<Site, SiteError> {
+        let row = self
+            .store
+            .get_site(name)
+            .await?
+            .ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
+        let current = site_from_row(row.clone())?;
+        let merged = NewSite {
+            name: row.name.clone(),
+            auth_url: update.auth_url.unwrap_or(current.auth_url),
+            region: update.region.or(current.region),
+            interface: update.interface.or(Some(current.interface)),
+            labels: update.labels.unwrap_or(current.labels),
+            credentials: match update.credentials {
+                Some(credentials) => credentials,
+                None => self.open_credentials(&row)?,
+            },
+            insecure: update.insecure.unwrap_or(current.insecure),
+            ca_bundle: match update.ca_bundle {
+                Some(pem) if pem.trim().is_empty() => None,
+                Some(pem) => Some(pem),
+                None => row.ca_bundle.clone(),
+            },
+        };
+        validate_new_site(&merged)?;
+        let updated = SiteRow {
+            auth_url: merged.auth_url,
+            region: merged.region,
+            interface: merged.interface.unwrap_or_else(|| "public".into()),
+            labels: serde_json::to_string(&merged.labels).unwrap_or_else(|_| "{}".into()),
+            credentials: self
+                .sealer
+                .seal(&serde_json::to_vec(&merged.credentials).unwrap_or_default()),
+            insecure: i64::from(merged.insecure),
+            ca_bundle: merged.ca_bundle,
+            ..row
+        };
+        if !self.store.update_site(&updated).await? {
+            return Err(SiteError::NotFound(name.to_owned()));
+        }
+        self.changed.notify_waiters();
+        site_from_row(updated)
+    }
+
+    /// Registers every cloud of a clouds.yaml. A cloud that cannot be registered is
+    /// reported and the others go on; an existing site is skipped unless `replace`.
+    pub async fn import(
+        &self,
+        text: &str,
+        labels: &BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<ImportReport, SiteError> {
+        let entries = clouds_yaml::parse(text, labels)
+            .map_err(|reason| SiteError::Invalid(vec![field("body", reason)]))?;
+        let mut report = ImportReport::default();
+        for (name, entry) in entries {
+            let new = match entry {
+                Ok(new) => new,
+                Err(reason) => {
+                    report.failed.push(ImportIssue {
+                        name,
+                        reason,
+                        fields: Vec::new(),
+                    });
+                    continue;
+                }
+            };
+            let exists = self.store.get_site(&name).await?.is_some();
+            let outcome = match (exists, replace) {
+                (true, false) => {
+                    report.skipped.push(ImportIssue {
+                        name,
+                        reason: "already registered (import with replace=true to update it)".into(),
+                        fields: Vec::new(),
+                    });
+                    continue;
+                }
+                (true, true) => {
+                    let update = SiteUpdate {
+                        auth_url: Some(new.auth_url),
+                        region: new.region,
+                        interface: new.interface,
+                        labels: Some(new.labels),
+                        credentials: Some(new.credentials),
+                        insecure: Some(new.insecure),
+                        ca_bundle: Some(new.ca_bundle.unwrap_or_default()),
+                    };
+                    self.update(&name, update)
+                        .await
+                        .map(|_| report.replaced.push(name.clone()))
+                }
+                (false, _) => self
+                    .register(new)
+                    .await
+                    .map(|_| report.created.push(name.clone())),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(SiteError::Invalid(fields)) => report.failed.push(ImportIssue {
+                    name,
+                    reason: "invalid site".into(),
+                    fields,
+                }),
+                Err(SiteError::AlreadyExists(_)) => report.skipped.push(ImportIssue {
+                    name,
+                    reason: "registered meanwhile by another request".into(),
+                    fields: Vec::new(),
+                }),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(report)
+    }
+
     /// Completes at the next registration change.
     pub async fn changed(&self) {
         self.changed.notified().await;
@@ -242,11 +372,17 @@ impl SiteRegistry {
             .await?
             .ok_or_else(|| SiteError::NotFound(name.to_owned()))?;
         let credentials = self.open_credentials(&row)?;
+        let tls = match (row.insecure != 0, row.ca_bundle) {
+            (true, _) => Tls::Insecure,
+            (false, Some(pem)) => Tls::CaBundle(pem),
+            (false, None) => Tls::Default,
+        };
         Ok(SiteAuth {
             auth_url: row.auth_url,
             credentials,
             region: row.region,
             interface: row.interface,
+            tls,
         })
     }
 
