@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 
 /// The error envelope of every non-2xx answer: `{"error": {"code", "message", ...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, snake_case, documented in `docs/API-DESIGN.md`.
     pub code: String,
@@ -34,18 +36,21 @@ pub struct ErrorDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub access_token: String,
     pub token_type: String,
@@ -54,6 +59,7 @@ pub struct LoginResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -63,12 +69,14 @@ pub enum Role {
 
 /// The console user behind the bearer token of a request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub username: String,
     pub role: Role,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SiteState {
     Online,
@@ -90,6 +98,7 @@ impl SiteState {
 
 /// A registered site as the API shows it. Credentials are write-only and never appear here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Site {
     pub name: String,
     pub auth_url: String,
@@ -107,12 +116,14 @@ pub struct Site {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SiteList {
     pub items: Vec<Site>,
 }
 
 /// How the console reaches a site's Keystone. Write-only: accepted, stored encrypted, never returned.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SiteCredentials {
     Password {
@@ -135,6 +146,7 @@ fn default_domain() -> String {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewSite {
     pub name: String,
     pub auth_url: String,
@@ -153,6 +165,7 @@ pub struct NewSite {
 
 /// `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,12 +220,14 @@ pub mod l1 {
 
     /// A list answer of one site.
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Items<T> {
         pub site: String,
         pub items: Vec<T>,
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Server {
         pub id: String,
         pub name: String,
@@ -229,6 +244,7 @@ pub mod l1 {
 
     /// What a server's flavor is known as: its id before Nova 2.47, its figures after.
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct ServerFlavor {
         pub id: Option<String>,
         pub name: Option<String>,
@@ -238,6 +254,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewServer {
         pub name: String,
         /// Flavor id or name.
@@ -251,6 +268,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "snake_case")]
     pub enum ServerAction {
         Start,
@@ -259,11 +277,13 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct ServerActionRequest {
         pub action: ServerAction,
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Flavor {
         pub id: String,
         pub name: String,
@@ -274,6 +294,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewFlavor {
         pub name: String,
         pub vcpus: u32,
@@ -290,6 +311,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Image {
         pub id: String,
         pub name: Option<String>,
@@ -307,6 +329,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewImage {
         pub name: String,
         #[serde(default = "raw")]
@@ -326,6 +349,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Network {
         pub id: String,
         pub name: String,
@@ -337,6 +361,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewNetwork {
         pub name: String,
         #[serde(default)]
@@ -344,6 +369,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Subnet {
         pub id: String,
         pub name: String,
@@ -354,6 +380,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewSubnet {
         pub name: String,
         pub network_id: String,
@@ -363,6 +390,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Volume {
         pub id: String,
         pub name: Option<String>,
@@ -373,6 +401,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewVolume {
         pub name: String,
         pub size_gb: u64,
@@ -381,6 +410,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Keypair {
         pub name: String,
         pub fingerprint: String,
@@ -390,12 +420,14 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewKeypair {
         pub name: String,
         pub public_key: String,
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct SecurityGroup {
         pub id: String,
         pub name: String,
@@ -404,6 +436,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewSecurityGroup {
         pub name: String,
         #[serde(default)]
@@ -411,6 +444,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Project {
         pub id: String,
         pub name: String,
@@ -420,6 +454,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewProject {
         pub name: String,
         #[serde(default)]
@@ -427,6 +462,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct User {
         pub id: String,
         pub name: String,
@@ -436,6 +472,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewUser {
         pub name: String,
         pub password: String,
@@ -444,6 +481,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct RoleAssignment {
         pub user_id: String,
         pub user_name: Option<String>,
@@ -455,6 +493,7 @@ pub mod l1 {
 
     /// A role to grant: names or ids are both accepted.
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct NewRoleAssignment {
         pub user: String,
         pub project: String,
@@ -463,6 +502,7 @@ pub mod l1 {
 
     /// A project's quotas per service: resource → limit (-1 means unlimited).
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Quotas {
         pub project_id: String,
         pub compute: BTreeMap<String, i64>,
@@ -474,6 +514,7 @@ pub mod l1 {
 
     /// Limits to change; services left out are not touched.
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct QuotaUpdate {
         #[serde(default)]
         pub compute: BTreeMap<String, i64>,
@@ -484,6 +525,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Hypervisor {
         pub id: String,
         pub hostname: String,
@@ -497,6 +539,7 @@ pub mod l1 {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct ComputeService {
         pub binary: String,
         pub host: String,
@@ -509,6 +552,7 @@ pub mod l1 {
 
 /// `PATCH /api/v1/sites/{site}`: fields left out stay as they are.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SiteUpdate {
     #[serde(default)]
@@ -531,6 +575,7 @@ pub struct SiteUpdate {
 
 /// What `POST /api/v1/sites/import` did with each cloud of a clouds.yaml.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportReport {
     pub created: Vec<String>,
     pub replaced: Vec<String>,
@@ -539,6 +584,7 @@ pub struct ImportReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportIssue {
     pub name: String,
     pub reason: String,

@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod openapi;
 mod site_resources;
 mod sites;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
     let json_api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
+        .route("/openapi.json", get(openapi::serve))
         .route("/sites", get(sites::list).post(sites::create))
         .route("/sites/import", post(sites::import))
         .route(

@@ -44,6 +44,25 @@ pub enum Resource {
     Services,
 }
 
+impl Resource {
+    pub const ALL: [Resource; 14] = [
+        Resource::Servers,
+        Resource::Images,
+        Resource::Flavors,
+        Resource::Networks,
+        Resource::Subnets,
+        Resource::Volumes,
+        Resource::Keypairs,
+        Resource::SecurityGroups,
+        Resource::Projects,
+        Resource::Users,
+        Resource::RoleAssignments,
+        Resource::Quotas,
+        Resource::Hypervisors,
+        Resource::Services,
+    ];
+}
+
 impl FromStr for Resource {
     type Err = ApiError;
 

@@ -271,3 +271,19 @@ async fn site_credentials_are_never_stored_or_shown_in_clear() {
     }
     assert!(scanned > 0, "the database files were read");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_token() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.unwrap_or_default();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/sites/{site}/servers"]["post"]["requestBody"].is_object());
+    assert!(doc["paths"]["/api/v1/sites/import"]["post"].is_object());
+}

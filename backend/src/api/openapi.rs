@@ -1,0 +1,463 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of the whole API.
+//!
+//! Schemas are derived from the very types the handlers (de)serialize
+//! (`overcast_api_types`, feature `openapi`); the L1 paths are generated from the
+//! `Resource` table the handlers dispatch on, so neither can drift from the code.
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use overcast_api_types::l1;
+use overcast_api_types::{
+    ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
+    LoginResponse, Me, NewSite, Role, Site, SiteCredentials, SiteList, SiteState, SiteUpdate,
+};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{OpenApi, Paths, PathsBuilder, Ref, RefOr, Required, Schema};
+use utoipa::OpenApi as _;
+
+use super::site_resources::Resource;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Overcast",
+        description = "One console for many OpenStack edge sites, through their public APIs only."
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        FieldError,
+        Health,
+        LoginRequest,
+        LoginResponse,
+        Me,
+        Role,
+        Site,
+        SiteList,
+        SiteState,
+        SiteCredentials,
+        NewSite,
+        SiteUpdate,
+        ImportReport,
+        ImportIssue,
+        l1::Server,
+        l1::ServerFlavor,
+        l1::NewServer,
+        l1::ServerAction,
+        l1::ServerActionRequest,
+        l1::Flavor,
+        l1::NewFlavor,
+        l1::Image,
+        l1::NewImage,
+        l1::Network,
+        l1::NewNetwork,
+        l1::Subnet,
+        l1::NewSubnet,
+        l1::Volume,
+        l1::NewVolume,
+        l1::Keypair,
+        l1::NewKeypair,
+        l1::SecurityGroup,
+        l1::NewSecurityGroup,
+        l1::Project,
+        l1::NewProject,
+        l1::User,
+        l1::NewUser,
+        l1::RoleAssignment,
+        l1::NewRoleAssignment,
+        l1::Quotas,
+        l1::QuotaUpdate,
+        l1::Hypervisor,
+        l1::ComputeService,
+    ))
+)]
+struct Components;
+
+/// What a route answers on success.
+enum Success {
+    /// One object of this schema, with the status.
+    One(u16, &'static str),
+    /// `{"site", "items": [...]}` of this schema.
+    Items(&'static str),
+    NoContent,
+    Bytes,
+}
+
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    operation_id: String,
+    summary: String,
+    request: Option<&'static str>,
+    success: Success,
+    authenticated: bool,
+}
+
+impl Route {
+    fn new(
+        method: &'static str,
+        path: &'static str,
+        operation_id: impl Into<String>,
+        summary: impl Into<String>,
+    ) -> Self {
+        Route {
+            method,
+            path,
+            operation_id: operation_id.into(),
+            summary: summary.into(),
+            request: None,
+            success: Success::NoContent,
+            authenticated: true,
+        }
+    }
+
+    fn takes(mut self, schema: &'static str) -> Self {
+        self.request = Some(schema);
+        self
+    }
+
+    fn answers(mut self, success: Success) -> Self {
+        self.success = success;
+        self
+    }
+
+    fn public(mut self) -> Self {
+        self.authenticated = false;
+        self
+    }
+}
+
+/// Names and schemas of one L1 resource: (path segment, item schema, create schema, create status).
+fn l1_schemas(resource: Resource) -> (&'static str, &'static str, Option<(&'static str, u16)>) {
+    match resource {
+        Resource::Servers => ("servers", "Server", Some(("NewServer", 202))),
+        Resource::Images => ("images", "Image", Some(("NewImage", 201))),
+        Resource::Flavors => ("flavors", "Flavor", Some(("NewFlavor", 201))),
+        Resource::Networks => ("networks", "Network", Some(("NewNetwork", 201))),
+        Resource::Subnets => ("subnets", "Subnet", Some(("NewSubnet", 201))),
+        Resource::Volumes => ("volumes", "Volume", Some(("NewVolume", 202))),
+        Resource::Keypairs => ("keypairs", "Keypair", Some(("NewKeypair", 201))),
+        Resource::SecurityGroups => (
+            "security-groups",
+            "SecurityGroup",
+            Some(("NewSecurityGroup", 201)),
+        ),
+        Resource::Projects => ("projects", "Project", Some(("NewProject", 201))),
+        Resource::Users => ("users", "User", Some(("NewUser", 201))),
+        Resource::RoleAssignments => (
+            "role-assignments",
+            "RoleAssignment",
+            Some(("NewRoleAssignment", 201)),
+        ),
+        Resource::Quotas => ("quotas", "Quotas", None),
+        Resource::Hypervisors => ("hypervisors", "Hypervisor", None),
+        Resource::Services => ("services", "ComputeService", None),
+    }
+}
+
+fn leak(text: String) -> &'static str {
+    // Built once per process (the document is cached), so this is bounded.
+    Box::leak(text.into_boxed_str())
+}
+
+fn routes() -> Vec<Route> {
+    let mut routes = vec![
+        Route::new("get", "/healthz", "healthz", "The process is alive").answers(Success::One(200, "Health")).public(),
+        Route::new("get", "/readyz", "readyz", "The database answers and its schema is current").answers(Success::One(200, "Health")).public(),
+        Route::new("post", "/api/v1/auth/login", "login", "Exchange a username and password for a bearer token")
+            .takes("LoginRequest")
+            .answers(Success::One(200, "LoginResponse"))
+            .public(),
+        Route::new("get", "/api/v1/auth/me", "me", "The caller behind the bearer token").answers(Success::One(200, "Me")),
+        Route::new("get", "/api/v1/sites", "list_sites", "Registered sites with their health").answers(Success::One(200, "SiteList")),
+        Route::new("post", "/api/v1/sites", "create_site", "Register a site").takes("NewSite").answers(Success::One(201, "Site")),
+        Route::new("post", "/api/v1/sites/import", "import_sites", "Register every cloud of a clouds.yaml (body: application/yaml; query: labels, replace)")
+            .answers(Success::One(200, "ImportReport")),
+        Route::new("get", "/api/v1/sites/{site}", "show_site", "One site").answers(Success::One(200, "Site")),
+        Route::new("patch", "/api/v1/sites/{site}", "update_site", "Change a site's registration").takes("SiteUpdate").answers(Success::One(200, "Site")),
+        Route::new("delete", "/api/v1/sites/{site}", "delete_site", "Remove a site from the console (the site itself is untouched)"),
+        Route::new("get", "/api/v1/sites/{site}/capabilities", "site_capabilities", "Services the site offers, with versions"),
+        Route::new("get", "/api/v1/sites/{site}/quotas/{project}", "show_quotas", "A project's quotas in every service of the site")
+            .answers(Success::One(200, "Quotas")),
+        Route::new("put", "/api/v1/sites/{site}/quotas/{project}", "update_quotas", "Change a project's quotas")
+            .takes("QuotaUpdate")
+            .answers(Success::One(200, "Quotas")),
+        Route::new("post", "/api/v1/sites/{site}/servers/{id}/action", "server_action", "Start, stop or reboot a server")
+            .takes("ServerActionRequest")
+            .answers(Success::NoContent),
+        Route::new("put", "/api/v1/sites/{site}/images/{id}/file", "upload_image_data", "Stream image data (application/octet-stream) to the site")
+            .answers(Success::One(200, "Image")),
+        Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")
+            .answers(Success::Bytes),
+    ];
+    for resource in Resource::ALL {
+        let (segment, item, create) = l1_schemas(resource);
+        let name = segment.replace('-', "_");
+        let collection = leak(format!("/api/v1/sites/{{site}}/{segment}"));
+        let single = leak(format!("/api/v1/sites/{{site}}/{segment}/{{id}}"));
+        if resource == Resource::Quotas {
+            routes.push(
+                Route::new(
+                    "get",
+                    collection,
+                    "list_quotas",
+                    "Quotas of the console's own project",
+                )
+                .answers(Success::One(200, item)),
+            );
+            continue;
+        }
+        routes.push(
+            Route::new(
+                "get",
+                collection,
+                format!("list_{name}"),
+                format!("List the site's {segment}"),
+            )
+            .answers(Success::Items(item)),
+        );
+        if !matches!(resource, Resource::RoleAssignments | Resource::Services) {
+            routes.push(
+                Route::new(
+                    "get",
+                    single,
+                    format!("show_{name}"),
+                    format!("One of the site's {segment}"),
+                )
+                .answers(Success::One(200, item)),
+            );
+        }
+        if let Some((schema, status)) = create {
+            routes.push(
+                Route::new(
+                    "post",
+                    collection,
+                    format!("create_{name}"),
+                    format!("Create one of {segment} at the site"),
+                )
+                .takes(schema)
+                .answers(Success::One(status, item)),
+            );
+            routes.push(Route::new(
+                "delete",
+                single,
+                format!("delete_{name}"),
+                format!("Delete one of the site's {segment}"),
+            ));
+        }
+    }
+    routes
+}
+
+fn json_content(schema: RefOr<Schema>) -> utoipa::openapi::content::Content {
+    ContentBuilder::new().schema(Some(schema)).build()
+}
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn operation(route: &Route) -> Operation {
+    let mut builder = OperationBuilder::new()
+        .operation_id(Some(route.operation_id.clone()))
+        .summary(Some(route.summary.clone()));
+    for segment in route
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name(segment)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
+    }
+    if route.path.starts_with("/api/v1/sites/{site}/") {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name("timeout_ms")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(
+                    "Deadline for asking the site, in milliseconds (default 10000, at most 120000)",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )),
+        );
+    }
+    if let Some(schema) = route.request {
+        builder = builder.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content("application/json", json_content(schema_ref(schema)))
+                .build(),
+        ));
+    }
+    let success = match &route.success {
+        Success::One(status, schema) => (
+            status.to_string(),
+            ResponseBuilder::new()
+                .description("Success")
+                .content("application/json", json_content(schema_ref(schema)))
+                .build(),
+        ),
+        Success::Items(schema) => {
+            let list = ObjectBuilder::new()
+                .property("site", ObjectBuilder::new().schema_type(Type::String))
+                .property("items", ArrayBuilder::new().items(schema_ref(schema)))
+                .required("site")
+                .required("items");
+            (
+                "200".to_owned(),
+                ResponseBuilder::new()
+                    .description("The site's items")
+                    .content(
+                        "application/json",
+                        json_content(RefOr::T(Schema::Object(list.build()))),
+                    )
+                    .build(),
+            )
+        }
+        Success::NoContent => (
+            "204".to_owned(),
+            ResponseBuilder::new().description("Done").build(),
+        ),
+        Success::Bytes => (
+            "200".to_owned(),
+            ResponseBuilder::new()
+                .description("The data")
+                .content("application/octet-stream", ContentBuilder::new().build())
+                .build(),
+        ),
+    };
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", json_content(schema_ref("ErrorBody")))
+            .build()
+    };
+    let mut responses = ResponsesBuilder::new()
+        .response(success.0, success.1)
+        .response("400", error("Invalid input, with the fields at fault"));
+    if route.authenticated {
+        responses = responses
+            .response("401", error("Missing or invalid bearer token"))
+            .response("403", error("The caller's role does not allow this"));
+        builder = builder.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
+    if route.path.contains("{site}") {
+        responses = responses
+            .response(
+                "404",
+                error("No such site, resource or service at the site"),
+            )
+            .response(
+                "502",
+                error("The site refused the console's credentials or answered badly"),
+            )
+            .response(
+                "503",
+                error("The site is unreachable or did not answer in time"),
+            );
+    }
+    builder.responses(responses.build()).build()
+}
+
+fn paths() -> Paths {
+    let mut items: std::collections::BTreeMap<&str, PathItem> = std::collections::BTreeMap::new();
+    for route in routes() {
+        let item = items.entry(route.path).or_default();
+        let op = Some(operation(&route));
+        match route.method {
+            "get" => item.get = op,
+            "post" => item.post = op,
+            "put" => item.put = op,
+            "patch" => item.patch = op,
+            _ => item.delete = op,
+        }
+    }
+    items
+        .into_iter()
+        .fold(PathsBuilder::new(), |paths, (path, item)| {
+            paths.path(path, item)
+        })
+        .build()
+}
+
+pub fn document() -> &'static OpenApi {
+    static DOCUMENT: OnceLock<OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut doc = Components::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        doc.paths = paths();
+        if let Some(components) = doc.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+        }
+        doc
+    })
+}
+
+pub async fn serve() -> Response {
+    match serde_json::to_string(document()) {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(error) => {
+            super::ApiError::Internal(format!("cannot render the OpenAPI document: {error}"))
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_l1_resource_is_documented_with_its_schemas() {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        for resource in Resource::ALL {
+            let (segment, item, _) = l1_schemas(resource);
+            assert_eq!(
+                segment.parse::<Resource>().ok(),
+                Some(resource),
+                "the path segment routes to the resource"
+            );
+            assert!(
+                doc["paths"][format!("/api/v1/sites/{{site}}/{segment}")]["get"].is_object(),
+                "{segment}"
+            );
+            assert!(
+                doc["components"]["schemas"][item].is_object(),
+                "schema {item}"
+            );
+        }
+        // Every schema a path refers to exists.
+        let text = doc.to_string();
+        for reference in text.split("\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "dangling $ref {name}"
+            );
+        }
+    }
+}
