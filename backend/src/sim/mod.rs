@@ -261,6 +261,11 @@ impl Simulator {
         self.context.sites.get(name).cloned()
     }
 
+    /// Forgets every token of a site, so clients must sign in again.
+    pub fn revoke_tokens(&self, name: &str) -> bool {
+        self.site(name).map(|s| s.data().tokens.clear()).is_some()
+    }
+
     pub fn set_fault(&self, name: &str, fault: Fault) -> bool {
         self.site(name).map(|s| s.set_fault(fault)).is_some()
     }
@@ -359,6 +364,7 @@ fn routes(context: Arc<SimContext>) -> Router {
     Router::new()
         .route("/_sim/sites", get(list_sites))
         .route("/_sim/sites/{site}/fault", post(set_fault).get(get_fault))
+        .route("/_sim/sites/{site}/revoke-tokens", post(revoke_tokens))
         .merge(per_site)
         .fallback(|| async {
             keystone::error(StatusCode::NOT_FOUND, "The resource could not be found.")
@@ -469,6 +475,24 @@ async fn set_fault(
     tracing::info!(site = %name, ?fault, "fault set");
     site.set_fault(fault.clone());
     Json(json!({"site": name, "fault": fault})).into_response()
+}
+
+/// Forgets every token of a site, as a Keystone key rotation or restart with a lost
+/// token store would: clients must sign in again.
+async fn revoke_tokens(
+    State(context): State<Arc<SimContext>>,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(site) = context.sites.get(&name) else {
+        return sim_error(StatusCode::NOT_FOUND, &format!("no simulated site {name}"));
+    };
+    let revoked = {
+        let mut data = site.data();
+        let count = data.tokens.len();
+        data.tokens.clear();
+        count
+    };
+    Json(json!({"site": name, "revoked": revoked})).into_response()
 }
 
 fn sim_error(status: StatusCode, message: &str) -> Response {

@@ -279,6 +279,63 @@ async fn extensions(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap
     .into_response()
 }
 
+/// Attributes Neutron accepts on create, per resource; others are refused as Neutron does.
+fn known_attributes(resource: &str) -> &'static [&'static str] {
+    match resource {
+        "network" => &[
+            "name",
+            "admin_state_up",
+            "shared",
+            "router:external",
+            "mtu",
+            "description",
+            "project_id",
+            "tenant_id",
+            "port_security_enabled",
+            "availability_zone_hints",
+            "dns_domain",
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+            "qos_policy_id",
+            "is_default",
+            "tags",
+        ],
+        "subnet" => &[
+            "name",
+            "network_id",
+            "ip_version",
+            "cidr",
+            "gateway_ip",
+            "enable_dhcp",
+            "allocation_pools",
+            "dns_nameservers",
+            "host_routes",
+            "description",
+            "project_id",
+            "tenant_id",
+            "subnetpool_id",
+            "prefixlen",
+            "ipv6_address_mode",
+            "ipv6_ra_mode",
+            "segment_id",
+            "service_types",
+            "use_default_subnetpool",
+            "dns_publish_fixed_ip",
+        ],
+        "security_group" => &[
+            "name",
+            "description",
+            "project_id",
+            "tenant_id",
+            "stateful",
+            "tags",
+        ],
+        // Quota keys are checked one by one by the handler.
+        _ => &[],
+    }
+}
+
 fn parse(body: &[u8], resource: &str) -> Result<serde_json::Map<String, Value>, Response> {
     let value: Value = serde_json::from_slice(body).map_err(|_| {
         error(
@@ -287,7 +344,7 @@ fn parse(body: &[u8], resource: &str) -> Result<serde_json::Map<String, Value>, 
             "Failed to parse request. Body is not valid JSON.",
         )
     })?;
-    value
+    let fields = value
         .get(resource)
         .and_then(Value::as_object)
         .cloned()
@@ -297,7 +354,45 @@ fn parse(body: &[u8], resource: &str) -> Result<serde_json::Map<String, Value>, 
                 "BadRequest",
                 &format!("Resource body required: expected '{resource}'."),
             )
-        })
+        })?;
+    let known = known_attributes(resource);
+    if !known.is_empty() {
+        let unknown: Vec<&str> = fields
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !known.contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "HTTPBadRequest",
+                &format!("Unrecognized attribute(s) '{}'", unknown.join(", ")),
+            ));
+        }
+    }
+    for (key, value) in &fields {
+        let wrong = match key.as_str() {
+            "name" | "description" | "network_id" | "cidr" | "project_id" | "tenant_id" => {
+                !value.is_string()
+            }
+            "shared"
+            | "admin_state_up"
+            | "router:external"
+            | "enable_dhcp"
+            | "stateful"
+            | "port_security_enabled" => !value.is_boolean(),
+            "mtu" | "ip_version" => !value.is_u64(),
+            _ => false,
+        };
+        if wrong {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "HTTPBadRequest",
+                &format!("Invalid input for {key}. Reason: '{value}' is not a valid value."),
+            ));
+        }
+    }
+    Ok(fields)
 }
 
 fn owner_filter(caller: &Caller, project_id: &str, shared: bool) -> bool {

@@ -294,6 +294,60 @@ fn parse_body(body: &[u8]) -> Result<Value, Response> {
     })
 }
 
+/// Nova's JSON-schema validation refuses fields it does not know.
+fn reject_unknown(
+    object: &serde_json::Map<String, Value>,
+    context: &str,
+    allowed: &[&str],
+) -> Option<Response> {
+    let unknown = object.keys().find(|key| !allowed.contains(&key.as_str()))?;
+    Some(invalid_input(format!(
+        "{context}. Value: {}. Additional properties are not allowed ('{unknown}' was unexpected)",
+        Value::Object(object.clone())
+    )))
+}
+
+const SERVER_FIELDS: &[&str] = &[
+    "name",
+    "imageRef",
+    "flavorRef",
+    "networks",
+    "key_name",
+    "metadata",
+    "security_groups",
+    "user_data",
+    "availability_zone",
+    "block_device_mapping_v2",
+    "config_drive",
+    "adminPass",
+    "description",
+    "tags",
+    "min_count",
+    "max_count",
+    "return_reservation_id",
+    "OS-DCF:diskConfig",
+    "accessIPv4",
+    "accessIPv6",
+    "personality",
+    "hostname",
+    "host",
+    "hypervisor_hostname",
+    "trusted_image_certificates",
+];
+const FLAVOR_FIELDS: &[&str] = &[
+    "name",
+    "id",
+    "ram",
+    "vcpus",
+    "disk",
+    "OS-FLV-EXT-DATA:ephemeral",
+    "swap",
+    "rxtx_factor",
+    "os-flavor-access:is_public",
+    "description",
+];
+const KEYPAIR_FIELDS: &[&str] = &["name", "public_key", "type", "user_id"];
+
 fn invalid_input(message: String) -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -321,6 +375,9 @@ async fn create_flavor(
         let Some(flavor) = request.get("flavor").and_then(Value::as_object) else {
             return invalid_input("flavor. Value: None. 'flavor' is a required property".into());
         };
+        if let Some(response) = reject_unknown(flavor, "flavor", FLAVOR_FIELDS) {
+            return response;
+        }
         let name = match flavor.get("name").and_then(Value::as_str) {
             Some(name) if !name.trim().is_empty() && name.len() <= 255 => name.to_owned(),
             _ => return invalid_input("name. 'name' is a required property".into()),
@@ -603,6 +660,9 @@ async fn create_server(
         let Some(server) = request.get("server").and_then(Value::as_object) else {
             return invalid_input("server. 'server' is a required property".into());
         };
+        if let Some(response) = reject_unknown(server, "server", SERVER_FIELDS) {
+            return response;
+        }
         if version >= Microversion(2, 37) && !server.contains_key("networks") {
             return invalid_input("server. 'networks' is a required property".into());
         }
@@ -1047,6 +1107,9 @@ async fn create_keypair(
         let Some(fields) = request.get("keypair").and_then(Value::as_object) else {
             return invalid_input("keypair. 'keypair' is a required property".into());
         };
+        if let Some(response) = reject_unknown(fields, "keypair", KEYPAIR_FIELDS) {
+            return response;
+        }
         let name = match fields.get("name").and_then(Value::as_str) {
             Some(n)
                 if !n.is_empty()

@@ -544,3 +544,13 @@ async fn unreachable_slow_and_misconfigured_sites_fail_fast_and_clearly() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_site_that_forgets_its_tokens_is_signed_in_to_again() {
+    let (sim, app) = fleet(1).await;
+    let (status, _) = call(&app, Method::GET, "site-001/flavors", None).await;
+    assert_eq!(status, 200);
+    assert!(sim.revoke_tokens("site-001"));
+    let (status, body) = call(&app, Method::GET, "site-001/flavors", None).await;
+    assert_eq!(status, 200, "a 401 leads to one fresh sign-in: {body}");
+}

@@ -441,3 +441,125 @@ async fn the_control_api_sets_and_lists_faults() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn bandwidth_limits_slow_bodies_and_flapping_alternates() {
+    let sim = start_sim(2).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/site-001/identity/v3/auth/tokens", sim.addr);
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": "secret"}}}}});
+    // The token body (with its catalog) is about 4.6 KB: at 10 KB/s it takes several tenths of a second.
+    sim.set_fault(
+        "site-001",
+        Fault::Bandwidth {
+            bytes_per_s: 10_000,
+        },
+    );
+    let started = std::time::Instant::now();
+    let response = http
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bytes = response.bytes().await.map(|b| b.len()).unwrap_or(0);
+    assert!(bytes > 3000, "{bytes}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+
+    sim.set_fault("site-002", Fault::Flapping { period_ms: 300 });
+    let probe = format!("http://{}/site-002/identity/v3", sim.addr);
+    let (mut seen_up, mut seen_down) = (false, false);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !(seen_up && seen_down) {
+        assert!(
+            std::time::Instant::now() < until,
+            "flapping showed up={seen_up} down={seen_down} in 5 s"
+        );
+        match http.get(&probe).send().await {
+            Ok(_) => seen_up = true,
+            Err(_) => seen_down = true,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_input_gets_the_services_4xx_never_a_5xx() {
+    let sim = start_sim(1).await;
+    let site = site(&sim, "site-001").await;
+    let bodies = [
+        "{",
+        "[]",
+        "null",
+        "{\"server\": 5}",
+        "{\"flavor\": []}",
+        "{\"network\": {\"name\": 1}}",
+        "\"text\"",
+    ];
+    let endpoints = [
+        "/compute/v2.1/servers",
+        "/compute/v2.1/flavors",
+        "/compute/v2.1/os-keypairs",
+        "/image/v2/images",
+        "/network/v2.0/networks",
+        "/network/v2.0/subnets",
+        "/network/v2.0/security-groups",
+        "/volume/v3/volumes",
+        "/identity/v3/projects",
+        "/identity/v3/users",
+    ];
+    for endpoint in endpoints {
+        for body in bodies {
+            let response = site
+                .http
+                .post(format!("{}{endpoint}", site.base))
+                .header("x-auth-token", &site.token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let status = response.status().as_u16();
+            assert!(
+                (400..500).contains(&status),
+                "{endpoint} with {body}: {status}"
+            );
+        }
+    }
+    let (status, _, body) = site.call(reqwest::Method::POST, "/compute/v2.1/servers", Some(json!({"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": "auto", "colour": "red"}})), None).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["badRequest"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'colour' was unexpected")),
+        "{body}"
+    );
+    let (status, _, body) = site
+        .call(
+            reqwest::Method::POST,
+            "/network/v2.0/networks",
+            Some(json!({"network": {"name": "n", "colour": "red"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["NeutronError"]["message"],
+        "Unrecognized attribute(s) 'colour'"
+    );
+    for path in [
+        "/compute/v2.1/servers/nope",
+        "/compute/v2.1/flavors/nope",
+        "/image/v2/images/nope",
+        "/network/v2.0/networks/nope",
+        "/volume/v3/volumes/nope",
+        "/identity/v3/projects/nope",
+    ] {
+        let (status, _, _) = site.call(reqwest::Method::GET, path, None, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+}
