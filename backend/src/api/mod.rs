@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -43,6 +44,8 @@ pub struct AppState {
 
 /// JSON bodies of the API are small; image data has its own limit.
 const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// A clouds.yaml of 10,000 clouds is about 4 MB.
+const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Image data streams through without being held; this bounds one upload.
 const IMAGE_BODY_LIMIT: usize = 64 * 1024 * 1024 * 1024;
 
@@ -57,7 +60,7 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
         .route("/auth/me", get(auth::me))
         .route("/openapi.json", get(openapi::serve))
         .route("/sites", get(sites::list).post(sites::create))
-        .route("/sites/import", post(sites::import))
+        .route("/sites/import", post(sites::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)))
         .route(
             "/sites/{site}",
             get(sites::show).patch(sites::update).delete(sites::remove),
@@ -84,7 +87,7 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
             "/sites/{site}/servers/{id}/action",
             post(site_resources::server_action),
         )
-        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             request_timeout,
