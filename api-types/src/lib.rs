@@ -591,3 +591,40 @@ pub struct ImportIssue {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
 }
+
+/// How one site contributed to a multi-site answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteAnswerStatus {
+    Ok,
+    Stale,
+    Unreachable,
+    Timeout,
+    Error,
+    AuthFailed,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteAnswer {
+    pub status: SiteAnswerStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// When the data shown for this site was read from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /api/v1/{resource}`: items of many sites, each with its `site`, and how each
+/// site answered. Always 200 when the request itself is valid.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub items: Vec<serde_json::Value>,
+    pub sites: BTreeMap<String, SiteAnswer>,
+    /// Items before paging, over every site that answered.
+    pub total: usize,
+}

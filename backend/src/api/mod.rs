@@ -1,6 +1,7 @@
 //! HTTP edge: routes, extractors, and the mapping of domain results to responses.
 //! Handlers parse, authorize, call the domain, and map the result; nothing more.
 
+mod aggregate;
 mod auth;
 mod error;
 mod extract;
@@ -13,9 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,7 +29,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::auth::TokenService;
-use crate::federation::{HealthMonitor, SessionPool};
+use crate::federation::{FanOut, HealthMonitor, SessionPool};
 use crate::sites::SiteRegistry;
 use crate::store::Store;
 
@@ -40,6 +41,7 @@ pub struct AppState {
     pub sites: SiteRegistry,
     pub sessions: SessionPool,
     pub health: Arc<HealthMonitor>,
+    pub fan_out: FanOut,
 }
 
 /// JSON bodies of the API are small; image data has its own limit.
@@ -59,8 +61,12 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
         .route("/openapi.json", get(openapi::serve))
+        .route("/{resource}", get(aggregate::list))
         .route("/sites", get(sites::list).post(sites::create))
-        .route("/sites/import", post(sites::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)))
+        .route(
+            "/sites/import",
+            post(sites::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
         .route(
             "/sites/{site}",
             get(sites::show).patch(sites::update).delete(sites::remove),

@@ -10,8 +10,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use overcast_api_types::l1;
 use overcast_api_types::{
-    ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
-    LoginResponse, Me, NewSite, Role, Site, SiteCredentials, SiteList, SiteState, SiteUpdate,
+    Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
+    LoginResponse, Me, NewSite, Role, Site, SiteAnswer, SiteAnswerStatus, SiteCredentials,
+    SiteList, SiteState, SiteUpdate,
 };
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
@@ -76,6 +77,9 @@ use super::site_resources::Resource;
         l1::QuotaUpdate,
         l1::Hypervisor,
         l1::ComputeService,
+        Aggregate,
+        SiteAnswer,
+        SiteAnswerStatus,
     ))
 )]
 struct Components;
@@ -98,6 +102,8 @@ struct Route {
     request: Option<&'static str>,
     success: Success,
     authenticated: bool,
+    /// Takes a site selection and the aggregate read options.
+    across_sites: bool,
 }
 
 impl Route {
@@ -115,6 +121,7 @@ impl Route {
             request: None,
             success: Success::NoContent,
             authenticated: true,
+            across_sites: false,
         }
     }
 
@@ -125,6 +132,11 @@ impl Route {
 
     fn answers(mut self, success: Success) -> Self {
         self.success = success;
+        self
+    }
+
+    fn across_sites(mut self) -> Self {
+        self.across_sites = true;
         self
     }
 
@@ -197,6 +209,27 @@ fn routes() -> Vec<Route> {
         Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")
             .answers(Success::Bytes),
     ];
+    for resource in [
+        Resource::Servers,
+        Resource::Images,
+        Resource::Flavors,
+        Resource::Networks,
+        Resource::Volumes,
+        Resource::Projects,
+        Resource::Users,
+    ] {
+        let (segment, _, _) = l1_schemas(resource);
+        routes.push(
+            Route::new(
+                "get",
+                leak(format!("/api/v1/{segment}")),
+                format!("list_{}_across_sites", segment.replace('-', "_")),
+                format!("The {segment} of many sites at once"),
+            )
+            .answers(Success::One(200, "Aggregate"))
+            .across_sites(),
+        );
+    }
     for resource in Resource::ALL {
         let (segment, item, create) = l1_schemas(resource);
         let name = segment.replace('-', "_");
@@ -296,6 +329,45 @@ fn operation(route: &Route) -> Operation {
                         .minimum(Some(1)),
                 )),
         );
+    }
+    if route.across_sites {
+        let query = |name: &str, description: &str, kind: Type| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(kind)))
+                .build()
+        };
+        builder = builder
+            .parameter(query("sites", "Comma-separated site names", Type::String))
+            .parameter(query(
+                "selector",
+                "Label selector, e.g. region=eu,tier!=test",
+                Type::String,
+            ))
+            .parameter(query(
+                "timeout_ms",
+                "Deadline for asking the sites (default 2000)",
+                Type::Integer,
+            ))
+            .parameter(query(
+                "max_age_ms",
+                "Cached data younger than this may be used without asking the site",
+                Type::Integer,
+            ))
+            .parameter(query(
+                "name",
+                "Only items whose name contains this",
+                Type::String,
+            ))
+            .parameter(query(
+                "limit",
+                "Items per page (default 1000, at most 10000)",
+                Type::Integer,
+            ))
+            .parameter(query("offset", "Items to skip", Type::Integer));
     }
     if let Some(schema) = route.request {
         builder = builder.request_body(Some(

@@ -88,7 +88,9 @@ pub async fn import(
 ) -> Result<Json<ImportReport>, ApiError> {
     caller.require_admin()?;
     let body = body.map_err(|rejection| match rejection.status() {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("the clouds.yaml is over 32 MiB".into()),
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("the clouds.yaml is over 32 MiB".into())
+        }
         _ => ApiError::invalid(rejection.body_text()),
     })?;
     let content_type = headers

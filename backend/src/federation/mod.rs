@@ -2,8 +2,12 @@
 //! It sits between the API and the per-site client layer, and never blocks on a site
 //! it knows to be unreachable.
 
+pub mod aggregate;
 pub mod health;
+pub mod selection;
 pub mod sessions;
 
+pub use aggregate::{FanOut, SiteResult};
 pub use health::{HealthConfig, HealthMonitor, SiteEvent};
+pub use selection::{Selection, Selector};
 pub use sessions::SessionPool;

@@ -1,0 +1,128 @@
+//! Level L2.1 reads over HTTP: `GET /api/v1/{resource}` across a site selection.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use overcast_api_types::Aggregate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::AppState;
+use crate::federation::Selection;
+use crate::resources::{ResourceError, SiteOps};
+use crate::sites::SiteError;
+
+#[derive(Debug, Deserialize)]
+pub struct AggregateQuery {
+    sites: Option<String>,
+    selector: Option<String>,
+    timeout_ms: Option<u64>,
+    /// Accepted for the contract; until the inventory cache exists every site is asked.
+    #[expect(
+        dead_code,
+        reason = "the inventory cache that honours it is issue 5 work still to do"
+    )]
+    max_age_ms: Option<u64>,
+    /// Only items whose name contains this text.
+    name: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_LIMIT: usize = 1000;
+const MAX_LIMIT: usize = 10_000;
+
+fn to_values<T: Serialize>(items: Vec<T>) -> Vec<Value> {
+    items
+        .into_iter()
+        .filter_map(|item| serde_json::to_value(item).ok())
+        .collect()
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(resource): Path<String>,
+    Query(query): Query<AggregateQuery>,
+) -> Result<Json<Aggregate>, ApiError> {
+    type Read = fn(
+        SiteOps,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<Value>, ResourceError>> + Send>,
+    >;
+    let read: Read = match resource.as_str() {
+        "servers" => |ops| Box::pin(async move { ops.servers().await.map(to_values) }),
+        "images" => |ops| Box::pin(async move { ops.images().await.map(to_values) }),
+        "flavors" => |ops| Box::pin(async move { ops.flavors().await.map(to_values) }),
+        "networks" => |ops| Box::pin(async move { ops.networks().await.map(to_values) }),
+        "volumes" => |ops| Box::pin(async move { ops.volumes().await.map(to_values) }),
+        "projects" => |ops| Box::pin(async move { ops.projects().await.map(to_values) }),
+        "users" => |ops| Box::pin(async move { ops.users().await.map(to_values) }),
+        _ => return Err(ApiError::NotFound("no such API endpoint".into())),
+    };
+    let timeout = match query.timeout_ms {
+        None => DEFAULT_TIMEOUT,
+        Some(0) => return Err(ApiError::invalid("timeout_ms must be positive")),
+        Some(ms) => Duration::from_millis(ms).min(MAX_TIMEOUT),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    let selection = Selection::from_query(query.sites.as_deref(), query.selector.as_deref())
+        .map_err(|message| ApiError::InvalidInput {
+            message: message.clone(),
+            fields: vec![overcast_api_types::FieldError {
+                field: if query.selector.is_some() {
+                    "selector"
+                } else {
+                    "sites"
+                }
+                .into(),
+                message,
+            }],
+        })?;
+    let sites = state
+        .fan_out
+        .resolve(&selection)
+        .await
+        .map_err(|e| match e {
+            SiteError::NotFound(names) => {
+                ApiError::NotFound(format!("no registered site named {names}"))
+            }
+            other => other.into(),
+        })?;
+
+    let results = state.fan_out.read(sites, timeout, read).await;
+    let mut items = Vec::new();
+    let mut answers = std::collections::BTreeMap::new();
+    for (site, result) in results {
+        for mut item in result.items {
+            if let Value::Object(map) = &mut item {
+                map.insert("site".into(), Value::String(site.clone()));
+            }
+            items.push(item);
+        }
+        answers.insert(site, result.answer);
+    }
+    if let Some(wanted) = &query.name {
+        items.retain(|item| {
+            item["name"]
+                .as_str()
+                .is_some_and(|n| n.contains(wanted.as_str()))
+        });
+    }
+    let total = items.len();
+    let items = items
+        .into_iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(limit)
+        .collect();
+    Ok(Json(Aggregate {
+        items,
+        sites: answers,
+        total,
+    }))
+}

@@ -1,0 +1,157 @@
+//! Level L2.1 reads across many sites, some of them broken.
+
+use std::time::{Duration, Instant};
+
+use overcast::sim::Fault;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, start_sim};
+
+#[tokio::test]
+async fn fifty_sites_with_broken_ones_answer_within_the_deadline_with_every_status() {
+    let sim = start_sim(50).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    for n in 1..=5 {
+        sim.set_fault(&format!("site-{n:03}"), Fault::Down);
+        sim.set_fault(&format!("site-{:03}", n + 5), Fault::Blackhole);
+        sim.set_fault(
+            &format!("site-{:03}", n + 10),
+            Fault::Latency {
+                ms: 3000,
+                jitter_ms: 0,
+            },
+        );
+    }
+    let started = Instant::now();
+    let (status, body) = app
+        .admin(Method::GET, "/api/v1/flavors?timeout_ms=1500", None)
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "answered in {elapsed:?} for a 1.5 s deadline"
+    );
+    let sites = body["sites"].as_object().cloned().unwrap_or_default();
+    assert_eq!(sites.len(), 50);
+    let status_of = |n: usize| {
+        sites[&format!("site-{n:03}")]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for n in 1..=5 {
+        assert_eq!(status_of(n), "unreachable", "down site-{n:03}");
+        assert!(
+            matches!(status_of(n + 5).as_str(), "timeout" | "unreachable"),
+            "blackholed site-{:03}: {}",
+            n + 5,
+            status_of(n + 5)
+        );
+        assert_eq!(status_of(n + 10), "timeout", "slow site-{:03}", n + 10);
+    }
+    for n in 16..=50 {
+        assert_eq!(
+            status_of(n),
+            "ok",
+            "healthy site-{n:03}: {}",
+            sites[&format!("site-{n:03}")]
+        );
+    }
+    // Five default flavors from each of the 35 sites that answered, each tagged with its site.
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 35 * 5);
+    assert_eq!(body["total"], 35 * 5);
+    assert!(items
+        .iter()
+        .all(|i| i["site"].as_str().is_some_and(|s| s.starts_with("site-"))));
+}
+
+#[tokio::test]
+async fn selections_filters_and_paging() {
+    let sim = start_sim(4).await;
+    let app = spawn_app().await;
+    for (n, cloud) in sim.cloud_entries("secret").into_iter().enumerate() {
+        let mut body = crate::helpers::site_body(&cloud.name, &cloud.auth_url, "secret");
+        body["labels"] = serde_json::json!({"region": if n < 2 { "eu" } else { "us" }, "tier": if n == 1 { "test" } else { "edge" }});
+        app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
+    }
+    let (_, body) = app
+        .admin(
+            Method::GET,
+            "/api/v1/flavors?selector=region=eu,tier!=test",
+            None,
+        )
+        .await;
+    let sites: Vec<&String> = body["sites"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(sites, ["site-001"]);
+    let (_, body) = app
+        .admin(
+            Method::GET,
+            "/api/v1/flavors?sites=site-004,site-002&name=m1.t",
+            None,
+        )
+        .await;
+    let found: Vec<(String, String)> = body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["site"].as_str().unwrap_or_default().to_owned(),
+                i["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("site-002".to_owned(), "m1.tiny".to_owned()),
+            ("site-004".to_owned(), "m1.tiny".to_owned())
+        ]
+    );
+    let (_, body) = app
+        .admin(Method::GET, "/api/v1/flavors?limit=3&offset=18", None)
+        .await;
+    assert_eq!(
+        (
+            body["total"].as_u64(),
+            body["items"].as_array().map(Vec::len)
+        ),
+        (Some(20), Some(2))
+    );
+
+    let (status, body) = app
+        .admin(Method::GET, "/api/v1/flavors?selector=region", None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].as_str()),
+        (400, Some("selector"))
+    );
+    let (status, _) = app
+        .admin(
+            Method::GET,
+            "/api/v1/flavors?sites=site-001&selector=a=b",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = app
+        .admin(Method::GET, "/api/v1/flavors?sites=site-009", None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = app.admin(Method::GET, "/api/v1/gadgets", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = app.admin(Method::GET, "/api/v1/servers", None).await;
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    let _: &Value = &body;
+}
