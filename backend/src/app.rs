@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::auth::{self, Bootstrap, TokenService};
 use crate::config::Settings;
-use crate::federation::{FanOut, HealthConfig, HealthMonitor, SessionPool};
+use crate::federation::{FanOut, HealthConfig, HealthMonitor, Inventory, SessionPool};
 use crate::openstack;
 use crate::secrets::{Key, Sealer};
 use crate::sites::SiteRegistry;
@@ -64,7 +64,10 @@ impl Application {
         let sites = SiteRegistry::new(store.clone(), Sealer::new(&secret_key));
         let sessions = SessionPool::new(http, sites.clone());
         let health = HealthMonitor::new(sites.clone(), sessions.clone(), HealthConfig::default());
-        let fan_out = FanOut::new(sites.clone(), sessions.clone(), health.clone());
+        let inventory = Inventory::load(store.clone())
+            .await
+            .context("cannot load the inventory cache")?;
+        let fan_out = FanOut::new(sites.clone(), sessions.clone(), health.clone(), inventory);
         let state = AppState {
             fan_out,
             tokens: Arc::new(TokenService::new(&jwt_key, settings.token_ttl)),

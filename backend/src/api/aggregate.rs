@@ -20,11 +20,7 @@ pub struct AggregateQuery {
     sites: Option<String>,
     selector: Option<String>,
     timeout_ms: Option<u64>,
-    /// Accepted for the contract; until the inventory cache exists every site is asked.
-    #[expect(
-        dead_code,
-        reason = "the inventory cache that honours it is issue 5 work still to do"
-    )]
+    /// Cached data younger than this is used without asking the site.
     max_age_ms: Option<u64>,
     /// Only items whose name contains this text.
     name: Option<String>,
@@ -95,7 +91,11 @@ pub async fn list(
             other => other.into(),
         })?;
 
-    let results = state.fan_out.read(sites, timeout, read).await;
+    let max_age = query.max_age_ms.map(Duration::from_millis);
+    let results = state
+        .fan_out
+        .read(&resource, sites, timeout, max_age, read)
+        .await;
     let mut items = Vec::new();
     let mut answers = std::collections::BTreeMap::new();
     for (site, result) in results {

@@ -50,6 +50,7 @@ pub async fn remove(
     caller.require_admin()?;
     state.sites.remove(&name).await?;
     state.sessions.forget(&name);
+    state.fan_out.forget(&name);
     tracing::info!(site = %name, by = %caller.username, "site removed");
     Ok(StatusCode::NO_CONTENT)
 }

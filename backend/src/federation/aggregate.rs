@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use overcast_api_types::{SiteAnswer, SiteAnswerStatus};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -18,31 +19,50 @@ use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
 use crate::sites::{now_rfc3339, SiteError, SiteRegistry};
 
+use super::inventory::Inventory;
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Sites asked at once by one console, over all requests.
 const MAX_IN_FLIGHT: usize = 512;
 
 #[derive(Clone)]
 pub struct FanOut {
     registry: SiteRegistry,
+    inventory: Arc<Inventory>,
     sessions: SessionPool,
     health: Arc<HealthMonitor>,
     permits: Arc<Semaphore>,
 }
 
 /// One site's part of an aggregated answer.
-pub struct SiteResult<T> {
+pub struct SiteResult {
     pub answer: SiteAnswer,
-    pub items: Vec<T>,
+    pub items: Vec<Value>,
 }
 
 impl FanOut {
-    pub fn new(registry: SiteRegistry, sessions: SessionPool, health: Arc<HealthMonitor>) -> Self {
+    pub fn new(
+        registry: SiteRegistry,
+        sessions: SessionPool,
+        health: Arc<HealthMonitor>,
+        inventory: Arc<Inventory>,
+    ) -> Self {
         FanOut {
             registry,
+            inventory,
             sessions,
             health,
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
+    }
+
+    /// Forgets what is cached of a site that left.
+    pub fn forget(&self, site: &str) {
+        self.inventory.forget_site(site);
     }
 
     /// The registered sites a selection names. Explicitly named sites must all exist.
@@ -73,29 +93,64 @@ impl FanOut {
     }
 
     /// Runs `read` on every site within `timeout` and collects what each answered.
-    pub async fn read<T, F, Fut>(
+    /// `resource` names the inventory the answers refresh and fall back on; with
+    /// `max_age`, a snapshot younger than that is used without asking the site.
+    pub async fn read<F, Fut>(
         &self,
+        resource: &str,
         sites: Vec<String>,
         timeout: Duration,
+        max_age: Option<Duration>,
         read: F,
-    ) -> BTreeMap<String, SiteResult<T>>
+    ) -> BTreeMap<String, SiteResult>
     where
         F: Fn(SiteOps) -> Fut,
-        Fut: Future<Output = Result<Vec<T>, ResourceError>>,
+        Fut: Future<Output = Result<Vec<Value>, ResourceError>>,
     {
         let deadline = Instant::now() + timeout;
         let read = &read;
         let asks = sites.into_iter().map(|site| async move {
-            let result = self.ask(&site, deadline, read).await;
+            let cached = self.inventory.get(&site, resource);
+            if let (Some(max_age), Some(snapshot)) = (max_age, &cached) {
+                if snapshot.age() <= max_age {
+                    let answer = SiteAnswer {
+                        status: SiteAnswerStatus::Ok,
+                        latency_ms: None,
+                        as_of: Some(rfc3339(snapshot.as_of)),
+                        error: None,
+                    };
+                    return (
+                        site,
+                        SiteResult {
+                            answer,
+                            items: snapshot.items.clone(),
+                        },
+                    );
+                }
+            }
+            let mut result = self.ask(&site, deadline, read).await;
+            match (result.answer.status, cached) {
+                (SiteAnswerStatus::Ok, _) => {
+                    let as_of = self.inventory.put(&site, resource, result.items.clone());
+                    result.answer.as_of = Some(rfc3339(as_of));
+                }
+                // The site did not answer: show what it last had, marked stale.
+                (_, Some(snapshot)) => {
+                    result.answer.status = SiteAnswerStatus::Stale;
+                    result.answer.as_of = Some(rfc3339(snapshot.as_of));
+                    result.items = snapshot.items.clone();
+                }
+                (_, None) => {}
+            }
             (site, result)
         });
         join_all(asks).await.into_iter().collect()
     }
 
-    async fn ask<T, F, Fut>(&self, site: &str, deadline: Instant, read: &F) -> SiteResult<T>
+    async fn ask<F, Fut>(&self, site: &str, deadline: Instant, read: &F) -> SiteResult
     where
         F: Fn(SiteOps) -> Fut,
-        Fut: Future<Output = Result<Vec<T>, ResourceError>>,
+        Fut: Future<Output = Result<Vec<Value>, ResourceError>>,
     {
         let failed = |status, error: String| SiteResult {
             answer: SiteAnswer {

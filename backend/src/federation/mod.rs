@@ -4,10 +4,12 @@
 
 pub mod aggregate;
 pub mod health;
+pub mod inventory;
 pub mod selection;
 pub mod sessions;
 
 pub use aggregate::{FanOut, SiteResult};
 pub use health::{HealthConfig, HealthMonitor, SiteEvent};
+pub use inventory::Inventory;
 pub use selection::{Selection, Selector};
 pub use sessions::SessionPool;

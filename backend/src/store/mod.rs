@@ -2,6 +2,7 @@
 //! (the embedded default) and PostgreSQL (production); each engine has its own migrations
 //! folder so that engine-specific DDL stays possible. See docs/decisions.md.
 
+mod inventory;
 mod sites;
 mod users;
 
@@ -9,6 +10,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
 
+pub use inventory::InventoryRow;
 pub use sites::SiteRow;
 pub use users::UserRow;
 

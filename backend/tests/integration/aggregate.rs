@@ -155,3 +155,83 @@ async fn selections_filters_and_paging() {
     );
     let _: &Value = &body;
 }
+
+#[tokio::test]
+async fn a_site_that_stops_answering_is_shown_from_its_last_inventory_marked_stale() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (_, first) = app.admin(Method::GET, "/api/v1/flavors", None).await;
+    assert_eq!(first["sites"]["site-002"]["status"], "ok");
+    let as_of = first["sites"]["site-002"]["as_of"].clone();
+
+    sim.set_fault("site-002", Fault::Blackhole);
+    sim.set_fault("site-003", Fault::Down);
+    let (_, later) = app
+        .admin(Method::GET, "/api/v1/flavors?timeout_ms=500", None)
+        .await;
+    assert_eq!(later["sites"]["site-001"]["status"], "ok");
+    for site in ["site-002", "site-003"] {
+        assert_eq!(
+            later["sites"][site]["status"], "stale",
+            "{}",
+            later["sites"][site]
+        );
+        assert!(later["sites"][site]["error"].is_string());
+    }
+    assert_eq!(
+        later["sites"]["site-002"]["as_of"], as_of,
+        "as_of says when the data was read"
+    );
+    let from_002 = later["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["site"] == "site-002")
+        .count();
+    assert_eq!(from_002, 5, "the stale site's flavors are still listed");
+
+    // With max_age_ms the cache answers without asking: even a blackholed site costs nothing.
+    let started = Instant::now();
+    let (_, cached) = app
+        .admin(
+            Method::GET,
+            "/api/v1/flavors?max_age_ms=600000&timeout_ms=5000",
+            None,
+        )
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(cached["sites"]["site-002"]["status"], "ok");
+    assert_eq!(cached["total"], 15);
+}
+
+#[tokio::test]
+async fn the_inventory_survives_a_restart_of_the_console() {
+    let sim = start_sim(1).await;
+    let dir = crate::helpers::temp_dir("restart");
+    {
+        let app = crate::helpers::spawn_app_in(&dir).await;
+        app.register_all(&sim).await;
+        let (_, body) = app.admin(Method::GET, "/api/v1/flavors", None).await;
+        assert_eq!(body["sites"]["site-001"]["status"], "ok");
+        // The batch writer persists in the background: wait until the row is there.
+        crate::helpers::eventually(Duration::from_secs(5), "inventory persisted", || async {
+            let db = std::fs::read(dir.join("overcast.db-wal")).unwrap_or_default();
+            let main = std::fs::read(dir.join("overcast.db")).unwrap_or_default();
+            let needle = b"m1.xlarge";
+            (db.windows(needle.len()).any(|w| w == needle)
+                || main.windows(needle.len()).any(|w| w == needle))
+            .then_some(())
+        })
+        .await;
+    }
+    sim.set_fault("site-001", Fault::Down);
+    let app = crate::helpers::spawn_app_in(&dir).await;
+    let (_, body) = app.admin(Method::GET, "/api/v1/flavors", None).await;
+    assert_eq!(body["sites"]["site-001"]["status"], "stale", "{body}");
+    assert_eq!(body["total"], 5);
+}

@@ -36,7 +36,12 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let data_dir = temp_dir("app");
+    spawn_app_in(&temp_dir("app")).await
+}
+
+/// A console on a given data dir, e.g. to restart one on the same database.
+pub async fn spawn_app_in(data_dir: &std::path::Path) -> TestApp {
+    let data_dir = data_dir.to_path_buf();
     let args = ServeArgs {
         listen: Some("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
         data_dir: Some(data_dir.clone()),
