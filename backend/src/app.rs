@@ -107,10 +107,12 @@ impl Application {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "console listening");
         let prober = tokio::spawn(self.state.health.clone().run());
+        let refresher = tokio::spawn(self.state.fan_out.clone().run_refresher());
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         prober.abort();
+        refresher.abort();
         served.context("server error")?;
         tracing::info!("console stopped");
         Ok(())

@@ -5,14 +5,13 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use overcast_api_types::Aggregate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
-use crate::federation::Selection;
-use crate::resources::{ResourceError, SiteOps};
+use crate::federation::{Kind, Selection};
 use crate::sites::SiteError;
 
 #[derive(Debug, Deserialize)]
@@ -33,34 +32,14 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_LIMIT: usize = 1000;
 const MAX_LIMIT: usize = 10_000;
 
-fn to_values<T: Serialize>(items: Vec<T>) -> Vec<Value> {
-    items
-        .into_iter()
-        .filter_map(|item| serde_json::to_value(item).ok())
-        .collect()
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
     Path(resource): Path<String>,
     Query(query): Query<AggregateQuery>,
 ) -> Result<Json<Aggregate>, ApiError> {
-    type Read = fn(
-        SiteOps,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Vec<Value>, ResourceError>> + Send>,
-    >;
-    let read: Read = match resource.as_str() {
-        "servers" => |ops| Box::pin(async move { ops.servers().await.map(to_values) }),
-        "images" => |ops| Box::pin(async move { ops.images().await.map(to_values) }),
-        "flavors" => |ops| Box::pin(async move { ops.flavors().await.map(to_values) }),
-        "networks" => |ops| Box::pin(async move { ops.networks().await.map(to_values) }),
-        "volumes" => |ops| Box::pin(async move { ops.volumes().await.map(to_values) }),
-        "projects" => |ops| Box::pin(async move { ops.projects().await.map(to_values) }),
-        "users" => |ops| Box::pin(async move { ops.users().await.map(to_values) }),
-        _ => return Err(ApiError::NotFound("no such API endpoint".into())),
-    };
+    let kind =
+        Kind::parse(&resource).ok_or_else(|| ApiError::NotFound("no such API endpoint".into()))?;
     let timeout = match query.timeout_ms {
         None => DEFAULT_TIMEOUT,
         Some(0) => return Err(ApiError::invalid("timeout_ms must be positive")),
@@ -92,10 +71,7 @@ pub async fn list(
         })?;
 
     let max_age = query.max_age_ms.map(Duration::from_millis);
-    let results = state
-        .fan_out
-        .read(&resource, sites, timeout, max_age, read)
-        .await;
+    let results = state.fan_out.read(kind, sites, timeout, max_age).await;
     let mut items = Vec::new();
     let mut answers = std::collections::BTreeMap::new();
     for (site, result) in results {

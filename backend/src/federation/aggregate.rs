@@ -2,7 +2,6 @@
 //! how each answered. One failing site never fails the whole answer.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
 use crate::sites::{now_rfc3339, SiteError, SiteRegistry};
 
-use super::inventory::Inventory;
+use super::inventory::{Inventory, Kind};
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
@@ -92,23 +91,18 @@ impl FanOut {
         }
     }
 
-    /// Runs `read` on every site within `timeout` and collects what each answered.
+    /// Reads `kind` from every site within `timeout` and collects what each answered.
     /// `resource` names the inventory the answers refresh and fall back on; with
     /// `max_age`, a snapshot younger than that is used without asking the site.
-    pub async fn read<F, Fut>(
+    pub async fn read(
         &self,
-        resource: &str,
+        kind: Kind,
         sites: Vec<String>,
         timeout: Duration,
         max_age: Option<Duration>,
-        read: F,
-    ) -> BTreeMap<String, SiteResult>
-    where
-        F: Fn(SiteOps) -> Fut,
-        Fut: Future<Output = Result<Vec<Value>, ResourceError>>,
-    {
+    ) -> BTreeMap<String, SiteResult> {
         let deadline = Instant::now() + timeout;
-        let read = &read;
+        let resource = kind.name();
         let asks = sites.into_iter().map(|site| async move {
             let cached = self.inventory.get(&site, resource);
             if let (Some(max_age), Some(snapshot)) = (max_age, &cached) {
@@ -128,7 +122,7 @@ impl FanOut {
                     );
                 }
             }
-            let mut result = self.ask(&site, deadline, read).await;
+            let mut result = self.ask(&site, deadline, kind).await;
             match (result.answer.status, cached) {
                 (SiteAnswerStatus::Ok, _) => {
                     let as_of = self.inventory.put(&site, resource, result.items.clone());
@@ -147,11 +141,7 @@ impl FanOut {
         join_all(asks).await.into_iter().collect()
     }
 
-    async fn ask<F, Fut>(&self, site: &str, deadline: Instant, read: &F) -> SiteResult
-    where
-        F: Fn(SiteOps) -> Fut,
-        Fut: Future<Output = Result<Vec<Value>, ResourceError>>,
-    {
+    async fn ask(&self, site: &str, deadline: Instant, kind: Kind) -> SiteResult {
         let failed = |status, error: String| SiteResult {
             answer: SiteAnswer {
                 status,
@@ -181,7 +171,7 @@ impl FanOut {
         let started = Instant::now();
         let outcome = tokio::time::timeout_at(
             deadline,
-            read(SiteOps::new(site.to_owned(), session, deadline)),
+            kind.read(SiteOps::new(site.to_owned(), session, deadline)),
         )
         .await;
         let latency_ms = Some(started.elapsed().as_millis() as u64);
@@ -214,6 +204,59 @@ impl FanOut {
                     _ => SiteAnswerStatus::Error,
                 };
                 failed(status, error.to_string())
+            }
+        }
+    }
+}
+
+/// How often the background pass refreshes each site's inventory, and how long it
+/// leaves a kind alone after a failed refresh.
+const REFRESH_EVERY: Duration = Duration::from_secs(300);
+/// Sites refreshed at once by the background pass.
+const REFRESH_CONCURRENCY: usize = 16;
+
+impl FanOut {
+    /// Keeps every site's inventory younger than `REFRESH_EVERY`, so cached reads
+    /// (`max_age_ms`) and stale answers have recent data even for sites nobody asked.
+    pub async fn run_refresher(self) {
+        let mut attempted: std::collections::HashMap<(String, Kind), Instant> =
+            std::collections::HashMap::new();
+        let mut changes = self.registry.watch();
+        loop {
+            let sites = self
+                .registry
+                .list()
+                .await
+                .map(|s| s.into_iter().map(|s| s.name).collect::<Vec<_>>())
+                .unwrap_or_default();
+            attempted.retain(|(site, _), _| sites.contains(site));
+            let due: Vec<(String, Kind)> = sites
+                .iter()
+                .filter(|site| !self.health.is_unreachable(site))
+                .flat_map(|site| Kind::ALL.into_iter().map(move |kind| (site.clone(), kind)))
+                .filter(|(site, kind)| {
+                    let fresh = self
+                        .inventory
+                        .get(site, kind.name())
+                        .is_some_and(|s| s.age() < REFRESH_EVERY);
+                    let tried = attempted
+                        .get(&(site.clone(), *kind))
+                        .is_some_and(|at| at.elapsed() < REFRESH_EVERY);
+                    !fresh && !tried
+                })
+                .collect();
+            for chunk in due.chunks(REFRESH_CONCURRENCY) {
+                let reads = chunk.iter().map(|(site, kind)| {
+                    self.read(*kind, vec![site.clone()], Duration::from_secs(10), None)
+                });
+                join_all(reads).await;
+                for key in chunk {
+                    attempted.insert(key.clone(), Instant::now());
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(15)) => {}
+                Ok(()) = changes.changed() => {}
             }
         }
     }

@@ -198,6 +198,7 @@ impl HealthMonitor {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut resync_at = Instant::now();
+        let mut changes = self.registry.watch();
         loop {
             if Instant::now() >= resync_at {
                 self.resync().await;
@@ -205,7 +206,7 @@ impl HealthMonitor {
             }
             tokio::select! {
                 _ = tick.tick() => {}
-                () = self.registry.changed() => resync_at = Instant::now(),
+                Ok(()) = changes.changed() => resync_at = Instant::now(),
             }
             for site in self.due_sites() {
                 let monitor = self.clone();

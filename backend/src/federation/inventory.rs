@@ -12,7 +12,67 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+use crate::resources::{ResourceError, SiteOps};
 use crate::store::{InventoryRow, Store, StoreError};
+
+/// The resource kinds kept in the inventory and readable across sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Servers,
+    Images,
+    Flavors,
+    Networks,
+    Volumes,
+    Projects,
+    Users,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Servers,
+        Kind::Images,
+        Kind::Flavors,
+        Kind::Networks,
+        Kind::Volumes,
+        Kind::Projects,
+        Kind::Users,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Servers => "servers",
+            Kind::Images => "images",
+            Kind::Flavors => "flavors",
+            Kind::Networks => "networks",
+            Kind::Volumes => "volumes",
+            Kind::Projects => "projects",
+            Kind::Users => "users",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == text)
+    }
+
+    /// Reads this kind from one site, as JSON items.
+    pub async fn read(self, ops: SiteOps) -> Result<Vec<Value>, ResourceError> {
+        fn values<T: serde::Serialize>(items: Vec<T>) -> Vec<Value> {
+            items
+                .into_iter()
+                .filter_map(|item| serde_json::to_value(item).ok())
+                .collect()
+        }
+        match self {
+            Kind::Servers => ops.servers().await.map(values),
+            Kind::Images => ops.images().await.map(values),
+            Kind::Flavors => ops.flavors().await.map(values),
+            Kind::Networks => ops.networks().await.map(values),
+            Kind::Volumes => ops.volumes().await.map(values),
+            Kind::Projects => ops.projects().await.map(values),
+            Kind::Users => ops.users().await.map(values),
+        }
+    }
+}
 
 /// One site's items of one kind, as they were at `as_of`.
 #[derive(Debug)]

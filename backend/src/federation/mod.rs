@@ -10,6 +10,6 @@ pub mod sessions;
 
 pub use aggregate::{FanOut, SiteResult};
 pub use health::{HealthConfig, HealthMonitor, SiteEvent};
-pub use inventory::Inventory;
+pub use inventory::{Inventory, Kind};
 pub use selection::{Selection, Selector};
 pub use sessions::SessionPool;

@@ -183,7 +183,7 @@ pub struct SiteRegistry {
     store: Store,
     sealer: Sealer,
     /// Woken on every registration change, so background work sees sites join and leave.
-    changed: Arc<tokio::sync::Notify>,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl SiteRegistry {
@@ -191,7 +191,7 @@ impl SiteRegistry {
         SiteRegistry {
             store,
             sealer,
-            changed: Arc::new(tokio::sync::Notify::new()),
+            changed: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -214,7 +214,7 @@ impl SiteRegistry {
             created_at: now_rfc3339(),
         };
         self.store.insert_site(&row).await?;
-        self.changed.notify_waiters();
+        self.changed.send_modify(|version| *version += 1);
         site_from_row(row)
     }
 
@@ -236,7 +236,7 @@ impl SiteRegistry {
 
     pub async fn remove(&self, name: &str) -> Result<(), SiteError> {
         if self.store.delete_site(name).await? {
-            self.changed.notify_waiters();
+            self.changed.send_modify(|version| *version += 1);
             Ok(())
         } else {
             Err(SiteError::NotFound(name.to_owned()))
@@ -285,7 +285,7 @@ impl SiteRegistry {
         if !self.store.update_site(&updated).await? {
             return Err(SiteError::NotFound(name.to_owned()));
         }
-        self.changed.notify_waiters();
+        self.changed.send_modify(|version| *version += 1);
         site_from_row(updated)
     }
 
@@ -359,9 +359,10 @@ impl SiteRegistry {
         Ok(report)
     }
 
-    /// Completes at the next registration change.
-    pub async fn changed(&self) {
-        self.changed.notified().await;
+    /// A receiver that sees every registration change, even those made while its
+    /// owner was busy: `changed().await` returns at once if one happened since the last look.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// How to sign in to a site, credentials in clear: for the client layer only.
