@@ -73,3 +73,19 @@ export async function login(page, url, password) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/** Polls the console's API until a site reaches a health state, or fails after the deadline. */
+export async function waitForSiteState(demo, site, state, deadlineMs = 15000) {
+  const login = await fetch(`${demo.url}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: demo.adminPassword }),
+  });
+  const { access_token: token } = await login.json();
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const answer = await fetch(`${demo.url}/api/v1/sites/${site}`, { headers: { authorization: `Bearer ${token}` } });
+    if ((await answer.json()).state === state) return;
+    if (Date.now() > until) throw new Error(`${site} did not become ${state} within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -7,7 +7,9 @@ use leptos_router::path;
 use overcast_api_types::Me;
 
 use crate::api;
-use crate::pages::{login::Login, overview::Overview, placeholder::Placeholder, sites::Sites};
+use crate::pages::{
+    login::Login, overview::Overview, placeholder::Placeholder, resources::Resources, sites::Sites,
+};
 
 /// The signed-in user, shared with every page.
 #[derive(Clone, Copy)]
@@ -23,7 +25,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview/>
                     <Route path=path!("sites") view=Sites/>
-                    <Route path=path!("resources") view=|| view! { <Placeholder title="Resources" about="Servers, images, flavors, networks, volumes, projects and users across a selection of sites."/> }/>
+                    <Route path=path!("resources") view=Resources/>
                     <Route path=path!("images") view=|| view! { <Placeholder title="Images" about="Images across sites, grouped by content, and copies between sites."/> }/>
                     <Route path=path!("jobs") view=|| view! { <Placeholder title="Jobs" about="Bulk operations over many sites, with per-site progress."/> }/>
                     <Route path=path!("placement") view=|| view! { <Placeholder title="Placement" about="Let Overcast choose sites from a policy and constraints."/> }/>

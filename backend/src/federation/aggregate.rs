@@ -107,11 +107,19 @@ impl FanOut {
             let cached = self.inventory.get(&site, resource);
             if let (Some(max_age), Some(snapshot)) = (max_age, &cached) {
                 if snapshot.age() <= max_age {
+                    // Young data is used as is; for a site now known to be unreachable it is
+                    // still shown, but marked stale so nobody mistakes it for live.
+                    let unreachable = self.health.is_unreachable(&site);
                     let answer = SiteAnswer {
-                        status: SiteAnswerStatus::Ok,
+                        status: if unreachable {
+                            SiteAnswerStatus::Stale
+                        } else {
+                            SiteAnswerStatus::Ok
+                        },
                         latency_ms: None,
                         as_of: Some(rfc3339(snapshot.as_of)),
-                        error: None,
+                        error: unreachable
+                            .then(|| "unreachable (health checks fail); not asked".to_owned()),
                     };
                     return (
                         site,

@@ -1,4 +1,5 @@
 pub mod login;
 pub mod overview;
 pub mod placeholder;
+pub mod resources;
 pub mod sites;
