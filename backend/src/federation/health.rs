@@ -290,42 +290,32 @@ impl HealthMonitor {
                 )
             }
         };
-        if full {
-            return match session.probe(deadline).await {
-                Ok(probe) => (
-                    Outcome::Answered {
-                        latency: probe.latency,
-                    },
-                    Some(probe.capabilities),
-                ),
-                Err(OpenStackError::AuthFailed(reason)) => (
-                    Outcome::Impaired {
-                        reason: format!("credentials refused: {reason}"),
-                    },
-                    None,
-                ),
-                Err(error) if error.is_unreachable() => (
-                    Outcome::Failed {
-                        reason: error.to_string(),
-                    },
-                    None,
-                ),
-                Err(error) => (
-                    Outcome::Impaired {
-                        reason: error.to_string(),
-                    },
-                    None,
-                ),
-            };
-        }
-        match session.liveness(self.config.probe_timeout).await {
-            Ok(latency) => (Outcome::Answered { latency }, None),
+        let result = if full {
+            session
+                .probe(deadline)
+                .await
+                .map(|probe| (probe.latency, Some(probe.capabilities)))
+        } else {
+            session
+                .liveness(self.config.probe_timeout)
+                .await
+                .map(|latency| (latency, None))
+        };
+        match result {
+            Ok((latency, capabilities)) => (Outcome::Answered { latency }, capabilities),
+            Err(OpenStackError::AuthFailed(reason)) => (
+                Outcome::Impaired {
+                    reason: format!("credentials refused: {reason}"),
+                },
+                None,
+            ),
             Err(error) if error.is_unreachable() => (
                 Outcome::Failed {
                     reason: error.to_string(),
                 },
                 None,
             ),
+            // It answered, but not well: up, yet impaired.
             Err(error) => (
                 Outcome::Impaired {
                     reason: error.to_string(),

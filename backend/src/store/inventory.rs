@@ -13,17 +13,7 @@ pub struct InventoryRow {
 
 impl Store {
     pub async fn save_inventory(&self, row: &InventoryRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO inventory (site, resource, items, as_of) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (site, resource) DO UPDATE SET items = excluded.items, as_of = excluded.as_of",
-        )
-        .bind(&row.site)
-        .bind(&row.resource)
-        .bind(&row.items)
-        .bind(&row.as_of)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.save_inventory_batch(std::slice::from_ref(row)).await
     }
 
     pub async fn load_inventory(&self) -> Result<Vec<InventoryRow>, StoreError> {
