@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -131,13 +131,9 @@ fn visible_volumes<'a>(
 async fn list_volumes(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let data = site.data();
     let items: Vec<Value> = visible_volumes(&data, &caller, &query)
         .iter()
@@ -149,13 +145,9 @@ async fn list_volumes(
 async fn list_volumes_detail(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let data = site.data();
     let now = Instant::now();
     let items: Vec<Value> = visible_volumes(&data, &caller, &query)
@@ -168,13 +160,9 @@ async fn list_volumes_detail(
 async fn show_volume(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let data = site.data();
     match data
@@ -203,13 +191,9 @@ fn over_limit(message: String) -> Response {
 async fn create_volume(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return nova::error(StatusCode::BAD_REQUEST, "Malformed request body");
     };
@@ -286,13 +270,9 @@ async fn create_volume(
 
 async fn delete_volume(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let mut data = site.data();
     let now = Instant::now();
@@ -321,14 +301,10 @@ fn quota_json(project: &str, q: &VolumeQuota) -> Value {
 
 async fn show_quota(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let project = params.get("project").cloned().unwrap_or_default();
     if !caller.is_admin && caller.project_id != project {
         return nova::error(
@@ -361,14 +337,10 @@ async fn show_quota(
 
 async fn update_quota(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     if !caller.is_admin {
         return nova::error(
             StatusCode::FORBIDDEN,
@@ -426,10 +398,10 @@ async fn update_quota(
     Json(json!({"quota_set": body})).into_response()
 }
 
-async fn list_types(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
-    if let Err(response) = keystone::authenticate(&site, &headers) {
-        return response;
-    }
+async fn list_types(
+    Extension(site): Extension<Arc<SimSite>>,
+    _caller: keystone::Caller,
+) -> Response {
     Json(json!({"volume_types": [{"id": super::site::stable_id(&site.name, "volume-type", 0), "name": "__DEFAULT__",
         "description": "Default Volume Type", "is_public": true, "extra_specs": {}}]}))
     .into_response()

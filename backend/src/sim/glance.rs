@@ -170,13 +170,9 @@ fn visible(image: &Image, caller: &keystone::Caller) -> bool {
 
 async fn list_images(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
         Some(Ok(limit)) => limit.min(1000),
         Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "limit param must be an integer"),
@@ -242,13 +238,9 @@ fn find<'a>(
 
 async fn show_image(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let data = site.data();
     match find(&data.images, &caller, &id) {
@@ -334,13 +326,9 @@ fn set_attribute(image: &mut Image, key: &str, value: &Value) -> Result<(), Stri
 
 async fn create_image(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "Body expected in request.");
     };
@@ -493,13 +481,9 @@ async fn update_image(
 
 async fn delete_image(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let removed = {
         let mut data = site.data();
@@ -586,14 +570,10 @@ fn tag(
 async fn upload(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
     body: Body,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     {
         let mut data = site.data();

@@ -401,3 +401,21 @@ async fn revoke_token(Extension(site): Extension<Arc<SimSite>>, headers: HeaderM
         ),
     }
 }
+
+/// The caller of a site's API, as keystonemiddleware puts it in front of every service:
+/// taking it as a handler argument is what makes the handler require a valid token.
+impl axum::extract::FromRequestParts<Arc<SimContext>> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &Arc<SimContext>,
+    ) -> Result<Self, Response> {
+        let site = parts
+            .extensions
+            .get::<Arc<SimSite>>()
+            .cloned()
+            .ok_or_else(unauthorized)?;
+        authenticate(&site, &parts.headers)
+    }
+}

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -267,10 +267,7 @@ async fn resources(
     )
 }
 
-async fn extensions(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
-    if let Err(response) = keystone::authenticate(&site, &headers) {
-        return response;
-    }
+async fn extensions(_caller: keystone::Caller) -> Response {
     let ext = |alias: &str, name: &str| json!({"alias": alias, "name": name, "description": name, "links": [], "updated": "2013-01-01T00:00:00-00:00"});
     Json(json!({"extensions": [ext("quotas", "Quota management support"), ext("quota_details", "Quota details extension"),
         ext("security-group", "security-group"), ext("external-net", "Neutron external network"),
@@ -422,13 +419,9 @@ fn quota_exceeded(resource: &str, limit: i64) -> Response {
 
 async fn list_networks(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let data = site.data();
     let items: Vec<Value> = data
         .networks
@@ -443,13 +436,9 @@ async fn list_networks(
 
 async fn show_network(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let data = site.data();
     match data
@@ -464,13 +453,9 @@ async fn show_network(
 
 async fn create_network(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let fields = match parse(&body, "network") {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -540,13 +525,9 @@ async fn create_network(
 
 async fn delete_network(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let mut data = site.data();
     if !data
@@ -606,13 +587,9 @@ fn allocation_pool(cidr: &str) -> Option<(String, String)> {
 
 async fn list_subnets(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let data = site.data();
     let items: Vec<Value> = data
         .subnets
@@ -627,13 +604,9 @@ async fn list_subnets(
 
 async fn show_subnet(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let data = site.data();
     match data
@@ -648,13 +621,9 @@ async fn show_subnet(
 
 async fn create_subnet(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let fields = match parse(&body, "subnet") {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -749,13 +718,9 @@ async fn create_subnet(
 
 async fn delete_subnet(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let mut data = site.data();
     let before = data.subnets.len();
@@ -769,13 +734,9 @@ async fn delete_subnet(
 
 async fn list_ports(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let data = site.data();
     let items: Vec<Value> = data
         .ports
@@ -824,13 +785,9 @@ fn ensure_default_group(data: &mut super::site::SiteData, project_id: &str) {
 
 async fn list_security_groups(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let mut data = site.data();
     ensure_default_group(&mut data, &caller.project_id);
     let items: Vec<Value> = data
@@ -845,13 +802,9 @@ async fn list_security_groups(
 
 async fn show_security_group(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let data = site.data();
     match data
@@ -866,13 +819,9 @@ async fn show_security_group(
 
 async fn create_security_group(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let fields = match parse(&body, "security_group") {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -920,13 +869,9 @@ async fn create_security_group(
 
 async fn delete_security_group(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = params.get("id").cloned().unwrap_or_default();
     let mut data = site.data();
     let Some(group) = data
@@ -965,11 +910,10 @@ fn may_see_quota(caller: &Caller, project: &str) -> Result<(), Response> {
     }
 }
 
-async fn list_quotas(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+async fn list_quotas(
+    Extension(site): Extension<Arc<SimSite>>,
+    caller: keystone::Caller,
+) -> Response {
     if !caller.is_admin {
         return error(
             StatusCode::FORBIDDEN,
@@ -993,13 +937,9 @@ async fn list_quotas(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMa
 
 async fn show_quota(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let project = params.get("project").cloned().unwrap_or_default();
     if let Err(response) = may_see_quota(&caller, &project) {
         return response;
@@ -1009,13 +949,9 @@ async fn show_quota(
 
 async fn show_quota_details(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let project = params.get("project").cloned().unwrap_or_default();
     if let Err(response) = may_see_quota(&caller, &project) {
         return response;
@@ -1037,14 +973,10 @@ async fn show_quota_details(
 
 async fn update_quota(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: keystone::Caller,
     Path(params): Path<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let caller = match keystone::authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     if !caller.is_admin {
         return error(
             StatusCode::FORBIDDEN,
