@@ -34,6 +34,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("service unavailable")]
     Unavailable(String),
+    #[error("request timed out")]
+    Timeout(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// A site could not be asked, or answered with an error.
@@ -69,6 +71,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "request_timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Site { status, code, .. } => (*status, code),
         }
@@ -115,7 +118,8 @@ impl IntoResponse for ApiError {
             | ApiError::Conflict(m)
             | ApiError::PayloadTooLarge(m)
             | ApiError::UnsupportedMediaType(m)
-            | ApiError::Unavailable(m) => (m, Vec::new()),
+            | ApiError::Unavailable(m)
+            | ApiError::Timeout(m) => (m, Vec::new()),
             ApiError::Site { .. } => (String::new(), Vec::new()),
         };
         let body = ErrorBody {

@@ -14,16 +14,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -49,7 +48,7 @@ const JSON_BODY_LIMIT: usize = 1024 * 1024;
 /// A clouds.yaml of 10,000 clouds is about 4 MB.
 const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Image data streams through without being held; this bounds one upload.
-const IMAGE_BODY_LIMIT: usize = 64 * 1024 * 1024 * 1024;
+pub(crate) const IMAGE_BODY_LIMIT: u64 = 64 * 1024 * 1024 * 1024;
 
 /// The dashboard loads only its own files; WASM needs `wasm-unsafe-eval` to compile.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
@@ -94,17 +93,14 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
             post(site_resources::server_action),
         )
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            request_timeout,
-        ));
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            deadline(request_timeout, request, next)
+        }));
     // Image data streams through for as long as it takes, up to its own size limit.
-    let stream_api = Router::new()
-        .route(
-            "/sites/{site}/images/{id}/file",
-            get(site_resources::download_image).put(site_resources::upload_image),
-        )
-        .layer(RequestBodyLimitLayer::new(IMAGE_BODY_LIMIT));
+    let stream_api = Router::new().route(
+        "/sites/{site}/images/{id}/file",
+        get(site_resources::download_image).put(site_resources::upload_image),
+    );
     let api = json_api
         .merge(stream_api)
         .fallback(api_not_found)
@@ -141,6 +137,19 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
                 ApiError::Internal("a request handler panicked".into()).into_response()
             },
         ))
+}
+
+/// The request deadline of JSON calls, answered in the contract's error format (a bare
+/// 504 from a generic timeout layer would have an empty body).
+async fn deadline(timeout: Duration, request: Request, next: Next) -> axum::response::Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(format!(
+            "the request took longer than {} s",
+            timeout.as_secs()
+        ))
+        .into_response(),
+    }
 }
 
 async fn api_not_found() -> ApiError {

@@ -423,11 +423,39 @@ pub async fn upload_image(
     caller: Caller,
     Path((site, id)): Path<(String, String)>,
     Query(options): Query<CallOptions>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
+    let limit = super::IMAGE_BODY_LIMIT;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "image data is limited to {} GiB",
+            limit >> 30
+        )));
+    }
     let ops = ops(&state, &site, &options).await?;
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    // Without a Content-Length the limit is enforced while streaming: past it the upload
+    // is cut, and the site's Glance never marks the image active.
+    let mut seen = 0u64;
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |chunk| {
+            seen += chunk.len() as u64;
+            let over = seen > limit;
+            async move {
+                if over {
+                    Err(std::io::Error::other("image data over the limit"))
+                } else {
+                    Ok(chunk)
+                }
+            }
+        });
     let image = ops
         .upload_image(&id, reqwest::Body::wrap_stream(stream))
         .await

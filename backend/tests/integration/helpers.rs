@@ -41,6 +41,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// A console on a given data dir, e.g. to restart one on the same database.
 pub async fn spawn_app_in(data_dir: &std::path::Path) -> TestApp {
+    spawn_app_with(data_dir, |_| {}).await
+}
+
+/// A console whose settings a test adjusts.
+pub async fn spawn_app_with(
+    data_dir: &std::path::Path,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
     let data_dir = data_dir.to_path_buf();
     let args = ServeArgs {
         listen: Some("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
@@ -49,6 +57,8 @@ pub async fn spawn_app_in(data_dir: &std::path::Path) -> TestApp {
         web_dir: Some(data_dir.join("no-dashboard")),
         ..ServeArgs::default()
     };
+    let mut args = args;
+    adjust(&mut args);
     let settings = Settings::load(&args).unwrap_or_else(|e| panic!("settings: {e}"));
     let app = Application::build(settings)
         .await

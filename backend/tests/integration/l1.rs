@@ -619,3 +619,21 @@ async fn a_site_that_forgets_its_tokens_is_signed_in_to_again() {
     let (status, body) = call(&app, Method::GET, "site-001/flavors", None).await;
     assert_eq!(status, 200, "a 401 leads to one fresh sign-in: {body}");
 }
+
+#[tokio::test]
+async fn the_request_deadline_answers_in_json() {
+    let sim = start_sim(1).await;
+    let app = crate::helpers::spawn_app_with(&crate::helpers::temp_dir("deadline"), |args| {
+        args.request_timeout_s = Some(1)
+    })
+    .await;
+    app.register_all(&sim).await;
+    sim.set_fault("site-001", Fault::Blackhole);
+    // The site's own deadline (20 s) is longer than the console's request deadline (1 s).
+    let (status, body) = call(&app, Method::GET, "site-001/flavors?timeout_ms=20000", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("request_timeout")),
+        "{body}"
+    );
+}
