@@ -26,7 +26,7 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 }
 
 /// Sites asked at once by one console, over all requests.
-const MAX_IN_FLIGHT: usize = 512;
+const MAX_IN_FLIGHT: usize = 1024;
 
 #[derive(Clone)]
 pub struct FanOut {

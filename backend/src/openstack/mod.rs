@@ -163,7 +163,9 @@ fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(8)
+        // Sites behind one address (a load balancer, or the simulator) share the per-host
+        // pool: keep enough idle connections that a fan-out does not reconnect each time.
+        .pool_max_idle_per_host(1024)
         .user_agent(concat!("overcast/", env!("CARGO_PKG_VERSION")))
 }
 
