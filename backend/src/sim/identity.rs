@@ -68,12 +68,23 @@ fn forbidden() -> Response {
     )
 }
 
-fn admin(site: &SimSite, headers: &HeaderMap) -> Result<Caller, Response> {
-    let caller = authenticate(site, headers)?;
-    if caller.is_admin {
-        Ok(caller)
-    } else {
-        Err(forbidden())
+/// A caller with the admin role, as Keystone's default policy requires for managing
+/// projects, users and role assignments.
+struct Admin(Caller);
+
+impl axum::extract::FromRequestParts<Arc<SimContext>> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<SimContext>,
+    ) -> Result<Self, Response> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if caller.is_admin {
+            Ok(Admin(caller))
+        } else {
+            Err(forbidden())
+        }
     }
 }
 
@@ -144,13 +155,9 @@ fn collection(ctx: &SimContext, site: &SimSite, path: &str) -> Value {
 async fn list_projects(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let data = site.data();
     let items: Vec<Value> = data
         .projects
@@ -185,13 +192,9 @@ fn find_user<'a>(data: &'a SiteData, id: &str) -> Result<&'a User, Response> {
 async fn show_project(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(params): Params,
 ) -> Response {
-    let caller = match authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = param(&params, "id");
     let data = site.data();
     if !caller.is_admin && caller.project_id != id {
@@ -206,12 +209,9 @@ async fn show_project(
 async fn create_project(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let fields = match body_of(&body, "project") {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -265,13 +265,10 @@ async fn create_project(
 async fn update_project(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(params): Params,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let id = param(&params, "id");
     let fields = match body_of(&body, "project") {
         Ok(fields) => fields,
@@ -317,13 +314,9 @@ async fn update_project(
 
 async fn delete_project(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
     Path(params): Params,
 ) -> Response {
-    let caller = match admin(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = param(&params, "id");
     if id == caller.project_id {
         return error(
@@ -344,12 +337,9 @@ async fn delete_project(
 async fn list_users(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let data = site.data();
     let items: Vec<Value> = data
         .users
@@ -364,13 +354,9 @@ async fn list_users(
 async fn show_user(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(params): Params,
 ) -> Response {
-    let caller = match authenticate(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = param(&params, "id");
     if !caller.is_admin && caller.user_id != id {
         return forbidden();
@@ -385,12 +371,9 @@ async fn show_user(
 async fn create_user(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let fields = match body_of(&body, "user") {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -443,13 +426,10 @@ async fn create_user(
 async fn update_user(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(params): Params,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let id = param(&params, "id");
     let fields = match body_of(&body, "user") {
         Ok(fields) => fields,
@@ -485,13 +465,9 @@ async fn update_user(
 
 async fn delete_user(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
     Path(params): Params,
 ) -> Response {
-    let caller = match admin(&site, &headers) {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let id = param(&params, "id");
     if id == caller.user_id {
         return error(
@@ -513,12 +489,9 @@ async fn delete_user(
 async fn list_roles(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(response) = authenticate(&site, &headers) {
-        return response;
-    }
     let data = site.data();
     let items: Vec<Value> = data
         .roles
@@ -565,12 +538,9 @@ fn assignment_json(
 async fn list_assignments(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let names = q.contains_key("include_names")
         && q.get("include_names")
             .is_none_or(|v| v != "0" && v != "false");
@@ -590,12 +560,9 @@ async fn list_assignments(
 async fn list_user_project_roles(
     State(ctx): State<Arc<SimContext>>,
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(params): Params,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let (project, user) = (param(&params, "project"), param(&params, "user"));
     let data = site.data();
     if let Err(response) = find_project(&data, &project).and_then(|_| find_user(&data, &user)) {
@@ -635,12 +602,9 @@ fn grant_target(data: &SiteData, params: &HashMap<String, String>) -> Result<Ass
 
 async fn grant(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(params): Params,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let mut data = site.data();
     match grant_target(&data, &params) {
         Ok(assignment) => {
@@ -655,12 +619,9 @@ async fn grant(
 
 async fn check_grant(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(params): Params,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let data = site.data();
     match grant_target(&data, &params) {
         Ok(assignment) if data.assignments.contains(&assignment) => StatusCode::NO_CONTENT.into_response(),
@@ -671,12 +632,9 @@ async fn check_grant(
 
 async fn revoke(
     Extension(site): Extension<Arc<SimSite>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(params): Params,
 ) -> Response {
-    if let Err(response) = admin(&site, &headers) {
-        return response;
-    }
     let mut data = site.data();
     match grant_target(&data, &params) {
         Ok(assignment) => {
