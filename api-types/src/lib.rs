@@ -239,6 +239,10 @@ pub mod l1 {
         pub key_name: Option<String>,
         pub project_id: Option<String>,
         pub created: Option<String>,
+        /// When Nova last changed the server: what bulk deletes compare to decide that a
+        /// server is still the one the operator saw.
+        #[serde(default)]
+        pub updated: Option<String>,
         pub fault: Option<String>,
     }
 
@@ -627,4 +631,243 @@ pub struct Aggregate {
     pub sites: BTreeMap<String, SiteAnswer>,
     /// Items before paging, over every site that answered.
     pub total: usize,
+}
+
+/// Bulk operations: a job fans out into one task per site.
+pub mod jobs {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(rename_all = "snake_case")]
+    pub enum JobState {
+        Pending,
+        Running,
+        Succeeded,
+        PartiallyFailed,
+        Failed,
+        Cancelled,
+    }
+
+    impl JobState {
+        pub fn as_str(self) -> &'static str {
+            match self {
+                JobState::Pending => "pending",
+                JobState::Running => "running",
+                JobState::Succeeded => "succeeded",
+                JobState::PartiallyFailed => "partially_failed",
+                JobState::Failed => "failed",
+                JobState::Cancelled => "cancelled",
+            }
+        }
+
+        pub fn parse(text: &str) -> Option<JobState> {
+            [
+                JobState::Pending,
+                JobState::Running,
+                JobState::Succeeded,
+                JobState::PartiallyFailed,
+                JobState::Failed,
+                JobState::Cancelled,
+            ]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+        }
+
+        pub fn is_finished(self) -> bool {
+            !matches!(self, JobState::Pending | JobState::Running)
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(rename_all = "snake_case")]
+    pub enum TaskState {
+        Pending,
+        Running,
+        WaitingForSite,
+        Succeeded,
+        Failed,
+        Cancelled,
+    }
+
+    impl TaskState {
+        pub fn as_str(self) -> &'static str {
+            match self {
+                TaskState::Pending => "pending",
+                TaskState::Running => "running",
+                TaskState::WaitingForSite => "waiting_for_site",
+                TaskState::Succeeded => "succeeded",
+                TaskState::Failed => "failed",
+                TaskState::Cancelled => "cancelled",
+            }
+        }
+
+        pub fn parse(text: &str) -> Option<TaskState> {
+            [
+                TaskState::Pending,
+                TaskState::Running,
+                TaskState::WaitingForSite,
+                TaskState::Succeeded,
+                TaskState::Failed,
+                TaskState::Cancelled,
+            ]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+        }
+
+        pub fn is_finished(self) -> bool {
+            matches!(
+                self,
+                TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled
+            )
+        }
+    }
+
+    /// Which sites a job is for: exactly one of the three.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Targets {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sites: Option<Vec<String>>,
+        /// A label selector, `region=eu,tier!=test`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub selector: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub all: Option<bool>,
+    }
+
+    /// How a job spreads over its sites.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct Rollout {
+        /// Sites worked on at once by this job (default 50).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_parallel: Option<u32>,
+        /// Failed sites tolerated; one more stops the rollout and cancels what has not started.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_failures: Option<u32>,
+        /// The same as a percentage of the job's sites.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_failure_percent: Option<u8>,
+        /// Sites that go first; the others start only when all of these succeeded.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub canary: Vec<String>,
+        /// Or: the first N target sites (by name) go first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub canary_count: Option<u32>,
+    }
+
+    /// `POST /api/v1/jobs`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct NewJob {
+        /// `flavor.create`, `flavor.delete`, `project.create`, `user.create`, `quota.set`,
+        /// `keypair.create`, `network.create`, `servers.delete`.
+        pub kind: String,
+        pub targets: Targets,
+        #[serde(default)]
+        pub params: serde_json::Value,
+        #[serde(default)]
+        pub rollout: Rollout,
+        /// How long tasks of unreachable sites wait before they fail (default one day).
+        #[serde(default)]
+        pub ttl_s: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Task {
+        pub site: String,
+        pub state: TaskState,
+        pub attempts: u32,
+        pub error: Option<String>,
+        /// 0 to 100.
+        pub progress: u8,
+        #[serde(default)]
+        pub canary: bool,
+        /// What the task did, e.g. `{"outcome": "created", "id": "…"}`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub result: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub next_attempt_at: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub started_at: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub finished_at: Option<String>,
+    }
+
+    /// Tasks by state.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct TaskCounts {
+        pub total: u32,
+        pub pending: u32,
+        pub running: u32,
+        pub waiting_for_site: u32,
+        pub succeeded: u32,
+        pub failed: u32,
+        pub cancelled: u32,
+    }
+
+    impl TaskCounts {
+        pub fn add(&mut self, state: TaskState) {
+            self.total += 1;
+            match state {
+                TaskState::Pending => self.pending += 1,
+                TaskState::Running => self.running += 1,
+                TaskState::WaitingForSite => self.waiting_for_site += 1,
+                TaskState::Succeeded => self.succeeded += 1,
+                TaskState::Failed => self.failed += 1,
+                TaskState::Cancelled => self.cancelled += 1,
+            }
+        }
+
+        pub fn finished(&self) -> u32 {
+            self.succeeded + self.failed + self.cancelled
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Job {
+        pub id: String,
+        pub kind: String,
+        pub state: JobState,
+        /// The parameters, with secrets (passwords) left out.
+        pub params: serde_json::Value,
+        pub targets: Targets,
+        pub rollout: Rollout,
+        pub created_by: String,
+        pub created_at: String,
+        pub updated_at: String,
+        pub expires_at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub finished_at: Option<String>,
+        /// Why the rollout stopped early, if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub stopped_reason: Option<String>,
+        pub counts: TaskCounts,
+        /// Empty in lists; every site's task in `GET /jobs/{id}`.
+        #[serde(default)]
+        pub tasks: Vec<Task>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct JobList {
+        pub items: Vec<Job>,
+    }
+
+    /// One Server-Sent Event of `GET /api/v1/jobs/{id}/events` (event name `task`): a
+    /// task changed, with the job's state and counts after the change.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct TaskEvent {
+        pub job_id: String,
+        pub job_state: JobState,
+        pub counts: TaskCounts,
+        pub task: Task,
+    }
 }

@@ -13,6 +13,7 @@ use crate::api::{self, AppState};
 use crate::auth::{self, Bootstrap, TokenService};
 use crate::config::Settings;
 use crate::federation::{FanOut, HealthConfig, HealthMonitor, Inventory, SessionPool};
+use crate::jobs::{EngineConfig, JobEngine};
 use crate::openstack;
 use crate::secrets::{Key, Sealer};
 use crate::sites::SiteRegistry;
@@ -68,8 +69,25 @@ impl Application {
             .await
             .context("cannot load the inventory cache")?;
         let fan_out = FanOut::new(sites.clone(), sessions.clone(), health.clone(), inventory);
+        let jobs = JobEngine::new(
+            store.clone(),
+            sites.clone(),
+            sessions.clone(),
+            health.clone(),
+            fan_out.clone(),
+            Sealer::new(&secret_key),
+            EngineConfig::default(),
+        );
+        let resumed = jobs
+            .resume()
+            .await
+            .context("cannot resume unfinished jobs")?;
+        if resumed > 0 {
+            tracing::info!(jobs = resumed, "resumed unfinished jobs");
+        }
         let state = AppState {
             fan_out,
+            jobs,
             tokens: Arc::new(TokenService::new(&jwt_key, settings.token_ttl)),
             store,
             sites,
@@ -108,11 +126,13 @@ impl Application {
         tracing::info!(%addr, "console listening");
         let prober = tokio::spawn(self.state.health.clone().run());
         let refresher = tokio::spawn(self.state.fan_out.clone().run_refresher());
+        let scheduler = tokio::spawn(self.state.jobs.clone().run());
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         prober.abort();
         refresher.abort();
+        scheduler.abort();
         served.context("server error")?;
         tracing::info!("console stopped");
         Ok(())

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod federation;
+pub mod jobs;
 pub mod openstack;
 pub mod resources;
 pub mod secrets;

@@ -6,6 +6,7 @@ use axum::Json;
 use overcast_api_types::{ErrorBody, ErrorDetail, FieldError, SiteState};
 
 use crate::auth::{AuthError, TokenError};
+use crate::jobs::JobError;
 use crate::openstack::OpenStackError;
 use crate::resources::ResourceError;
 use crate::sites::SiteError;
@@ -234,6 +235,21 @@ impl ApiError {
                     site_error(http, code, format!("{service} at site {site} answered {status}: {message}"), Some(status))
                 }
             },
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::Invalid(fields) => ApiError::InvalidInput {
+                message: "invalid job".into(),
+                fields,
+            },
+            JobError::NotFound(id) => ApiError::NotFound(format!("job {id} not found")),
+            JobError::Conflict(message) => ApiError::Conflict(message),
+            JobError::Site(e) => e.into(),
+            JobError::Store(e) => e.into(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod jobs;
 mod openapi;
 mod site_resources;
 mod sites;
@@ -29,6 +30,7 @@ pub use error::ApiError;
 
 use crate::auth::TokenService;
 use crate::federation::{FanOut, HealthMonitor, SessionPool};
+use crate::jobs::JobEngine;
 use crate::sites::SiteRegistry;
 use crate::store::Store;
 
@@ -41,6 +43,7 @@ pub struct AppState {
     pub sessions: SessionPool,
     pub health: Arc<HealthMonitor>,
     pub fan_out: FanOut,
+    pub jobs: Arc<JobEngine>,
 }
 
 /// JSON bodies of the API are small; image data has its own limit.
@@ -61,6 +64,10 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
         .route("/auth/me", get(auth::me))
         .route("/openapi.json", get(openapi::serve))
         .route("/{resource}", get(aggregate::list))
+        .route("/jobs", get(jobs::list).post(jobs::create))
+        .route("/jobs/{id}", get(jobs::show))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/sites", get(sites::list).post(sites::create))
         .route(
             "/sites/import",
@@ -96,11 +103,15 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             deadline(request_timeout, request, next)
         }));
-    // Image data streams through for as long as it takes, up to its own size limit.
-    let stream_api = Router::new().route(
-        "/sites/{site}/images/{id}/file",
-        get(site_resources::download_image).put(site_resources::upload_image),
-    );
+    // Image data and event streams last as long as they need; image data has its own
+    // size limit.
+    let stream_api = Router::new()
+        .route(
+            "/sites/{site}/images/{id}/file",
+            get(site_resources::download_image).put(site_resources::upload_image),
+        )
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/events", get(jobs::console_events));
     let api = json_api
         .merge(stream_api)
         .fallback(api_not_found)

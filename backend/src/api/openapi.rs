@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::l1;
+use overcast_api_types::{jobs, l1};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
     LoginResponse, Me, NewSite, Role, Site, SiteAnswer, SiteAnswerStatus, SiteCredentials,
@@ -80,6 +80,16 @@ use super::site_resources::Resource;
         Aggregate,
         SiteAnswer,
         SiteAnswerStatus,
+        jobs::JobState,
+        jobs::TaskState,
+        jobs::Targets,
+        jobs::Rollout,
+        jobs::NewJob,
+        jobs::Task,
+        jobs::TaskCounts,
+        jobs::Job,
+        jobs::JobList,
+        jobs::TaskEvent,
     ))
 )]
 struct Components;
@@ -92,6 +102,8 @@ enum Success {
     Items(&'static str),
     NoContent,
     Bytes,
+    /// Server-Sent Events.
+    Events,
 }
 
 struct Route {
@@ -208,6 +220,19 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "Image")),
         Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")
             .answers(Success::Bytes),
+        Route::new("post", "/api/v1/jobs", "create_job", "Start a bulk operation over a site selection")
+            .takes("NewJob")
+            .answers(Success::One(202, "Job")),
+        Route::new("get", "/api/v1/jobs", "list_jobs", "The newest jobs first (query: limit, state)").answers(Success::One(200, "JobList")),
+        Route::new("get", "/api/v1/jobs/{id}", "show_job", "A job with every site's task").answers(Success::One(200, "Job")),
+        Route::new("post", "/api/v1/jobs/{id}/cancel", "cancel_job", "Cancel the tasks that have not started")
+            .answers(Success::One(200, "Job")),
+        Route::new("post", "/api/v1/jobs/{id}/retry", "retry_job", "Run the failed and cancelled tasks again")
+            .answers(Success::One(200, "Job")),
+        Route::new("get", "/api/v1/jobs/{id}/events", "job_events", "Server-Sent Events: `job` (the job), `task` (a TaskEvent per change), `job` again when it finishes")
+            .answers(Success::Events),
+        Route::new("get", "/api/v1/events", "console_events", "Server-Sent Events: `site` (a site's state changed) and `job` (a job's state changed)")
+            .answers(Success::Events),
     ];
     for resource in [
         Resource::Servers,
@@ -411,6 +436,13 @@ fn operation(route: &Route) -> Operation {
             ResponseBuilder::new()
                 .description("The data")
                 .content("application/octet-stream", ContentBuilder::new().build())
+                .build(),
+        ),
+        Success::Events => (
+            "200".to_owned(),
+            ResponseBuilder::new()
+                .description("An event stream")
+                .content("text/event-stream", ContentBuilder::new().build())
                 .build(),
         ),
     };

@@ -47,6 +47,7 @@ fn server(value: &Value) -> Server {
         key_name: text(value, "key_name"),
         project_id: text(value, "tenant_id"),
         created: text(value, "created"),
+        updated: text(value, "updated"),
         fault: value.get("fault").and_then(|f| text(f, "message")),
     }
 }

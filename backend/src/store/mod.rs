@@ -3,6 +3,7 @@
 //! folder so that engine-specific DDL stays possible. See docs/decisions.md.
 
 mod inventory;
+mod jobs;
 mod sites;
 mod users;
 
@@ -11,6 +12,7 @@ use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
 
 pub use inventory::InventoryRow;
+pub use jobs::{JobRow, TaskRow};
 pub use sites::SiteRow;
 pub use users::UserRow;
 

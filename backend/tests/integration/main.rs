@@ -4,6 +4,7 @@ mod aggregate;
 mod api;
 mod health;
 mod helpers;
+mod jobs;
 mod l1;
 mod registry;
 mod sim;

@@ -1,0 +1,174 @@
+//! Bulk operations over HTTP: `/api/v1/jobs…`, and the Server-Sent Events the dashboard
+//! and `overcast ctl` follow.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::{Stream, StreamExt};
+use overcast_api_types::jobs::{Job, JobList, JobState, NewJob};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::AppState;
+use crate::jobs::EngineEvent;
+
+const DEFAULT_LIST_LIMIT: usize = 100;
+const MAX_LIST_LIMIT: usize = 1000;
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(new): ApiJson<NewJob>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    caller.require_operator()?;
+    let job = state.jobs.create(new, &caller.username).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    state: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<JobList>, ApiError> {
+    let wanted = match query.state.as_deref() {
+        None => None,
+        Some(text) => Some(JobState::parse(text).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "unknown job state {text:?}; one of pending, running, succeeded, partially_failed, failed, cancelled"
+            ))
+        })?),
+    };
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_LIST_LIMIT)
+        .clamp(1, MAX_LIST_LIMIT);
+    let items = state.jobs.list(limit, wanted).await?;
+    Ok(Json(JobList { items }))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(state.jobs.get(&id).await?))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require_operator()?;
+    Ok(Json(state.jobs.cancel(&id, &caller.username).await?))
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require_operator()?;
+    Ok(Json(state.jobs.retry(&id).await?))
+}
+
+fn event_stream(stream: impl Stream<Item = Event> + Send + 'static) -> Response {
+    Sse::new(stream.map(Ok::<_, Infallible>))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().event("error").data("cannot encode event"))
+}
+
+/// `GET /api/v1/jobs/{id}/events`: the job as it is (`job`), then every task change
+/// (`task`), then the finished job (`job` again) and the end of the stream.
+pub async fn events(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    // Subscribed before the snapshot is taken, so no change falls between the two.
+    let receiver = state.jobs.subscribe();
+    let snapshot = state.jobs.get(&id).await?;
+    let finished = snapshot.state.is_finished();
+    let first = json_event("job", &snapshot);
+    let engine = state.jobs.clone();
+    let changes = futures::stream::unfold((receiver, finished), move |(mut receiver, finished)| {
+        let (engine, id) = (engine.clone(), id.clone());
+        async move {
+            if finished {
+                return None;
+            }
+            loop {
+                match receiver.recv().await {
+                    Ok(EngineEvent::Task(event)) if event.job_id == id => {
+                        return Some((json_event("task", &event), (receiver, false)));
+                    }
+                    Ok(EngineEvent::Job(job)) if job.id == id && job.state.is_finished() => {
+                        let full = engine.get(&id).await.unwrap_or(job);
+                        return Some((json_event("job", &full), (receiver, true)));
+                    }
+                    Ok(_) => {}
+                    // Fell behind: a fresh snapshot replaces what was missed.
+                    Err(RecvError::Lagged(_)) => {
+                        let full = engine.get(&id).await.ok()?;
+                        let done = full.state.is_finished();
+                        return Some((json_event("job", &full), (receiver, done)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Ok(event_stream(
+        futures::stream::once(async move { first }).chain(changes),
+    ))
+}
+
+/// `GET /api/v1/events`: site state changes (`site`) and job state changes (`job`) of
+/// the whole console, for live views.
+pub async fn console_events(State(state): State<AppState>, _caller: Caller) -> Response {
+    let sites = futures::stream::unfold(state.health.subscribe(), |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => return Some((json_event("site", &event), receiver)),
+                Err(RecvError::Lagged(_)) => {
+                    return Some((Event::default().event("resync").data("{}"), receiver))
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let jobs = futures::stream::unfold(state.jobs.subscribe(), |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(EngineEvent::Job(job)) => return Some((json_event("job", &job), receiver)),
+                Ok(EngineEvent::Task(_)) => {}
+                Err(RecvError::Lagged(_)) => {
+                    return Some((Event::default().event("resync").data("{}"), receiver))
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    event_stream(futures::stream::select(sites, jobs))
+}
