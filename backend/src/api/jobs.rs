@@ -148,15 +148,12 @@ pub async fn events(
 /// the whole console, for live views.
 pub async fn console_events(State(state): State<AppState>, _caller: Caller) -> Response {
     let sites = futures::stream::unfold(state.health.subscribe(), |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) => return Some((json_event("site", &event), receiver)),
-                Err(RecvError::Lagged(_)) => {
-                    return Some((Event::default().event("resync").data("{}"), receiver))
-                }
-                Err(RecvError::Closed) => return None,
-            }
-        }
+        let event = match receiver.recv().await {
+            Ok(event) => json_event("site", &event),
+            Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((event, receiver))
     });
     let jobs = futures::stream::unfold(state.jobs.subscribe(), |mut receiver| async move {
         loop {
