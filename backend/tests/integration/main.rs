@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod api;
+mod crash;
 mod health;
 mod helpers;
 mod jobs;
