@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{ServeArgs, Settings};
 use crate::sim::SimArgs;
-use crate::{app, demo, sim, telemetry};
+use crate::{app, ctl, demo, sim, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +27,8 @@ pub enum Command {
     Sim(SimArgs),
     /// Run the console with an in-process simulator whose sites are all registered.
     Demo(demo::DemoArgs),
+    /// Drive a console's REST API from a shell (reads OVERCAST_URL and OVERCAST_TOKEN).
+    Ctl(ctl::CtlArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -42,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sim::run_standalone(args).await?;
         }
         Command::Demo(args) => demo::run(args).await?,
+        Command::Ctl(args) => return Ok(ctl::run(args).await),
     }
     Ok(ExitCode::SUCCESS)
 }

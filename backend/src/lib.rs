@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod demo;
 pub mod federation;
 pub mod jobs;

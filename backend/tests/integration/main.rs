@@ -3,6 +3,7 @@
 mod aggregate;
 mod api;
 mod crash;
+mod ctl;
 mod health;
 mod helpers;
 mod jobs;
