@@ -491,3 +491,45 @@ async fn job_events_stream_every_task_until_the_job_finishes() {
         "one event per task change at least: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_site_that_leaves_has_its_waiting_task_cancelled_with_the_reason() {
+    let sim = start_sim(2).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    sim.set_fault("site-002", Fault::Down);
+    let job = create_job(
+        &app,
+        flavor_job("m1.leave", json!({"all": true}), json!({})),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap_or_default();
+    job_when(
+        &app,
+        id,
+        Duration::from_secs(30),
+        "site-002 waiting",
+        |job| {
+            task(job, "site-002")["state"] == "waiting_for_site"
+                && task(job, "site-001")["state"] == "succeeded"
+        },
+    )
+    .await;
+    let (status, body) = app
+        .admin(Method::DELETE, "/api/v1/sites/site-002", None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let done = job_when(
+        &app,
+        id,
+        Duration::from_secs(10),
+        "the job finished",
+        |job| job["state"] == "partially_failed",
+    )
+    .await;
+    assert_eq!(task(&done, "site-002")["state"], "cancelled");
+    assert_eq!(
+        task(&done, "site-002")["error"],
+        "site site-002 was removed from the console"
+    );
+}
