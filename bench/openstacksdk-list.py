@@ -21,6 +21,11 @@ def main():
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     os.environ["OS_CLIENT_CONFIG_FILE"] = clouds_yaml
     import openstack  # after the config path is set
+    from openstack.config import loader
+
+    # One parse of the clouds.yaml for all clouds: openstack.connect(cloud=…) would
+    # parse the whole file again for each cloud.
+    config = loader.OpenStackConfig()
 
     with open(clouds_yaml) as f:
         names = sorted(yaml.safe_load(f)["clouds"])
@@ -42,7 +47,7 @@ def main():
 
     cold, warm, failed = [], [], 0
     for _ in range(repeats):
-        connections = [openstack.connect(cloud=name) for name in names]
+        connections = [openstack.connection.Connection(config=config.get_one(cloud=name)) for name in names]
         elapsed, failed = run(connections)
         cold.append(elapsed)
         elapsed, _ = run(connections)

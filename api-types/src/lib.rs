@@ -73,6 +73,9 @@ pub enum Role {
 pub struct Me {
     pub username: String,
     pub role: Role,
+    /// The sites the caller may see and operate.
+    #[serde(default)]
+    pub scope: jobs::Targets,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -869,5 +872,123 @@ pub mod jobs {
         pub job_state: JobState,
         pub counts: TaskCounts,
         pub task: Task,
+    }
+}
+
+/// Console users, their site scopes, API tokens and the audit log.
+pub mod access {
+    use serde::{Deserialize, Serialize};
+
+    use crate::jobs::Targets;
+    use crate::Role;
+
+    /// A console user. `scope` limits the sites the user sees and operates.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ConsoleUser {
+        pub id: String,
+        pub username: String,
+        pub role: Role,
+        pub scope: Targets,
+        pub created_at: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct NewConsoleUser {
+        pub username: String,
+        pub password: String,
+        pub role: Role,
+        /// Default: every site.
+        #[serde(default)]
+        pub scope: Option<Targets>,
+    }
+
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct ConsoleUserUpdate {
+        #[serde(default)]
+        pub password: Option<String>,
+        #[serde(default)]
+        pub role: Option<Role>,
+        #[serde(default)]
+        pub scope: Option<Targets>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ConsoleUserList {
+        pub items: Vec<ConsoleUser>,
+    }
+
+    /// An API token as listed: never the token itself.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ApiToken {
+        pub id: String,
+        pub name: String,
+        pub username: String,
+        pub role: Role,
+        pub scope: Targets,
+        pub created_at: String,
+        pub expires_at: Option<String>,
+        pub last_used_at: Option<String>,
+        pub revoked: bool,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct NewApiToken {
+        pub name: String,
+        /// At most the owner's role (default: the owner's role).
+        #[serde(default)]
+        pub role: Option<Role>,
+        /// Narrows the owner's scope (default: the owner's scope).
+        #[serde(default)]
+        pub scope: Option<Targets>,
+        /// Default 90, at most 365.
+        #[serde(default)]
+        pub expires_in_days: Option<u32>,
+    }
+
+    /// The answer to creating a token: the only time `token` is shown.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct CreatedApiToken {
+        pub token: String,
+        pub info: ApiToken,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ApiTokenList {
+        pub items: Vec<ApiToken>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct AuditEntry {
+        pub id: i64,
+        pub at: String,
+        pub actor: String,
+        /// `POST /api/v1/jobs`, `job.create`, `site.state`, `auth.login`, …
+        pub action: String,
+        pub target: Option<String>,
+        pub sites: Vec<String>,
+        /// `ok`, `denied`, `failed`, or a state (`unreachable`, `succeeded`, …).
+        pub outcome: String,
+        pub status: Option<u16>,
+        pub detail: Option<String>,
+    }
+
+    /// Newest first; pass `before=next_before` for the next page.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct AuditList {
+        pub items: Vec<AuditEntry>,
+        pub next_before: Option<i64>,
     }
 }

@@ -10,7 +10,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
-use crate::auth::{self, Bootstrap, TokenService};
+use crate::audit::{Audit, Record};
+use crate::auth::{self, Access, Bootstrap, TokenService};
 use crate::config::Settings;
 use crate::federation::{FanOut, HealthConfig, HealthMonitor, Inventory, SessionPool};
 use crate::jobs::{EngineConfig, JobEngine};
@@ -69,8 +70,16 @@ impl Application {
             .await
             .context("cannot load the inventory cache")?;
         let fan_out = FanOut::new(sites.clone(), sessions.clone(), health.clone(), inventory);
+        let audit = Audit::new(store.clone());
+        let access = Access::new(
+            store.clone(),
+            TokenService::new(&jwt_key, settings.token_ttl),
+        )
+        .await
+        .context("cannot load revoked sessions")?;
         let jobs = JobEngine::new(
             store.clone(),
+            audit.clone(),
             sites.clone(),
             sessions.clone(),
             health.clone(),
@@ -88,7 +97,8 @@ impl Application {
         let state = AppState {
             fan_out,
             jobs,
-            tokens: Arc::new(TokenService::new(&jwt_key, settings.token_ttl)),
+            access: Arc::new(access),
+            audit,
             store,
             sites,
             sessions,
@@ -127,15 +137,54 @@ impl Application {
         let prober = tokio::spawn(self.state.health.clone().run());
         let refresher = tokio::spawn(self.state.fan_out.clone().run_refresher());
         let scheduler = tokio::spawn(self.state.jobs.clone().run());
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let site_audit = tokio::spawn(audit_site_changes(
+            self.state.health.clone(),
+            self.state.audit.clone(),
+        ));
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         prober.abort();
         refresher.abort();
         scheduler.abort();
+        site_audit.abort();
         served.context("server error")?;
         tracing::info!("console stopped");
         Ok(())
+    }
+}
+
+/// Every change of a site's state goes to the audit log, once per change.
+async fn audit_site_changes(health: Arc<HealthMonitor>, audit: Audit) {
+    let mut events = health.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let outcome = serde_json::to_value(event.to)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                audit
+                    .record(Record {
+                        actor: "system".into(),
+                        action: "site.state".into(),
+                        target: Some(event.site.clone()),
+                        sites: vec![event.site],
+                        outcome,
+                        status: None,
+                        detail: event.reason,
+                    })
+                    .await;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "site state changes came faster than the audit log");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 

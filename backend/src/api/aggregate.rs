@@ -12,7 +12,6 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::federation::{Kind, Selection};
-use crate::sites::SiteError;
 
 #[derive(Debug, Deserialize)]
 pub struct AggregateQuery {
@@ -34,7 +33,7 @@ const MAX_LIMIT: usize = 10_000;
 
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(resource): Path<String>,
     Query(query): Query<AggregateQuery>,
 ) -> Result<Json<Aggregate>, ApiError> {
@@ -59,16 +58,7 @@ pub async fn list(
                 message,
             }],
         })?;
-    let sites = state
-        .fan_out
-        .resolve(&selection)
-        .await
-        .map_err(|e| match e {
-            SiteError::NotFound(names) => {
-                ApiError::NotFound(format!("no registered site named {names}"))
-            }
-            other => other.into(),
-        })?;
+    let sites = super::sites_in_scope(&state, &caller, &selection, false).await?;
 
     let max_age = query.max_age_ms.map(Duration::from_millis);
     let results = state.fan_out.read(kind, sites, timeout, max_age).await;

@@ -37,6 +37,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("request timed out")]
     Timeout(String),
+    #[error("too many requests")]
+    TooManyRequests(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// A site could not be asked, or answered with an error.
@@ -73,6 +75,7 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "request_timeout"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Site { status, code, .. } => (*status, code),
         }
@@ -120,7 +123,8 @@ impl IntoResponse for ApiError {
             | ApiError::PayloadTooLarge(m)
             | ApiError::UnsupportedMediaType(m)
             | ApiError::Unavailable(m)
-            | ApiError::Timeout(m) => (m, Vec::new()),
+            | ApiError::Timeout(m)
+            | ApiError::TooManyRequests(m) => (m, Vec::new()),
             ApiError::Site { .. } => (String::new(), Vec::new()),
         };
         let body = ErrorBody {
@@ -150,6 +154,16 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::InvalidCredentials => ApiError::Unauthenticated(error.to_string()),
+            AuthError::LockedOut(_) => ApiError::TooManyRequests(error.to_string()),
+            AuthError::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            AuthError::Token(e) => e.into(),
+            AuthError::Forbidden(m) => ApiError::Forbidden(m),
+            AuthError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            AuthError::Conflict(m) => ApiError::Conflict(m),
+            AuthError::Invalid(fields) => ApiError::InvalidInput {
+                message: "invalid input".into(),
+                fields,
+            },
             AuthError::Store(e) => e.into(),
             AuthError::Hashing(e) => ApiError::Internal(e),
         }

@@ -14,7 +14,7 @@ use overcast_api_types::jobs::{Job, JobList, JobState, NewJob};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::Caller;
+use super::auth::{Caller, Operator};
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
@@ -25,10 +25,16 @@ const MAX_LIST_LIMIT: usize = 1000;
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     ApiJson(new): ApiJson<NewJob>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
-    caller.require_operator()?;
+    // Targets outside the caller's scope are refused, never silently dropped. Bad
+    // targets are left to the engine, which names the field at fault.
+    if !caller.sees_every_site() {
+        if let Ok(selection) = crate::federation::Selection::from_targets(&new.targets) {
+            super::sites_in_scope(&state, &caller, &selection, true).await?;
+        }
+    }
     let job = state.jobs.create(new, &caller.username).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
@@ -41,7 +47,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
     let wanted = match query.state.as_deref() {
@@ -56,33 +62,61 @@ pub async fn list(
         .limit
         .unwrap_or(DEFAULT_LIST_LIMIT)
         .clamp(1, MAX_LIST_LIMIT);
-    let items = state.jobs.list(limit, wanted).await?;
+    let mut items = state.jobs.list(limit, wanted).await?;
+    if !caller.sees_every_site() {
+        let mut visible = Vec::with_capacity(items.len());
+        for job in items {
+            if visible_job(&state, &caller, &job.id).await.is_ok() {
+                visible.push(job);
+            }
+        }
+        items = visible;
+    }
     Ok(Json(JobList { items }))
+}
+
+/// A job the caller may see: every site it targets is within the caller's scope.
+async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job, ApiError> {
+    let job = state.jobs.get(id).await?;
+    if caller.sees_every_site() {
+        return Ok(job);
+    }
+    let sites = state.sites.list().await?;
+    let visible = job.tasks.iter().all(|task| {
+        sites
+            .iter()
+            .any(|s| s.name == task.site && caller.allows_site(&s.name, &s.labels))
+    });
+    if visible {
+        Ok(job)
+    } else {
+        Err(ApiError::NotFound(format!("job {id} not found")))
+    }
 }
 
 pub async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    Ok(Json(state.jobs.get(&id).await?))
+    Ok(Json(visible_job(&state, &caller, &id).await?))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    caller.require_operator()?;
+    visible_job(&state, &caller, &id).await?;
     Ok(Json(state.jobs.cancel(&id, &caller.username).await?))
 }
 
 pub async fn retry(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    caller.require_operator()?;
+    visible_job(&state, &caller, &id).await?;
     Ok(Json(state.jobs.retry(&id).await?))
 }
 
@@ -103,12 +137,12 @@ fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
 /// (`task`), then the finished job (`job` again) and the end of the stream.
 pub async fn events(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     // Subscribed before the snapshot is taken, so no change falls between the two.
     let receiver = state.jobs.subscribe();
-    let snapshot = state.jobs.get(&id).await?;
+    let snapshot = visible_job(&state, &caller, &id).await?;
     let finished = snapshot.state.is_finished();
     let first = json_event("job", &snapshot);
     let engine = state.jobs.clone();
@@ -145,27 +179,56 @@ pub async fn events(
 }
 
 /// `GET /api/v1/events`: site state changes (`site`) and job state changes (`job`) of
-/// the whole console, for live views.
-pub async fn console_events(State(state): State<AppState>, _caller: Caller) -> Response {
+/// the whole console, for live views; a scoped caller hears of its sites and jobs only.
+pub async fn console_events(State(state): State<AppState>, caller: Caller) -> Response {
     let sites = futures::stream::unfold(state.health.subscribe(), |mut receiver| async move {
         let event = match receiver.recv().await {
-            Ok(event) => json_event("site", &event),
-            Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+            Ok(event) => Some(event),
+            Err(RecvError::Lagged(_)) => None,
             Err(RecvError::Closed) => return None,
         };
-        Some((event, receiver))
+        Some((event.map(Change::Site), receiver))
     });
     let jobs = futures::stream::unfold(state.jobs.subscribe(), |mut receiver| async move {
         loop {
-            match receiver.recv().await {
-                Ok(EngineEvent::Job(job)) => return Some((json_event("job", &job), receiver)),
-                Ok(EngineEvent::Task(_)) => {}
-                Err(RecvError::Lagged(_)) => {
-                    return Some((Event::default().event("resync").data("{}"), receiver))
-                }
+            let event = match receiver.recv().await {
+                Ok(EngineEvent::Job(job)) => Some(Change::Job(Box::new(job))),
+                Ok(EngineEvent::Task(_)) => continue,
+                Err(RecvError::Lagged(_)) => None,
                 Err(RecvError::Closed) => return None,
+            };
+            return Some((event, receiver));
+        }
+    });
+    let events = futures::stream::select(sites, jobs).filter_map(move |change| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move {
+            let Some(change) = change else {
+                // Events were missed: the listener should reload what it shows.
+                return Some(Event::default().event("resync").data("{}"));
+            };
+            match change {
+                Change::Site(event) => {
+                    let visible = caller.sees_every_site()
+                        || state
+                            .sites
+                            .get(&event.site)
+                            .await
+                            .is_ok_and(|s| caller.allows_site(&s.name, &s.labels));
+                    visible.then(|| json_event("site", &event))
+                }
+                Change::Job(job) => {
+                    let visible = caller.sees_every_site()
+                        || visible_job(&state, &caller, &job.id).await.is_ok();
+                    visible.then(|| json_event("job", &job))
+                }
             }
         }
     });
-    event_stream(futures::stream::select(sites, jobs))
+    event_stream(events)
+}
+
+enum Change {
+    Site(crate::federation::SiteEvent),
+    Job(Box<Job>),
 }

@@ -2,6 +2,7 @@
 //! Handlers parse, authorize, call the domain, and map the result; nothing more.
 
 mod aggregate;
+mod audit;
 mod auth;
 mod error;
 mod extract;
@@ -28,7 +29,8 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
-use crate::auth::TokenService;
+use crate::audit::Audit;
+use crate::auth::Access;
 use crate::federation::{FanOut, HealthMonitor, SessionPool};
 use crate::jobs::JobEngine;
 use crate::sites::SiteRegistry;
@@ -38,7 +40,8 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub tokens: Arc<TokenService>,
+    pub access: Arc<Access>,
+    pub audit: Audit,
     pub sites: SiteRegistry,
     pub sessions: SessionPool,
     pub health: Arc<HealthMonitor>,
@@ -62,6 +65,26 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
     let json_api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/refresh", post(auth::refresh))
+        .route(
+            "/auth/tokens",
+            get(auth::list_tokens).post(auth::create_token),
+        )
+        .route(
+            "/auth/tokens/{id}",
+            axum::routing::delete(auth::revoke_token),
+        )
+        .route(
+            "/admin/users",
+            get(auth::list_users).post(auth::create_user),
+        )
+        .route(
+            "/admin/users/{id}",
+            axum::routing::patch(auth::update_user).delete(auth::delete_user),
+        )
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .route("/openapi.json", get(openapi::serve))
         .route("/{resource}", get(aggregate::list))
         .route("/jobs", get(jobs::list).post(jobs::create))
@@ -115,7 +138,11 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
     let api = json_api
         .merge(stream_api)
         .fallback(api_not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit::record_mutations,
+        ));
 
     let index = web_dir.join("index.html");
     let dashboard = ServeDir::new(web_dir).fallback(ServeFile::new(index));
@@ -169,4 +196,49 @@ async fn api_not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// The registered sites a selection names, within the caller's scope. Naming a site
+/// outside the scope is forbidden (not silently dropped); for reads, a selector or
+/// "all" is narrowed to the scope, while for changes (`strict`) any site outside it
+/// is forbidden.
+pub(crate) async fn sites_in_scope(
+    state: &AppState,
+    caller: &auth::Caller,
+    selection: &crate::federation::Selection,
+    strict: bool,
+) -> Result<Vec<String>, ApiError> {
+    let names = state
+        .fan_out
+        .resolve(selection)
+        .await
+        .map_err(|e| match e {
+            crate::sites::SiteError::NotFound(names) => {
+                ApiError::NotFound(format!("no registered site named {names}"))
+            }
+            other => other.into(),
+        })?;
+    if caller.sees_every_site() {
+        return Ok(names);
+    }
+    let sites = state.sites.list().await?;
+    let allowed = |name: &str| {
+        sites
+            .iter()
+            .any(|s| s.name == name && caller.allows_site(&s.name, &s.labels))
+    };
+    if strict || matches!(selection, crate::federation::Selection::Sites(_)) {
+        let outside: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !allowed(n))
+            .collect();
+        if !outside.is_empty() {
+            return Err(ApiError::Forbidden(format!(
+                "outside your scope: {}",
+                outside.join(", ")
+            )));
+        }
+    }
+    Ok(names.into_iter().filter(|n| allowed(n)).collect())
 }

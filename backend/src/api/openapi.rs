@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::{jobs, l1};
+use overcast_api_types::{access, jobs, l1};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
     LoginResponse, Me, NewSite, Role, Site, SiteAnswer, SiteAnswerStatus, SiteCredentials,
@@ -90,6 +90,16 @@ use super::site_resources::Resource;
         jobs::Job,
         jobs::JobList,
         jobs::TaskEvent,
+        access::ConsoleUser,
+        access::NewConsoleUser,
+        access::ConsoleUserUpdate,
+        access::ConsoleUserList,
+        access::ApiToken,
+        access::NewApiToken,
+        access::CreatedApiToken,
+        access::ApiTokenList,
+        access::AuditEntry,
+        access::AuditList,
     ))
 )]
 struct Components;
@@ -200,6 +210,28 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "LoginResponse"))
             .public(),
         Route::new("get", "/api/v1/auth/me", "me", "The caller behind the bearer token").answers(Success::One(200, "Me")),
+        Route::new("post", "/api/v1/auth/logout", "logout", "End this session: its token is refused from now on"),
+        Route::new("post", "/api/v1/auth/refresh", "refresh", "A fresh session token for this one, which is revoked")
+            .answers(Success::One(200, "LoginResponse")),
+        Route::new("get", "/api/v1/auth/tokens", "list_api_tokens", "The caller's API tokens (admins: `all=true` for everyone's)")
+            .answers(Success::One(200, "ApiTokenList")),
+        Route::new("post", "/api/v1/auth/tokens", "create_api_token", "A new API token, shown once")
+            .takes("NewApiToken")
+            .answers(Success::One(201, "CreatedApiToken")),
+        Route::new("delete", "/api/v1/auth/tokens/{id}", "revoke_api_token", "Revoke an API token"),
+        Route::new("get", "/api/v1/admin/users", "list_console_users", "Console users with their roles and site scopes")
+            .answers(Success::One(200, "ConsoleUserList")),
+        Route::new("post", "/api/v1/admin/users", "create_console_user", "Create a console user")
+            .takes("NewConsoleUser")
+            .answers(Success::One(201, "ConsoleUser")),
+        Route::new("patch", "/api/v1/admin/users/{id}", "update_console_user", "Change a user's password, role or scope")
+            .takes("ConsoleUserUpdate")
+            .answers(Success::One(200, "ConsoleUser")),
+        Route::new("delete", "/api/v1/admin/users/{id}", "delete_console_user", "Delete a console user (not the last admin, not yourself)"),
+        Route::new("get", "/api/v1/audit", "list_audit", "The audit log, newest first (query: actor, action, site, since, before, limit)")
+            .answers(Success::One(200, "AuditList")),
+        Route::new("get", "/api/v1/audit/export", "export_audit", "The audit log as JSON lines (application/x-ndjson)")
+            .answers(Success::Bytes),
         Route::new("get", "/api/v1/sites", "list_sites", "Registered sites with their health").answers(Success::One(200, "SiteList")),
         Route::new("post", "/api/v1/sites", "create_site", "Register a site").takes("NewSite").answers(Success::One(201, "Site")),
         Route::new("post", "/api/v1/sites/import", "import_sites", "Register every cloud of a clouds.yaml (body: application/yaml; query: labels, replace)")
@@ -458,8 +490,27 @@ fn operation(route: &Route) -> Operation {
     if route.authenticated {
         responses = responses
             .response("401", error("Missing or invalid bearer token"))
-            .response("403", error("The caller's role does not allow this"));
+            .response(
+                "403",
+                error("The caller's role or site scope does not allow this"),
+            );
         builder = builder.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
+    if route.path == "/api/v1/auth/login" {
+        responses = responses
+            .response("401", error("Wrong username or password"))
+            .response(
+                "429",
+                error("Too many failed sign-ins: locked out for a while"),
+            );
+    }
+    if route.path.contains("{id}") || route.path.starts_with("/api/v1/jobs") {
+        responses = responses
+            .response(
+                "404",
+                error("No such object, or not within the caller's scope"),
+            )
+            .response("409", error("The object's state does not allow this now"));
     }
     if route.path.contains("{site}") {
         responses = responses

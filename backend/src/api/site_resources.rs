@@ -20,7 +20,7 @@ use overcast_api_types::SiteState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::auth::Caller;
+use super::auth::{Caller, Operator};
 use super::error::ApiError;
 use super::AppState;
 use crate::resources::{ResourceError, SiteOps};
@@ -237,13 +237,12 @@ pub async fn show(
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path((site, resource)): Path<(String, String)>,
     Query(options): Query<CallOptions>,
     super::extract::ApiJson(body): super::extract::ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let resource: Resource = resource.parse()?;
-    caller.require_operator()?;
     let ops = ops(&state, &site, &options).await?;
     let failed = site_failed(&state, &site);
     let created = StatusCode::CREATED;
@@ -325,12 +324,11 @@ pub async fn create(
 
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path((site, resource, id)): Path<(String, String, String)>,
     Query(options): Query<CallOptions>,
 ) -> Result<StatusCode, ApiError> {
     let resource: Resource = resource.parse()?;
-    caller.require_operator()?;
     let ops = ops(&state, &site, &options).await?;
     let failed = site_failed(&state, &site);
     match resource {
@@ -371,12 +369,11 @@ pub async fn show_quotas(
 
 pub async fn update_quotas(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path((site, project)): Path<(String, String)>,
     Query(options): Query<CallOptions>,
     super::extract::ApiJson(update): super::extract::ApiJson<QuotaUpdate>,
 ) -> Result<Response, ApiError> {
-    caller.require_operator()?;
     let ops = ops(&state, &site, &options).await?;
     let quotas = ops
         .update_quotas(&project, &update)
@@ -388,12 +385,11 @@ pub async fn update_quotas(
 
 pub async fn server_action(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path((site, id)): Path<(String, String)>,
     Query(options): Query<CallOptions>,
     super::extract::ApiJson(request): super::extract::ApiJson<ServerActionRequest>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_operator()?;
     let ops = ops(&state, &site, &options).await?;
     ops.server_action(&id, request.action)
         .await
@@ -420,13 +416,12 @@ pub async fn capabilities(
 /// Streams the request body to the site's Glance; nothing is held whole in memory.
 pub async fn upload_image(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     Path((site, id)): Path<(String, String)>,
     Query(options): Query<CallOptions>,
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    caller.require_operator()?;
     let limit = super::IMAGE_BODY_LIMIT;
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -9,26 +9,25 @@ use axum::Json;
 use overcast_api_types::{ImportReport, NewSite, Site, SiteList, SiteUpdate};
 use serde::Deserialize;
 
-use super::auth::Caller;
+use super::auth::{Admin, Caller};
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
 
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<SiteList>, ApiError> {
-    Ok(Json(SiteList {
-        items: state.sites.list().await?,
-    }))
+    let mut items = state.sites.list().await?;
+    items.retain(|s| caller.allows_site(&s.name, &s.labels));
+    Ok(Json(SiteList { items }))
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Admin,
     ApiJson(new): ApiJson<NewSite>,
 ) -> Result<(StatusCode, Json<Site>), ApiError> {
-    caller.require_admin()?;
     let site = state.sites.register(new).await?;
     tracing::info!(site = %site.name, by = %caller.username, "site registered");
     Ok((StatusCode::CREATED, Json(site)))
@@ -44,10 +43,9 @@ pub async fn show(
 
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Admin,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_admin()?;
     state.sites.remove(&name).await?;
     state.sessions.forget(&name);
     state.fan_out.forget(&name);
@@ -57,11 +55,10 @@ pub async fn remove(
 
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Admin,
     Path(name): Path<String>,
     ApiJson(update): ApiJson<SiteUpdate>,
 ) -> Result<Json<Site>, ApiError> {
-    caller.require_admin()?;
     let site = state.sites.update(&name, update).await?;
     // The next call signs in with what was just registered.
     state.sessions.forget(&name);
@@ -82,12 +79,11 @@ pub struct ImportOptions {
 /// `POST /api/v1/sites/import` with a clouds.yaml as the body.
 pub async fn import(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Admin,
     Query(options): Query<ImportOptions>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
-    caller.require_admin()?;
     let body = body.map_err(|rejection| match rejection.status() {
         axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("the clouds.yaml is over 32 MiB".into())

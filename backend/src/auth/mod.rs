@@ -1,9 +1,11 @@
 //! Console users and their sessions: password hashing, JWT issue and verification, and
 //! the bootstrap admin. No HTTP types here; `api::auth` maps these to requests.
 
+mod access;
 mod passwords;
 mod tokens;
 
+pub use access::{Access, Principal, Session, ALL_SITES};
 pub use passwords::{hash_password, verify_password};
 pub use tokens::{unix_now, Claims, TokenError, TokenService};
 
@@ -20,6 +22,20 @@ pub enum AuthError {
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
+    LockedOut(std::time::Duration),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid input")]
+    Invalid(Vec<overcast_api_types::FieldError>),
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 pub fn role_from_str(text: &str) -> Option<Role> {
@@ -71,6 +87,7 @@ pub async fn bootstrap_admin(
         username: "admin".into(),
         password_hash,
         role: role_as_str(Role::Admin).into(),
+        scope: ALL_SITES.into(),
         created_at: crate::sites::now_rfc3339(),
     };
     match store.insert_user(&user).await {

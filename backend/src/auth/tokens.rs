@@ -139,4 +139,69 @@ mod tests {
         ));
         assert!(service("k").verify(&format!("{header}.{body}.")).is_err());
     }
+
+    fn forged(claims: serde_json::Value, algorithm: Algorithm, secret: &str) -> String {
+        encode(
+            &Header::new(algorithm),
+            &claims,
+            &EncodingKey::from_secret(Key::from_configured(secret).bytes()),
+        )
+        .unwrap_or_default()
+    }
+
+    fn claims(now: u64) -> serde_json::Value {
+        serde_json::json!({"sub": "admin", "role": "admin", "iss": ISSUER, "aud": AUDIENCE,
+                           "iat": now, "nbf": now, "exp": now + 60, "jti": "x"})
+    }
+
+    #[test]
+    fn tokens_with_other_claims_or_algorithms_are_refused() {
+        let tokens = service("k");
+        let now = unix_now();
+        assert!(
+            tokens
+                .verify(&forged(claims(now), Algorithm::HS256, "k"))
+                .is_ok(),
+            "the control case verifies"
+        );
+        let mut future = claims(now);
+        future["nbf"] = (now + 3600).into();
+        future["exp"] = (now + 7200).into();
+        assert!(
+            tokens
+                .verify(&forged(future, Algorithm::HS256, "k"))
+                .is_err(),
+            "not yet valid"
+        );
+        assert!(
+            tokens
+                .verify(&forged(claims(now), Algorithm::HS384, "k"))
+                .is_err(),
+            "another algorithm"
+        );
+        let mut audience = claims(now);
+        audience["aud"] = "someone-else".into();
+        assert!(
+            tokens
+                .verify(&forged(audience, Algorithm::HS256, "k"))
+                .is_err(),
+            "wrong audience"
+        );
+        let mut issuer = claims(now);
+        issuer["iss"] = "keystone".into();
+        assert!(
+            tokens
+                .verify(&forged(issuer, Algorithm::HS256, "k"))
+                .is_err(),
+            "wrong issuer"
+        );
+        let mut no_exp = claims(now);
+        no_exp.as_object_mut().map(|m| m.remove("exp"));
+        assert!(
+            tokens
+                .verify(&forged(no_exp, Algorithm::HS256, "k"))
+                .is_err(),
+            "no expiry"
+        );
+    }
 }

@@ -220,6 +220,11 @@ impl FanOut {
 /// How often the background pass refreshes each site's inventory, and how long it
 /// leaves a kind alone after a failed refresh.
 const REFRESH_EVERY: Duration = Duration::from_secs(300);
+/// Servers are refreshed with Nova's `changes-since` in between full reads this far
+/// apart, so that an incremental refresh that missed something cannot drift forever.
+const FULL_REFRESH_EVERY: Duration = Duration::from_secs(1800);
+/// Changes are asked for from this long before the snapshot, for clocks that disagree.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// Sites refreshed at once by the background pass.
 const REFRESH_CONCURRENCY: usize = 16;
 
@@ -230,6 +235,8 @@ impl FanOut {
         let mut attempted: std::collections::HashMap<(String, Kind), Instant> =
             std::collections::HashMap::new();
         let mut changes = self.registry.watch();
+        let mut last_full: std::collections::HashMap<String, Instant> =
+            std::collections::HashMap::new();
         loop {
             let sites = self
                 .registry
@@ -238,6 +245,7 @@ impl FanOut {
                 .map(|s| s.into_iter().map(|s| s.name).collect::<Vec<_>>())
                 .unwrap_or_default();
             attempted.retain(|(site, _), _| sites.contains(site));
+            last_full.retain(|site, _| sites.contains(site));
             let due: Vec<(String, Kind)> = sites
                 .iter()
                 .filter(|site| !self.health.is_unreachable(site))
@@ -255,9 +263,15 @@ impl FanOut {
                 .collect();
             for chunk in due.chunks(REFRESH_CONCURRENCY) {
                 let reads = chunk.iter().map(|(site, kind)| {
-                    self.read(*kind, vec![site.clone()], Duration::from_secs(10), None)
+                    let incremental = *kind == Kind::Servers
+                        && last_full
+                            .get(site)
+                            .is_some_and(|at: &Instant| at.elapsed() < FULL_REFRESH_EVERY);
+                    self.refresh(site, *kind, incremental)
                 });
-                join_all(reads).await;
+                for (site, full) in join_all(reads).await.into_iter().flatten() {
+                    last_full.insert(site, full);
+                }
                 for key in chunk {
                     attempted.insert(key.clone(), Instant::now());
                 }
@@ -267,5 +281,68 @@ impl FanOut {
                 Ok(()) = changes.changed() => {}
             }
         }
+    }
+}
+
+impl FanOut {
+    /// Refreshes one kind of one site. Returns, for a full read of servers, the site and
+    /// when it was done (the base for later incremental refreshes).
+    async fn refresh(
+        &self,
+        site: &str,
+        kind: Kind,
+        incremental: bool,
+    ) -> Option<(String, Instant)> {
+        if incremental {
+            match self.refresh_servers_since(site).await {
+                Ok(()) => return None,
+                Err(error) => {
+                    tracing::debug!(site, %error, "incremental refresh failed; reading in full");
+                }
+            }
+        }
+        let started = Instant::now();
+        let results = self
+            .read(kind, vec![site.to_owned()], Duration::from_secs(10), None)
+            .await;
+        let ok = results
+            .get(site)
+            .is_some_and(|r| r.answer.status == SiteAnswerStatus::Ok);
+        (ok && kind == Kind::Servers).then(|| (site.to_owned(), started))
+    }
+
+    /// Applies what changed at a site since its servers snapshot: changed and new servers
+    /// replace or join it, deleted ones (status `DELETED`) leave it.
+    pub async fn refresh_servers_since(&self, site: &str) -> Result<(), ResourceError> {
+        let resource = Kind::Servers.name();
+        let Some(snapshot) = self.inventory.get(site, resource) else {
+            return Err(ResourceError::NotFound(
+                "no servers snapshot to start from".into(),
+            ));
+        };
+        let session = self
+            .sessions
+            .session(site)
+            .await
+            .map_err(|e| ResourceError::NotFound(e.to_string()))?;
+        let started = time::OffsetDateTime::now_utc();
+        let since = rfc3339(snapshot.as_of - CLOCK_SKEW);
+        let ops = SiteOps::new(
+            site.to_owned(),
+            session,
+            Instant::now() + Duration::from_secs(10),
+        );
+        let changes = ops.servers_changed_since(&since).await?;
+        let mut items = snapshot.items.clone();
+        for server in changes {
+            items.retain(|item| item["id"] != server.id.as_str());
+            if server.status != "DELETED" {
+                if let Ok(value) = serde_json::to_value(&server) {
+                    items.push(value);
+                }
+            }
+        }
+        self.inventory.put_as_of(site, resource, items, started);
+        Ok(())
     }
 }

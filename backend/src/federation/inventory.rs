@@ -1,8 +1,10 @@
 //! The inventory cache: the last-known items of each site, per resource kind.
 //!
 //! Every successful read of a site refreshes it; a background pass keeps online sites'
-//! snapshots from ageing. Reads are served from memory; writes reach the database in
-//! batches so that a restarted console is not blind, without one transaction per site.
+//! snapshots from ageing. Reads are served from memory. Snapshots reach the database
+//! from a background flusher: only the newest snapshot of each site and kind, serialized
+//! off the request path, in one transaction per flush, so a restarted console is not
+//! blind and a busy one does not serialize every answer twice.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -10,7 +12,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
 
 use crate::resources::{ResourceError, SiteOps};
 use crate::store::{InventoryRow, Store, StoreError};
@@ -93,12 +94,12 @@ type Key = (String, String);
 
 pub struct Inventory {
     entries: RwLock<HashMap<Key, Arc<Snapshot>>>,
-    writes: mpsc::Sender<InventoryRow>,
+    /// Snapshots newer than what the database holds.
+    unsaved: std::sync::Mutex<HashMap<Key, Arc<Snapshot>>>,
 }
 
-/// Rows waiting for the database; beyond this, writes are dropped (memory stays current,
-/// only a restart would see older data).
-const WRITE_QUEUE: usize = 20_000;
+/// How often new snapshots are written: what a restart may miss at most.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
 const BATCH: usize = 500;
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -126,12 +127,12 @@ impl Inventory {
                 }
             }
         }
-        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-        tokio::spawn(write_batches(store, queue));
-        Ok(Arc::new(Inventory {
+        let inventory = Arc::new(Inventory {
             entries: RwLock::new(entries),
-            writes,
-        }))
+            unsaved: std::sync::Mutex::default(),
+        });
+        tokio::spawn(flush_forever(store, Arc::downgrade(&inventory)));
+        Ok(inventory)
     }
 
     pub fn get(&self, site: &str, resource: &str) -> Option<Arc<Snapshot>> {
@@ -142,32 +143,43 @@ impl Inventory {
 
     /// Records a fresh read and returns its time.
     pub fn put(&self, site: &str, resource: &str, items: Vec<Value>) -> OffsetDateTime {
-        let snapshot = Snapshot {
-            items,
-            as_of: OffsetDateTime::now_utc(),
-        };
-        let row = InventoryRow {
-            site: site.to_owned(),
-            resource: resource.to_owned(),
-            items: serde_json::to_string(&snapshot.items).unwrap_or_else(|_| "[]".into()),
-            as_of: rfc3339(snapshot.as_of),
-        };
-        let as_of = snapshot.as_of;
-        self.write()
-            .insert((site.to_owned(), resource.to_owned()), Arc::new(snapshot));
-        if self.writes.try_send(row).is_err() {
-            tracing::debug!(
-                site,
-                resource,
-                "inventory write queue full; kept in memory only"
-            );
-        }
+        self.put_as_of(site, resource, items, OffsetDateTime::now_utc())
+    }
+
+    /// Records what a site held at `as_of`.
+    pub fn put_as_of(
+        &self,
+        site: &str,
+        resource: &str,
+        items: Vec<Value>,
+        as_of: OffsetDateTime,
+    ) -> OffsetDateTime {
+        let snapshot = Arc::new(Snapshot { items, as_of });
+        let key = (site.to_owned(), resource.to_owned());
+        self.write().insert(key.clone(), snapshot.clone());
+        self.unsaved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, snapshot);
         as_of
+    }
+
+    fn take_unsaved(&self) -> HashMap<Key, Arc<Snapshot>> {
+        std::mem::take(
+            &mut *self
+                .unsaved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Drops a site that left the console.
     pub fn forget_site(&self, site: &str) {
         self.write().retain(|(s, _), _| s != site);
+        self.unsaved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(s, _), _| s != site);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, Arc<Snapshot>>> {
@@ -183,21 +195,34 @@ impl Inventory {
     }
 }
 
-async fn write_batches(store: Store, mut queue: mpsc::Receiver<InventoryRow>) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match queue.try_recv() {
-                Ok(row) => batch.push(row),
-                Err(_) => break,
-            }
-        }
-        // A site removed meanwhile makes its rows fail the foreign key; the rest of the
-        // batch is then written one by one.
-        if store.save_inventory_batch(&batch).await.is_err() {
-            for row in &batch {
-                if let Err(error) = store.save_inventory(row).await {
-                    tracing::debug!(site = %row.site, %error, "inventory snapshot not saved");
+/// Writes the newest unsaved snapshots every `FLUSH_EVERY` until the inventory is gone.
+async fn flush_forever(store: Store, inventory: std::sync::Weak<Inventory>) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inventory) = inventory.upgrade() else {
+            return;
+        };
+        let unsaved = inventory.take_unsaved();
+        drop(inventory);
+        let rows: Vec<InventoryRow> = unsaved
+            .into_iter()
+            .map(|((site, resource), snapshot)| InventoryRow {
+                site,
+                resource,
+                items: serde_json::to_string(&snapshot.items).unwrap_or_else(|_| "[]".into()),
+                as_of: rfc3339(snapshot.as_of),
+            })
+            .collect();
+        for batch in rows.chunks(BATCH) {
+            // A site removed meanwhile makes its rows fail the foreign key; the rest of
+            // the batch is then written one by one.
+            if store.save_inventory_batch(batch).await.is_err() {
+                for row in batch {
+                    if let Err(error) = store.save_inventory(row).await {
+                        tracing::debug!(site = %row.site, %error, "inventory snapshot not saved");
+                    }
                 }
             }
         }

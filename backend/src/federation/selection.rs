@@ -82,6 +82,39 @@ impl Selection {
     }
 }
 
+impl Selection {
+    /// From the API's `{"sites": [...]} | {"selector": "..."} | {"all": true}`: exactly one.
+    /// The error names the field at fault.
+    pub fn from_targets(
+        targets: &overcast_api_types::jobs::Targets,
+    ) -> Result<Selection, (&'static str, String)> {
+        match (&targets.sites, &targets.selector, targets.all) {
+            (Some(sites), None, None) => {
+                Selection::from_query(Some(&sites.join(",")), None).map_err(|m| ("sites", m))
+            }
+            (None, Some(selector), None) => {
+                Selection::from_query(None, Some(selector)).map_err(|m| ("selector", m))
+            }
+            (None, None, Some(true)) => Ok(Selection::All),
+            (None, None, Some(false)) => Err(("all", "must be true when given".into())),
+            _ => Err((
+                "",
+                "give exactly one of `sites` (a list), `selector` (e.g. \"region=eu\") or `all: true`"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Whether a site with this name and these labels is in the selection.
+    pub fn allows(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Sites(names) => names.iter().any(|n| n == name),
+            Selection::Selector(selector) => selector.matches(labels),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +136,16 @@ mod tests {
         );
         assert!(!selector.matches(&labels(&[("region", "eu"), ("tier", "test")])));
         assert!(!selector.matches(&labels(&[("region", "us")])));
+    }
+
+    #[test]
+    fn selections_allow_their_sites_only() {
+        let eu = labels(&[("region", "eu")]);
+        assert!(Selection::All.allows("x", &eu));
+        assert!(Selection::Sites(vec!["a".into()]).allows("a", &eu));
+        assert!(!Selection::Sites(vec!["a".into()]).allows("b", &eu));
+        let selector = Selection::from_query(None, Some("region=us")).unwrap_or(Selection::All);
+        assert!(!selector.allows("a", &eu));
     }
 
     #[test]

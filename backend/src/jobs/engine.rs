@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::kinds::{Failure, JobSpec};
 use super::policy::{self, DEFAULT_MAX_PARALLEL, MAX_ATTEMPTS};
 use super::writer::Writer;
+use crate::audit::{Audit, Record};
 use crate::federation::{FanOut, HealthMonitor, Selection, SessionPool};
 use crate::resources::SiteOps;
 use crate::secrets::Sealer;
@@ -82,6 +83,7 @@ const CANCELLED_BY: &str = "cancelled by ";
 
 pub struct JobEngine {
     store: Store,
+    audit: Audit,
     registry: SiteRegistry,
     sessions: SessionPool,
     health: Arc<HealthMonitor>,
@@ -192,27 +194,23 @@ fn job_view<'a>(row: &JobRow, tasks: impl Iterator<Item = &'a TaskRow>, with_tas
     }
 }
 
-/// Which sites a job's `targets` name: exactly one of `sites`, `selector`, `all`.
+/// Which sites a job's `targets` name.
 fn selection(targets: &Targets) -> Result<Selection, JobError> {
-    match (&targets.sites, &targets.selector, targets.all) {
-        (Some(sites), None, None) => Selection::from_query(Some(&sites.join(",")), None)
-            .map_err(|m| invalid("targets.sites", m)),
-        (None, Some(selector), None) => {
-            Selection::from_query(None, Some(selector)).map_err(|m| invalid("targets.selector", m))
-        }
-        (None, None, Some(true)) => Ok(Selection::All),
-        (None, None, Some(false)) => Err(invalid("targets.all", "must be true when given")),
-        _ => Err(invalid(
-            "targets",
-            "give exactly one of `sites` (a list), `selector` (e.g. \"region=eu\") or `all: true`",
-        )),
-    }
+    Selection::from_targets(targets).map_err(|(field, message)| {
+        let field = if field.is_empty() {
+            "targets".to_owned()
+        } else {
+            format!("targets.{field}")
+        };
+        invalid(&field, message)
+    })
 }
 
 impl JobEngine {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
+        audit: Audit,
         registry: SiteRegistry,
         sessions: SessionPool,
         health: Arc<HealthMonitor>,
@@ -224,6 +222,7 @@ impl JobEngine {
         Arc::new(JobEngine {
             writer: Writer::start(store.clone()),
             store,
+            audit,
             registry,
             sessions,
             health,
@@ -413,6 +412,17 @@ impl JobEngine {
             .collect();
         self.store.insert_job(&row, &tasks).await?;
         tracing::info!(job = %id, kind = %row.kind, sites = tasks.len(), by = created_by, "job created");
+        self.audit
+            .record(Record {
+                actor: created_by.into(),
+                action: format!("job.create {}", row.kind),
+                target: Some(id.clone()),
+                sites: sites.clone(),
+                outcome: "accepted".into(),
+                status: None,
+                detail: Some(row.params.clone()),
+            })
+            .await;
         let job = ActiveJob {
             row,
             spec: Arc::new(spec),
@@ -649,6 +659,24 @@ impl JobEngine {
         if state.is_finished() && !job.finishing {
             job.finishing = true;
             tracing::info!(job = %job.row.id, state = state.as_str(), "job finished");
+            let counts = job.counts();
+            self.audit.record_later(Record {
+                actor: job.row.created_by.clone(),
+                action: format!("job.finish {}", job.row.kind),
+                target: Some(job.row.id.clone()),
+                sites: job
+                    .tasks
+                    .values()
+                    .filter(|t| task_state(t) != TaskState::Succeeded)
+                    .map(|t| t.site.clone())
+                    .collect(),
+                outcome: state.as_str().into(),
+                status: None,
+                detail: Some(format!(
+                    "{} of {} sites succeeded, {} failed, {} cancelled; sites listed are those that did not succeed",
+                    counts.succeeded, counts.total, counts.failed, counts.cancelled
+                )),
+            });
             self.finish_later(job.row.id.clone());
         }
     }

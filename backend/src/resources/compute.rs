@@ -85,6 +85,21 @@ impl SiteOps {
             .collect())
     }
 
+    /// Servers created, changed or deleted (status `DELETED`) since `since` (RFC 3339),
+    /// Nova's `changes-since`: what an incremental refresh needs.
+    pub async fn servers_changed_since(&self, since: &str) -> Result<Vec<Server>> {
+        let body: Value = self
+            .get(
+                Compute,
+                &format!("servers/detail?changes-since={}", segment(since)),
+            )
+            .await?;
+        Ok(array(&body, "servers", "compute")?
+            .iter()
+            .map(server)
+            .collect())
+    }
+
     pub async fn server(&self, id: &str) -> Result<Server> {
         let body: Value = self
             .get(Compute, &format!("servers/{}", segment(id)))

@@ -513,7 +513,7 @@ fn server_json(
         "id": s.id, "name": s.name, "status": status, "tenant_id": s.project_id, "user_id": s.user_id,
         "metadata": s.metadata, "hostId": host.as_ref().map(|h| super::site::stable_id(&s.project_id, h, 0).replace('-', "")).unwrap_or_default(),
         "image": {"id": s.image_id, "links": []}, "flavor": flavor_field,
-        "created": rfc3339(s.created), "updated": rfc3339(s.updated),
+        "created": rfc3339(s.created), "updated": rfc3339(s.updated_at(now)),
         "addresses": super::neutron::server_addresses(data, &s.id), "accessIPv4": "", "accessIPv6": "", "links": server_link(ctx, site, &s.id),
         "key_name": s.key_name, "config_drive": "", "progress": if status == "BUILD" { 50 } else { 100 },
         "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": if host.is_some() { "nova" } else { "" },
@@ -563,7 +563,16 @@ fn visible_servers<'a>(
                 .is_none_or(|st| s.status(now).eq_ignore_ascii_case(st))
         })
         .filter(|s| query.get("flavor").is_none_or(|f| &s.flavor_id == f))
+        .filter(|s| changes_since(query).is_none_or(|since| s.updated_at(now) >= since))
         .collect()
+}
+
+/// `changes-since`, as Nova reads it: an ISO 8601 time, with seconds precision.
+fn changes_since(query: &HashMap<String, String>) -> Option<time::OffsetDateTime> {
+    let text = query.get("changes-since")?;
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.replace_nanosecond(0).unwrap_or(t))
 }
 
 async fn list_servers(
@@ -600,10 +609,21 @@ async fn list_servers_detail(
             &s.id
         }) {
             Ok(servers) => {
-                let items: Vec<Value> = servers
+                let mut items: Vec<Value> = servers
                     .iter()
                     .map(|s| server_json(&ctx, &site, &data, s, version, now))
                     .collect();
+                // With `changes-since`, Nova also lists the servers deleted since then.
+                if let Some(since) = changes_since(&query) {
+                    items.extend(
+                        data.deleted_servers
+                            .iter()
+                            .filter(|d| d.deleted >= since)
+                            .filter(|d| caller.is_admin || d.project_id == caller.project_id)
+                            .map(|d| json!({"id": d.id, "name": d.name, "status": "DELETED", "tenant_id": d.project_id,
+                                            "updated": rfc3339(d.deleted), "flavor": {}, "addresses": {}})),
+                    );
+                }
                 Json(json!({"servers": items})).into_response()
             }
             Err(response) => response,
@@ -797,6 +817,15 @@ async fn delete_server(
         let mut data = site.data();
         if let Err(response) = find_server(&data, caller, &id) {
             return response;
+        }
+        if let Some(gone) = data.servers.iter().find(|s| s.id == id) {
+            let tombstone = super::site::DeletedServer {
+                id: gone.id.clone(),
+                name: gone.name.clone(),
+                project_id: gone.project_id.clone(),
+                deleted: time::OffsetDateTime::now_utc(),
+            };
+            data.deleted_servers.push(tombstone);
         }
         data.servers.retain(|s| s.id != id);
         data.ports.retain(|p| p.device_id != id);

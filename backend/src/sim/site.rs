@@ -163,7 +163,29 @@ pub struct Server {
     pub build_done_at: Instant,
 }
 
+/// What Nova keeps of a deleted server, so that `changes-since` can report the deletion.
+#[derive(Debug, Clone)]
+pub struct DeletedServer {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub deleted: time::OffsetDateTime,
+}
+
 impl Server {
+    /// When the server last changed, its end of build included (Nova updates
+    /// `updated_at` when the build finishes; here the build is derived on read).
+    pub fn updated_at(&self, now: Instant) -> time::OffsetDateTime {
+        if now < self.build_done_at {
+            return self.updated;
+        }
+        let built = self.created
+            + self
+                .build_done_at
+                .saturating_duration_since(self.created_at);
+        self.updated.max(built)
+    }
+
     pub fn status(&self, now: Instant) -> &'static str {
         if now < self.build_done_at {
             "BUILD"
@@ -234,6 +256,7 @@ pub struct SiteData {
     pub flavors: Vec<Flavor>,
     /// Kept in creation order, which is what Nova's default sort (created_at desc) reverses.
     pub servers: Vec<Server>,
+    pub deleted_servers: Vec<DeletedServer>,
     pub hypervisors: Vec<Hypervisor>,
     pub compute_quotas: HashMap<String, ComputeQuota>,
     pub keypairs: Vec<Keypair>,

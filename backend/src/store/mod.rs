@@ -2,6 +2,8 @@
 //! (the embedded default) and PostgreSQL (production); each engine has its own migrations
 //! folder so that engine-specific DDL stays possible. See docs/decisions.md.
 
+mod access;
+mod audit;
 mod inventory;
 mod jobs;
 mod sites;
@@ -11,6 +13,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
 
+pub use access::ApiTokenRow;
+pub use audit::{AuditFilter, AuditRow};
 pub use inventory::InventoryRow;
 pub use jobs::{JobRow, TaskRow};
 pub use sites::SiteRow;

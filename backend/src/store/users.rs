@@ -8,6 +8,8 @@ pub struct UserRow {
     pub username: String,
     pub password_hash: String,
     pub role: String,
+    /// A site selection as JSON.
+    pub scope: String,
     pub created_at: String,
 }
 
@@ -20,7 +22,7 @@ impl Store {
 
     pub async fn find_user(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, username, password_hash, role, created_at FROM users WHERE username = $1",
+            "SELECT id, username, password_hash, role, scope, created_at FROM users WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -28,11 +30,12 @@ impl Store {
     }
 
     pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO users (id, username, password_hash, role, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&user.id)
             .bind(&user.username)
             .bind(&user.password_hash)
             .bind(&user.role)
+            .bind(&user.scope)
             .bind(&user.created_at)
             .execute(&self.pool)
             .await

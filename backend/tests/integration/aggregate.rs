@@ -277,3 +277,83 @@ async fn the_inventory_is_refreshed_in_the_background_without_any_read() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn servers_are_refreshed_incrementally_with_changes_since() {
+    use reqwest::Method;
+    use serde_json::json;
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let site = "/api/v1/sites/site-001";
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &format!("{site}/images"),
+            Some(json!({"name": "cirros"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut ids = Vec::new();
+    for name in ["keep", "drop"] {
+        let (status, server) = app
+            .admin(
+                Method::POST,
+                &format!("{site}/servers"),
+                Some(json!({"name": name, "flavor": "m1.tiny", "image": "cirros"})),
+            )
+            .await;
+        assert_eq!(status, 202, "{server}");
+        ids.push(server["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let (_, live) = app.admin(Method::GET, "/api/v1/servers", None).await;
+    assert_eq!(live["total"], 2, "the snapshot holds both");
+
+    // Behind the inventory's back: one server goes, another comes.
+    let (status, _) = app
+        .admin(Method::DELETE, &format!("{site}/servers/{}", ids[1]), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &format!("{site}/servers"),
+            Some(json!({"name": "new", "flavor": "m1.tiny", "image": "cirros"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        cached_server_names(&app).await,
+        ["drop", "keep"],
+        "the cache has not seen the changes yet"
+    );
+
+    app.state
+        .fan_out
+        .refresh_servers_since("site-001")
+        .await
+        .unwrap_or_else(|e| panic!("incremental refresh: {e}"));
+    assert_eq!(
+        cached_server_names(&app).await,
+        ["keep", "new"],
+        "deleted and new servers applied"
+    );
+}
+
+async fn cached_server_names(app: &crate::helpers::TestApp) -> Vec<String> {
+    let (_, body) = app
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/servers?max_age_ms=600000",
+            None,
+        )
+        .await;
+    let mut names: Vec<String> = body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}

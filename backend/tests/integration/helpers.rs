@@ -21,6 +21,8 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
 /// A console on a free port with its own SQLite database; stopped when dropped.
 pub struct TestApp {
     pub url: String,
+    /// The running console's state, for tests that drive a background pass directly.
+    pub state: overcast::api::AppState,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
     admin_token: tokio::sync::OnceCell<String>,
@@ -64,12 +66,14 @@ pub async fn spawn_app_with(
         .await
         .unwrap_or_else(|e| panic!("build: {e:#}"));
     let addr = app.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let state = app.state().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
         url: format!("http://{addr}"),
+        state,
         data_dir,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -116,10 +120,21 @@ impl TestApp {
         body: Option<Value>,
     ) -> (u16, Value) {
         let token = self.admin_token().await;
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(token);
+        self.call(Some(&token), method, path, body).await
+    }
+
+    /// A request with a given bearer token, or none.
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -133,6 +148,29 @@ impl TestApp {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// Creates a console user with a role and a site scope, and signs them in.
+    pub async fn user_token(&self, username: &str, role: &str, scope: Value) -> String {
+        let password = format!("{username}-password-long");
+        let (status, body) = self
+            .admin(
+                reqwest::Method::POST,
+                "/api/v1/admin/users",
+                Some(json!({"username": username, "password": password, "role": role, "scope": scope})),
+            )
+            .await;
+        assert_eq!(status, 201, "create user {username}: {body}");
+        let body: Value = self
+            .login(username, &password)
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token for {username}: {body}"))
+            .to_owned()
     }
 
     /// Registers every site of a simulator.

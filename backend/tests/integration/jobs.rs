@@ -450,6 +450,16 @@ async fn job_events_stream_every_task_until_the_job_finishes() {
     let sim = start_sim(3).await;
     let app = spawn_app().await;
     app.register_all(&sim).await;
+    // Slow sites, so the stream opens while the tasks still run.
+    for n in 1..=3 {
+        sim.set_fault(
+            &format!("site-{n:03}"),
+            Fault::Latency {
+                ms: 300,
+                jitter_ms: 0,
+            },
+        );
+    }
     let job = create_job(&app, flavor_job("m1.sse", json!({"all": true}), json!({}))).await;
     let id = job["id"].as_str().unwrap_or_default();
     let token = app.admin_token().await;

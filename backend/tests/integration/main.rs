@@ -1,5 +1,6 @@
 //! One integration-test binary: the real console and real simulated sites on loopback.
 
+mod access;
 mod aggregate;
 mod api;
 mod crash;

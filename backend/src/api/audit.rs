@@ -1,0 +1,153 @@
+//! `GET /api/v1/audit` (JSON pages) and `GET /api/v1/audit/export` (JSON lines), and the
+//! middleware that records every mutating call.
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use overcast_api_types::access::AuditList;
+use serde::Deserialize;
+
+use super::auth::{bearer, Caller};
+use super::error::ApiError;
+use super::AppState;
+use crate::audit::Record;
+use crate::store::AuditFilter;
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    /// Entries whose action starts with this, e.g. `job.` or `POST /api/v1/sites`.
+    action: Option<String>,
+    site: Option<String>,
+    /// RFC 3339 time: entries at or after it.
+    since: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+const PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1000;
+const EXPORT_MAX: i64 = 1_000_000;
+
+impl AuditQuery {
+    /// Non-admins read only their own entries.
+    fn filter(self, caller: &Caller, limit: i64) -> Result<AuditFilter, ApiError> {
+        if let Some(since) = &self.since {
+            time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::invalid("`since` must be an RFC 3339 time"))?;
+        }
+        let actor = if caller.role == overcast_api_types::Role::Admin {
+            self.actor
+        } else {
+            Some(caller.username.clone())
+        };
+        Ok(AuditFilter {
+            actor,
+            action_prefix: self.action,
+            site: self.site,
+            since: self.since,
+            before: self.before,
+            limit,
+        })
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditList>, ApiError> {
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let filter = query.filter(&caller, limit)?;
+    let items = state.audit.query(&filter).await?;
+    let next_before = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(AuditList { items, next_before }))
+}
+
+/// Every matching entry as JSON lines, newest first, for archiving elsewhere.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(EXPORT_MAX).clamp(1, EXPORT_MAX);
+    let filter = query.filter(&caller, limit)?;
+    let mut body = String::new();
+    for entry in state.audit.query(&filter).await? {
+        body.push_str(&serde_json::to_string(&entry).unwrap_or_default());
+        body.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"overcast-audit.jsonl\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Records every call that may change something, with who made it and how it ended.
+/// Sign-in records itself (with the username it was tried for).
+pub async fn record_mutations(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    // The full path: inside the nested API router the URI lacks `/api/v1`.
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(
+            || request.uri().path().to_owned(),
+            |uri| uri.path().to_owned(),
+        );
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || path.ends_with("/auth/login")
+    {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let actor = match bearer(&parts) {
+        Ok(token) => match state.access.authenticate(token).await {
+            Ok(principal) => principal.username,
+            Err(_) => "(invalid token)".to_owned(),
+        },
+        Err(_) => "(anonymous)".to_owned(),
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let status = response.status();
+    let outcome = if status.is_success() {
+        "ok"
+    } else if matches!(status.as_u16(), 401 | 403) {
+        "denied"
+    } else {
+        "failed"
+    };
+    // `/api/v1/sites/{site}/…` names its site.
+    let site = path
+        .strip_prefix("/api/v1/sites/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|s| !s.is_empty() && *s != "import");
+    state
+        .audit
+        .record(Record {
+            actor,
+            action: format!("{method} {path}"),
+            target: None,
+            sites: site.map(str::to_owned).into_iter().collect(),
+            outcome: outcome.into(),
+            status: Some(status.as_u16()),
+            detail: None,
+        })
+        .await;
+    response
+}
