@@ -163,6 +163,9 @@ async fn audit_site_changes(health: Arc<HealthMonitor>, audit: Audit) {
     let mut events = health.subscribe();
     loop {
         match events.recv().await {
+            // First contact with a new site is discovery, not a change worth a record
+            // (an import of 10,000 sites would write 10,000 of them).
+            Ok(event) if event.from == overcast_api_types::SiteState::Unknown => {}
             Ok(event) => {
                 let outcome = serde_json::to_value(event.to)
                     .ok()

@@ -1003,7 +1003,15 @@ impl JobEngine {
     async fn follow_registry(self: Arc<Self>) {
         let mut changes = self.registry.watch();
         loop {
-            if let Ok(sites) = self.registry.list().await {
+            // Only unfinished jobs can lose a site; an import of 10,000 sites must not
+            // make the engine list them all after every one.
+            let idle = self.active().jobs.is_empty();
+            let listed = if idle {
+                None
+            } else {
+                self.registry.list().await.ok()
+            };
+            if let Some(sites) = listed {
                 let registered: BTreeSet<String> = sites.into_iter().map(|s| s.name).collect();
                 let mut active = self.active();
                 for job in active.jobs.values_mut().filter(|j| !j.finishing) {
@@ -1038,6 +1046,9 @@ impl JobEngine {
             if changes.changed().await.is_err() {
                 return;
             }
+            // Changes come in bursts (an import); look once the burst has passed.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            changes.mark_unchanged();
         }
     }
 }
