@@ -15,6 +15,7 @@ DIST := frontend/dist
 WASM_BUDGET := 1572864
 
 VENV := e2e/.venv
+PY_REQUIREMENTS := e2e/openstack/requirements.txt e2e/api/requirements.txt
 
 .PHONY: help demo test build frontend backend tools test-tools lint unit e2e fidelity clean
 
@@ -55,10 +56,10 @@ tools: ## the wasm32 target, wasm-bindgen-cli and wasm-opt, at pinned versions
 test-tools: tools ## chromium for the browser tests, Playwright's driver library
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@[ -d e2e/node_modules/playwright-core ] || (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-	@cmp -s e2e/openstack/requirements.txt $(VENV)/installed.txt || { \
-		echo "installing python-openstackclient and openstacksdk into $(VENV)"; \
-		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -r e2e/openstack/requirements.txt && \
-		cp e2e/openstack/requirements.txt $(VENV)/installed.txt; }
+	@cat $(PY_REQUIREMENTS) | cmp -s - $(VENV)/installed.txt || { \
+		echo "installing python-openstackclient, openstacksdk and schemathesis into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(addprefix -r ,$(PY_REQUIREMENTS)) && \
+		cat $(PY_REQUIREMENTS) > $(VENV)/installed.txt; }
 
 lint: ## formatting and clippy, warnings are errors
 	cargo fmt --all --check
@@ -72,9 +73,9 @@ e2e: ## browser and multi-process tests against real `overcast` processes
 	cargo build -p overcast
 	cd e2e && OVERCAST_BIN=$(CURDIR)/target/debug/overcast OVERCAST_WEB_DIR=$(CURDIR)/$(DIST) npm test
 
-fidelity: ## python-openstackclient and openstacksdk against `overcast sim`
+fidelity: ## python-openstackclient and openstacksdk against `overcast sim`; schemathesis against the console
 	cargo build -p overcast
-	OVERCAST_BIN=$(CURDIR)/target/debug/overcast $(VENV)/bin/python -m pytest -q -p no:cacheprovider e2e/openstack
+	OVERCAST_BIN=$(CURDIR)/target/debug/overcast $(VENV)/bin/python -m pytest -q -p no:cacheprovider e2e/openstack e2e/api
 
 clean:
 	rm -rf $(DIST) $(DIST).tmp e2e/artifacts

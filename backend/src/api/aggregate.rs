@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use overcast_api_types::Aggregate;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use super::AppState;
 use crate::federation::{Kind, Selection};
 
@@ -35,7 +36,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(resource): Path<String>,
-    Query(query): Query<AggregateQuery>,
+    ApiQuery(query): ApiQuery<AggregateQuery>,
 ) -> Result<Json<Aggregate>, ApiError> {
     let kind =
         Kind::parse(&resource).ok_or_else(|| ApiError::NotFound("no such API endpoint".into()))?;

@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit` (JSON pages) and `GET /api/v1/audit/export` (JSON lines), and the
 //! middleware that records every mutating call.
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::auth::{bearer, Caller};
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use super::AppState;
 use crate::audit::Record;
 use crate::store::AuditFilter;
@@ -57,7 +58,7 @@ impl AuditQuery {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
     let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let filter = query.filter(&caller, limit)?;
@@ -72,7 +73,7 @@ pub async fn list(
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(EXPORT_MAX).clamp(1, EXPORT_MAX);
     let filter = query.filter(&caller, limit)?;

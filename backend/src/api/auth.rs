@@ -1,7 +1,7 @@
 //! Sign-in, sessions, API tokens, console users, and the bearer-token extractor that
 //! also enforces site scopes on every `/sites/{site}/…` route.
 
-use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
+use axum::extract::{FromRequestParts, Path, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
@@ -13,7 +13,7 @@ use overcast_api_types::{LoginRequest, LoginResponse, Me, Role};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ClientAddr};
+use super::extract::{ApiJson, ApiQuery, ClientAddr};
 use super::AppState;
 use crate::audit::Record;
 use crate::auth::Principal;
@@ -223,7 +223,7 @@ pub struct TokenListQuery {
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<TokenListQuery>,
+    ApiQuery(query): ApiQuery<TokenListQuery>,
 ) -> Result<Json<ApiTokenList>, ApiError> {
     Ok(Json(ApiTokenList {
         items: state.access.list_api_tokens(&caller, query.all).await?,

@@ -111,6 +111,40 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Like `axum::extract::Query`, but a bad query string becomes `invalid_input` in the
+/// contract's JSON, naming the parameter at fault (axum's own rejection is plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let problem = e.into_inner().to_string();
+                ApiError::InvalidInput {
+                    message: format!("invalid query parameter {field}: {problem}"),
+                    fields: vec![FieldError {
+                        field,
+                        message: problem,
+                    }],
+                }
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,8 @@ enum Success {
     Bytes,
     /// Server-Sent Events.
     Events,
+    /// JSON lines (`application/x-ndjson`).
+    Lines,
 }
 
 struct Route {
@@ -231,7 +233,7 @@ fn routes() -> Vec<Route> {
         Route::new("get", "/api/v1/audit", "list_audit", "The audit log, newest first (query: actor, action, site, since, before, limit)")
             .answers(Success::One(200, "AuditList")),
         Route::new("get", "/api/v1/audit/export", "export_audit", "The audit log as JSON lines (application/x-ndjson)")
-            .answers(Success::Bytes),
+            .answers(Success::Lines),
         Route::new("get", "/api/v1/sites", "list_sites", "Registered sites with their health").answers(Success::One(200, "SiteList")),
         Route::new("post", "/api/v1/sites", "create_site", "Register a site").takes("NewSite").answers(Success::One(201, "Site")),
         Route::new("post", "/api/v1/sites/import", "import_sites", "Register every cloud of a clouds.yaml (body: application/yaml; query: labels, replace)")
@@ -470,6 +472,13 @@ fn operation(route: &Route) -> Operation {
                 .content("application/octet-stream", ContentBuilder::new().build())
                 .build(),
         ),
+        Success::Lines => (
+            "200".to_owned(),
+            ResponseBuilder::new()
+                .description("One JSON object per line")
+                .content("application/x-ndjson", ContentBuilder::new().build())
+                .build(),
+        ),
         Success::Events => (
             "200".to_owned(),
             ResponseBuilder::new()
@@ -495,6 +504,14 @@ fn operation(route: &Route) -> Operation {
                 error("The caller's role or site scope does not allow this"),
             );
         builder = builder.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
+    if matches!(route.method, "post" | "put" | "patch") {
+        responses = responses
+            .response("413", error("The body is larger than the endpoint accepts"))
+            .response(
+                "415",
+                error("The body's Content-Type is not the one the endpoint takes"),
+            );
     }
     if route.path == "/api/v1/auth/login" {
         responses = responses

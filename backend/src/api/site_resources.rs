@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::auth::{Caller, Operator};
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use super::AppState;
 use crate::resources::{ResourceError, SiteOps};
 
@@ -167,7 +168,7 @@ pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
     Path((site, resource)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
 ) -> Result<Response, ApiError> {
     let resource: Resource = resource.parse()?;
     let ops = ops(&state, &site, &options).await?;
@@ -196,7 +197,7 @@ pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
     Path((site, resource, id)): Path<(String, String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
 ) -> Result<Response, ApiError> {
     let resource: Resource = resource.parse()?;
     let ops = ops(&state, &site, &options).await?;
@@ -239,7 +240,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Operator,
     Path((site, resource)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
     super::extract::ApiJson(body): super::extract::ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let resource: Resource = resource.parse()?;
@@ -326,7 +327,7 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Operator,
     Path((site, resource, id)): Path<(String, String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
 ) -> Result<StatusCode, ApiError> {
     let resource: Resource = resource.parse()?;
     let ops = ops(&state, &site, &options).await?;
@@ -356,7 +357,7 @@ pub async fn show_quotas(
     State(state): State<AppState>,
     _caller: Caller,
     Path((site, project)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
 ) -> Result<Response, ApiError> {
     let ops = ops(&state, &site, &options).await?;
     Ok(one(
@@ -371,7 +372,7 @@ pub async fn update_quotas(
     State(state): State<AppState>,
     caller: Operator,
     Path((site, project)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
     super::extract::ApiJson(update): super::extract::ApiJson<QuotaUpdate>,
 ) -> Result<Response, ApiError> {
     let ops = ops(&state, &site, &options).await?;
@@ -387,7 +388,7 @@ pub async fn server_action(
     State(state): State<AppState>,
     caller: Operator,
     Path((site, id)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
     super::extract::ApiJson(request): super::extract::ApiJson<ServerActionRequest>,
 ) -> Result<StatusCode, ApiError> {
     let ops = ops(&state, &site, &options).await?;
@@ -402,7 +403,7 @@ pub async fn capabilities(
     State(state): State<AppState>,
     _caller: Caller,
     Path(site): Path<String>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
 ) -> Result<Response, ApiError> {
     let ops = ops(&state, &site, &options).await?;
     Ok(one(
@@ -418,7 +419,7 @@ pub async fn upload_image(
     State(state): State<AppState>,
     caller: Operator,
     Path((site, id)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -464,7 +465,7 @@ pub async fn download_image(
     State(state): State<AppState>,
     _caller: Caller,
     Path((site, id)): Path<(String, String)>,
-    Query(options): Query<CallOptions>,
+    ApiQuery(options): ApiQuery<CallOptions>,
 ) -> Result<Response, ApiError> {
     let ops = ops(&state, &site, &options).await?;
     let data = ops

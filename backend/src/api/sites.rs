@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::{header, HeaderMap};
 use axum::Json;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::auth::{Admin, Caller};
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::AppState;
 
 pub async fn list(
@@ -80,7 +80,7 @@ pub struct ImportOptions {
 pub async fn import(
     State(state): State<AppState>,
     caller: Admin,
-    Query(options): Query<ImportOptions>,
+    ApiQuery(options): ApiQuery<ImportOptions>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
