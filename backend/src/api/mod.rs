@@ -20,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -60,81 +60,98 @@ pub(crate) const IMAGE_BODY_LIMIT: u64 = 64 * 1024 * 1024 * 1024;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Router {
-    // JSON calls are small and quick: a body limit and a deadline guard them.
-    let json_api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/refresh", post(auth::refresh))
-        .route(
+/// The JSON API's routes (under `/api/v1`). A table, so that a test can check that
+/// every route is in the OpenAPI document, which the RBAC matrix test walks.
+fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/auth/login", post(auth::login)),
+        ("/auth/me", get(auth::me)),
+        ("/auth/logout", post(auth::logout)),
+        ("/auth/refresh", post(auth::refresh)),
+        (
             "/auth/tokens",
             get(auth::list_tokens).post(auth::create_token),
-        )
-        .route(
-            "/auth/tokens/{id}",
-            axum::routing::delete(auth::revoke_token),
-        )
-        .route(
+        ),
+        ("/auth/tokens/{id}", delete(auth::revoke_token)),
+        (
             "/admin/users",
             get(auth::list_users).post(auth::create_user),
-        )
-        .route(
+        ),
+        (
             "/admin/users/{id}",
-            axum::routing::patch(auth::update_user).delete(auth::delete_user),
-        )
-        .route("/audit", get(audit::list))
-        .route("/audit/export", get(audit::export))
-        .route("/openapi.json", get(openapi::serve))
-        .route("/{resource}", get(aggregate::list))
-        .route("/jobs", get(jobs::list).post(jobs::create))
-        .route("/jobs/{id}", get(jobs::show))
-        .route("/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/jobs/{id}/retry", post(jobs::retry))
-        .route("/sites", get(sites::list).post(sites::create))
-        .route(
+            patch(auth::update_user).delete(auth::delete_user),
+        ),
+        ("/audit", get(audit::list)),
+        ("/audit/export", get(audit::export)),
+        ("/openapi.json", get(openapi::serve)),
+        ("/{resource}", get(aggregate::list)),
+        ("/jobs", get(jobs::list).post(jobs::create)),
+        ("/jobs/{id}", get(jobs::show)),
+        ("/jobs/{id}/cancel", post(jobs::cancel)),
+        ("/jobs/{id}/retry", post(jobs::retry)),
+        ("/sites", get(sites::list).post(sites::create)),
+        (
             "/sites/import",
             post(sites::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
-        )
-        .route(
+        ),
+        (
             "/sites/{site}",
             get(sites::show).patch(sites::update).delete(sites::remove),
-        )
-        .route(
+        ),
+        (
             "/sites/{site}/capabilities",
             get(site_resources::capabilities),
-        )
-        .route(
+        ),
+        (
             "/sites/{site}/{resource}",
             get(site_resources::list).post(site_resources::create),
-        )
-        .route(
+        ),
+        (
             "/sites/{site}/{resource}/{id}",
             get(site_resources::show).delete(site_resources::remove),
-        )
-        .route(
+        ),
+        (
             "/sites/{site}/quotas/{project}",
             get(site_resources::show_quotas)
                 .put(site_resources::update_quotas)
                 .patch(site_resources::update_quotas),
-        )
-        .route(
+        ),
+        (
             "/sites/{site}/servers/{id}/action",
             post(site_resources::server_action),
-        )
+        ),
+    ]
+}
+
+/// Routes that stream for as long as they need: image data (with its own size limit)
+/// and event streams.
+fn stream_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        (
+            "/sites/{site}/images/{id}/file",
+            get(site_resources::download_image).put(site_resources::upload_image),
+        ),
+        ("/jobs/{id}/events", get(jobs::events)),
+        ("/events", get(jobs::console_events)),
+    ]
+}
+
+fn routes(table: Vec<(&'static str, MethodRouter<AppState>)>) -> Router<AppState> {
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+}
+
+pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Router {
+    // JSON calls are small and quick: a body limit and a deadline guard them.
+    let json_api = routes(json_routes())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             deadline(request_timeout, request, next)
         }));
-    // Image data and event streams last as long as they need; image data has its own
-    // size limit.
-    let stream_api = Router::new()
-        .route(
-            "/sites/{site}/images/{id}/file",
-            get(site_resources::download_image).put(site_resources::upload_image),
-        )
-        .route("/jobs/{id}/events", get(jobs::events))
-        .route("/events", get(jobs::console_events));
+    let stream_api = routes(stream_routes());
     let api = json_api
         .merge(stream_api)
         .fallback(api_not_found)
@@ -241,4 +258,34 @@ pub(crate) async fn sites_in_scope(
         }
     }
     Ok(names.into_iter().filter(|n| allowed(n)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a router pattern (`/sites/{site}/{resource}`) covers a documented path.
+    fn covers(pattern: &str, documented: &str) -> bool {
+        let (a, b): (Vec<&str>, Vec<&str>) = (
+            pattern.split('/').collect(),
+            documented.split('/').collect(),
+        );
+        a.len() == b.len() && a.iter().zip(&b).all(|(p, d)| p.starts_with('{') || p == d)
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let document = serde_json::to_value(openapi::document()).unwrap_or_default();
+        let documented: Vec<String> = document["paths"]
+            .as_object()
+            .map(|paths| paths.keys().cloned().collect())
+            .unwrap_or_default();
+        for (path, _) in json_routes().into_iter().chain(stream_routes()) {
+            let full = format!("/api/v1{path}");
+            assert!(
+                documented.iter().any(|d| covers(&full, d)),
+                "{full} is routed but not in the OpenAPI document, so the RBAC matrix would miss it"
+            );
+        }
+    }
 }

@@ -116,6 +116,8 @@ enum Success {
     Events,
     /// JSON lines (`application/x-ndjson`).
     Lines,
+    /// A JSON document without a schema of ours (this very document).
+    AnyJson,
 }
 
 struct Route {
@@ -210,6 +212,9 @@ fn routes() -> Vec<Route> {
         Route::new("post", "/api/v1/auth/login", "login", "Exchange a username and password for a bearer token")
             .takes("LoginRequest")
             .answers(Success::One(200, "LoginResponse"))
+            .public(),
+        Route::new("get", "/api/v1/openapi.json", "openapi", "This document: the OpenAPI 3.1 description of the whole API")
+            .answers(Success::AnyJson)
             .public(),
         Route::new("get", "/api/v1/auth/me", "me", "The caller behind the bearer token").answers(Success::One(200, "Me")),
         Route::new("post", "/api/v1/auth/logout", "logout", "End this session: its token is refused from now on"),
@@ -470,6 +475,13 @@ fn operation(route: &Route) -> Operation {
             ResponseBuilder::new()
                 .description("The data")
                 .content("application/octet-stream", ContentBuilder::new().build())
+                .build(),
+        ),
+        Success::AnyJson => (
+            "200".to_owned(),
+            ResponseBuilder::new()
+                .description("A JSON document")
+                .content("application/json", ContentBuilder::new().build())
                 .build(),
         ),
         Success::Lines => (
