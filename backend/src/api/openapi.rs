@@ -533,13 +533,22 @@ fn operation(route: &Route) -> Operation {
                 error("Too many failed sign-ins: locked out for a while"),
             );
     }
-    if route.path.contains("{id}") || route.path.starts_with("/api/v1/jobs") {
+    if route.authenticated {
         responses = responses
             .response(
                 "404",
-                error("No such object, or not within the caller's scope"),
+                error("No such object or site, or not within the caller's scope"),
             )
-            .response("409", error("The object's state does not allow this now"));
+            .response(
+                "504",
+                error("The request took longer than the console's deadline"),
+            );
+        if route.method != "get" {
+            responses = responses.response(
+                "409",
+                error("It exists already, or its state does not allow this now"),
+            );
+        }
     }
     if route.path.contains("{site}") {
         responses = responses
