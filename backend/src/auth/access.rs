@@ -106,6 +106,13 @@ fn checked_scope(field: &str, scope: &Targets) -> Result<String, AuthError> {
     serde_json::to_string(scope).map_err(|e| AuthError::Hashing(e.to_string()))
 }
 
+fn every_site() -> Targets {
+    Targets {
+        all: Some(true),
+        ..Targets::default()
+    }
+}
+
 fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
@@ -351,13 +358,7 @@ impl Access {
         if !errors.is_empty() {
             return Err(AuthError::Invalid(errors));
         }
-        let scope = checked_scope(
-            "scope",
-            &new.scope.unwrap_or(Targets {
-                all: Some(true),
-                ..Targets::default()
-            }),
-        )?;
+        let scope = checked_scope("scope", &new.scope.unwrap_or_else(every_site))?;
         let row = UserRow {
             id: uuid::Uuid::new_v4().to_string(),
             username: new.username,
@@ -457,13 +458,7 @@ impl Access {
         if days == 0 || days > MAX_TOKEN_DAYS {
             return Err(invalid("expires_in_days", format!("1 to {MAX_TOKEN_DAYS}")));
         }
-        let scope = checked_scope(
-            "scope",
-            &new.scope.unwrap_or(Targets {
-                all: Some(true),
-                ..Targets::default()
-            }),
-        )?;
+        let scope = checked_scope("scope", &new.scope.unwrap_or_else(every_site))?;
         let token = format!(
             "{API_TOKEN_PREFIX}{}",
             Alphanumeric.sample_string(&mut rand::thread_rng(), 40)

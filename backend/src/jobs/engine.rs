@@ -149,6 +149,20 @@ fn task_state(row: &TaskRow) -> TaskState {
     TaskState::parse(&row.state).unwrap_or(TaskState::Failed)
 }
 
+/// The sites whose task has not started (pending, or waiting for its site).
+fn unstarted_sites(job: &ActiveJob) -> Vec<String> {
+    job.tasks
+        .values()
+        .filter(|t| {
+            matches!(
+                task_state(t),
+                TaskState::Pending | TaskState::WaitingForSite
+            )
+        })
+        .map(|t| t.site.clone())
+        .collect()
+}
+
 fn task_view(row: &TaskRow) -> Task {
     Task {
         site: row.site.clone(),
@@ -614,17 +628,7 @@ impl JobEngine {
 
     /// Cancels every task that has not started, with a reason.
     fn cancel_waiting(&self, job: &mut ActiveJob, reason: &str) {
-        let waiting: Vec<String> = job
-            .tasks
-            .values()
-            .filter(|t| {
-                matches!(
-                    task_state(t),
-                    TaskState::Pending | TaskState::WaitingForSite
-                )
-            })
-            .map(|t| t.site.clone())
-            .collect();
+        let waiting = unstarted_sites(job);
         let now = ts(OffsetDateTime::now_utc());
         for site in waiting {
             self.update_task(job, &site, |task| {
@@ -819,17 +823,7 @@ impl JobEngine {
         if parse_ts(&job.row.expires_at).is_none_or(|at| at > now) {
             return;
         }
-        let waiting: Vec<String> = job
-            .tasks
-            .values()
-            .filter(|t| {
-                matches!(
-                    task_state(t),
-                    TaskState::Pending | TaskState::WaitingForSite
-                )
-            })
-            .map(|t| t.site.clone())
-            .collect();
+        let waiting = unstarted_sites(job);
         for site in waiting {
             self.update_task(job, &site, |task| {
                 let last = task
