@@ -266,32 +266,39 @@ impl JobEngine {
         JobSpec::parse(&row.kind, &params).map_err(|errors| format!("{errors:?}"))
     }
 
+    /// A stored job with its tasks, ready to run. A job whose parameters cannot be
+    /// opened or parsed any more is a conflict.
+    async fn load(&self, row: JobRow) -> Result<ActiveJob, JobError> {
+        let tasks = self.store.tasks_of(&row.id).await?;
+        let spec = self.spec_of(&row).map_err(JobError::Conflict)?;
+        Ok(ActiveJob {
+            rollout: serde_json::from_str(&row.rollout).unwrap_or_default(),
+            spec: Arc::new(spec),
+            tasks: tasks.into_iter().map(|t| (t.site.clone(), t)).collect(),
+            cancel_requested: row
+                .stopped_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(CANCELLED_BY)),
+            finishing: false,
+            row,
+        })
+    }
+
     /// Takes up the unfinished jobs of the database, e.g. after a crash. A task that was
     /// running when the console stopped runs again: the kinds check before they act.
     pub async fn resume(&self) -> Result<usize, JobError> {
         let rows = self.store.unfinished_jobs().await?;
         let count = rows.len();
         for row in rows {
-            let tasks = self.store.tasks_of(&row.id).await?;
-            let cancel_requested = row
-                .stopped_reason
-                .as_deref()
-                .is_some_and(|r| r.starts_with(CANCELLED_BY));
             let stopped = row.stopped_reason.is_some();
-            let spec = match self.spec_of(&row) {
-                Ok(spec) => Arc::new(spec),
-                Err(error) => {
-                    tracing::error!(job = %row.id, %error, "cannot resume a job");
+            let id = row.id.clone();
+            let mut job = match self.load(row).await {
+                Ok(job) => job,
+                Err(JobError::Conflict(error)) => {
+                    tracing::error!(job = %id, %error, "cannot resume a job");
                     continue;
                 }
-            };
-            let mut job = ActiveJob {
-                rollout: serde_json::from_str(&row.rollout).unwrap_or_default(),
-                spec,
-                tasks: tasks.into_iter().map(|t| (t.site.clone(), t)).collect(),
-                cancel_requested,
-                finishing: false,
-                row,
+                Err(other) => return Err(other),
             };
             let interrupted: Vec<String> = job
                 .tasks
@@ -542,16 +549,7 @@ impl JobEngine {
                 .get_job(id)
                 .await?
                 .ok_or_else(|| JobError::NotFound(id.into()))?;
-            let tasks = self.store.tasks_of(id).await?;
-            let spec = self.spec_of(&row).map_err(JobError::Conflict)?;
-            Some(ActiveJob {
-                rollout: serde_json::from_str(&row.rollout).unwrap_or_default(),
-                row,
-                spec: Arc::new(spec),
-                tasks: tasks.into_iter().map(|t| (t.site.clone(), t)).collect(),
-                cancel_requested: false,
-                finishing: false,
-            })
+            Some(self.load(row).await?)
         };
         {
             let mut active = self.active();
