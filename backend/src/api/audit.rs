@@ -116,10 +116,16 @@ pub async fn record_mutations(
     {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let actor = match bearer(&parts) {
         Ok(token) => match state.access.authenticate(token).await {
-            Ok(principal) => principal.username,
+            Ok(principal) => {
+                let actor = principal.username.clone();
+                // The handler's `Caller` takes it from here instead of authenticating
+                // the same token a second time.
+                parts.extensions.insert(principal);
+                actor
+            }
             Err(_) => "(invalid token)".to_owned(),
         },
         Err(_) => "(anonymous)".to_owned(),

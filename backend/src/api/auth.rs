@@ -110,7 +110,11 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let principal = state.access.authenticate(bearer(parts)?).await?;
+        // The audit middleware may have authenticated this request already.
+        let principal = match parts.extensions.get::<Principal>() {
+            Some(principal) => principal.clone(),
+            None => state.access.authenticate(bearer(parts)?).await?,
+        };
         let site = RawPathParams::from_request_parts(parts, state)
             .await
             .ok()
