@@ -64,9 +64,16 @@ pub async fn list(
         .clamp(1, MAX_LIST_LIMIT);
     let mut items = state.jobs.list(limit, wanted).await?;
     if !caller.sees_every_site() {
+        let sites = state.sites.list().await?;
         let mut visible = Vec::with_capacity(items.len());
         for job in items {
-            if visible_job(&state, &caller, &job.id).await.is_ok() {
+            // Listed jobs carry no tasks; the full job says which sites it touches.
+            let touches_only_scope = state
+                .jobs
+                .get(&job.id)
+                .await
+                .is_ok_and(|full| job_in_scope(&full, &caller, &sites));
+            if touches_only_scope {
                 visible.push(job);
             }
         }
@@ -82,16 +89,18 @@ async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job,
         return Ok(job);
     }
     let sites = state.sites.list().await?;
-    let visible = job.tasks.iter().all(|task| {
-        sites
-            .iter()
-            .any(|s| s.name == task.site && caller.allows_site(&s.name, &s.labels))
-    });
-    if visible {
+    if job_in_scope(&job, caller, &sites) {
         Ok(job)
     } else {
         Err(ApiError::NotFound(format!("job {id} not found")))
     }
+}
+
+/// Every site the job touches is a registered site within the caller's scope.
+fn job_in_scope(job: &Job, caller: &Caller, sites: &[overcast_api_types::Site]) -> bool {
+    job.tasks
+        .iter()
+        .all(|task| caller.allows_registered(sites, &task.site))
 }
 
 pub async fn show(

@@ -239,11 +239,7 @@ pub(crate) async fn sites_in_scope(
         return Ok(names);
     }
     let sites = state.sites.list().await?;
-    let allowed = |name: &str| {
-        sites
-            .iter()
-            .any(|s| s.name == name && caller.allows_site(&s.name, &s.labels))
-    };
+    let allowed = |name: &str| caller.allows_registered(&sites, name);
     if strict || matches!(selection, crate::federation::Selection::Sites(_)) {
         let outside: Vec<&str> = names
             .iter()
