@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use super::{hash_password, role_as_str, role_from_str, unix_now, AuthError, TokenService};
 use crate::federation::Selection;
+use crate::sites::{now_rfc3339, rfc3339};
 use crate::store::{ApiTokenRow, Store, StoreError, UserRow};
 
 /// The scope of a user who may see every site.
@@ -78,12 +79,6 @@ fn rank(role: Role) -> u8 {
         Role::Operator => 1,
         Role::Admin => 2,
     }
-}
-
-fn now_text() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> AuthError {
@@ -278,7 +273,7 @@ impl Access {
         } else {
             token_scope
         };
-        if let Err(error) = self.store.touch_api_token(&token.id, &now_text()).await {
+        if let Err(error) = self.store.touch_api_token(&token.id, &now_rfc3339()).await {
             tracing::warn!(%error, "cannot record an API token's last use");
         }
         Ok(Principal {
@@ -372,7 +367,7 @@ impl Access {
             password_hash: hash_password(new.password).await?,
             role: role_as_str(new.role).into(),
             scope,
-            created_at: now_text(),
+            created_at: now_rfc3339(),
         };
         self.store.insert_user(&row).await?;
         Ok(Self::user_view(&row))
@@ -478,7 +473,7 @@ impl Access {
             token_hash: token_hash(&token),
             role: role_as_str(role).into(),
             scope,
-            created_at: now.format(&Rfc3339).unwrap_or_default(),
+            created_at: rfc3339(now),
             expires_at: (now + time::Duration::days(i64::from(days)))
                 .format(&Rfc3339)
                 .ok(),
@@ -518,7 +513,7 @@ impl Access {
         let row = self.store.get_api_token(id).await?;
         match row {
             Some(row) if row.user_id == caller.user_id || caller.role == Role::Admin => {
-                self.store.revoke_api_token(id, &now_text()).await?;
+                self.store.revoke_api_token(id, &now_rfc3339()).await?;
                 Ok(())
             }
             _ => Err(AuthError::NotFound(format!("token {id}"))),

@@ -16,14 +16,9 @@ use super::selection::Selection;
 use super::sessions::SessionPool;
 use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
-use crate::sites::{now_rfc3339, SiteError, SiteRegistry};
+use crate::sites::{now_rfc3339, rfc3339, SiteError, SiteRegistry};
 
 use super::inventory::{Inventory, Kind};
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// Sites asked at once by one console, over all requests.
 const MAX_IN_FLIGHT: usize = 1024;

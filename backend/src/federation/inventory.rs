@@ -14,6 +14,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::resources::{ResourceError, SiteOps};
+use crate::sites::rfc3339;
 use crate::store::{InventoryRow, Store, StoreError};
 
 /// The resource kinds kept in the inventory and readable across sites.
@@ -101,11 +102,6 @@ pub struct Inventory {
 /// How often new snapshots are written: what a restart may miss at most.
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
 const BATCH: usize = 500;
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 impl Inventory {
     /// Loads what the database holds and starts the batch writer.

@@ -19,7 +19,7 @@ use crate::audit::{Audit, Record};
 use crate::federation::{FanOut, HealthMonitor, Selection, SessionPool};
 use crate::resources::SiteOps;
 use crate::secrets::Sealer;
-use crate::sites::{SiteError, SiteRegistry};
+use crate::sites::{rfc3339, SiteError, SiteRegistry};
 use crate::store::{JobRow, Store, StoreError, TaskRow};
 
 #[derive(Debug, thiserror::Error)]
@@ -135,10 +135,6 @@ struct Start {
     site: String,
     spec: Arc<JobSpec>,
     plan: Option<Value>,
-}
-
-fn ts(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 fn parse_ts(text: &str) -> Option<OffsetDateTime> {
@@ -313,7 +309,7 @@ impl JobEngine {
                         task.error = Some(
                             "interrupted by a console restart after the job was stopped".into(),
                         );
-                        task.finished_at = Some(ts(OffsetDateTime::now_utc()));
+                        task.finished_at = Some(rfc3339(OffsetDateTime::now_utc()));
                     } else {
                         task.state = TaskState::Pending.as_str().into();
                         task.error = Some(
@@ -408,9 +404,9 @@ impl JobEngine {
             rollout: serde_json::to_string(rollout).unwrap_or_default(),
             state: JobState::Pending.as_str().into(),
             created_by: created_by.into(),
-            created_at: ts(now),
-            updated_at: ts(now),
-            expires_at: ts(now + ttl),
+            created_at: rfc3339(now),
+            updated_at: rfc3339(now),
+            expires_at: rfc3339(now + ttl),
             finished_at: None,
             stopped_reason: None,
         };
@@ -593,7 +589,7 @@ impl JobEngine {
                     time::Duration::try_from(self.config.default_ttl).unwrap_or(time::Duration::DAY)
                 }
             };
-            job.row.expires_at = ts(now + ttl);
+            job.row.expires_at = rfc3339(now + ttl);
             job.row.finished_at = None;
             job.row.stopped_reason = None;
             job.cancel_requested = false;
@@ -627,7 +623,7 @@ impl JobEngine {
     /// Cancels every task that has not started, with a reason.
     fn cancel_waiting(&self, job: &mut ActiveJob, reason: &str) {
         let waiting = unstarted_sites(job);
-        let now = ts(OffsetDateTime::now_utc());
+        let now = rfc3339(OffsetDateTime::now_utc());
         for site in waiting {
             self.update_task(job, &site, |task| {
                 task.state = TaskState::Cancelled.as_str().into();
@@ -646,7 +642,7 @@ impl JobEngine {
         if !changed && !force {
             return;
         }
-        let now = ts(OffsetDateTime::now_utc());
+        let now = rfc3339(OffsetDateTime::now_utc());
         job.row.state = state.as_str().into();
         job.row.updated_at = now.clone();
         if state.is_finished() {
@@ -792,7 +788,7 @@ impl JobEngine {
                 *busy += 1;
                 active.in_flight += 1;
                 running += 1;
-                let started = ts(now);
+                let started = rfc3339(now);
                 self.update_task(job, &site, |task| {
                     task.state = TaskState::Running.as_str().into();
                     task.attempts += 1;
@@ -834,7 +830,7 @@ impl JobEngine {
                     "the job expired before this site could be done{last}"
                 ));
                 task.next_attempt_at = None;
-                task.finished_at = Some(ts(now));
+                task.finished_at = Some(rfc3339(now));
             });
         }
     }
@@ -928,7 +924,7 @@ impl JobEngine {
                 task.error = None;
                 task.result = Some(result.to_string());
                 task.progress = 100;
-                task.finished_at = Some(ts(now));
+                task.finished_at = Some(rfc3339(now));
             }
             Err(failure) => {
                 let (state, message, retry_at) = match failure {
@@ -952,9 +948,9 @@ impl JobEngine {
                 };
                 task.state = state.as_str().into();
                 task.error = Some(message);
-                task.next_attempt_at = retry_at.map(|wait| ts(now + wait));
+                task.next_attempt_at = retry_at.map(|wait| rfc3339(now + wait));
                 if state.is_finished() {
-                    task.finished_at = Some(ts(now));
+                    task.finished_at = Some(rfc3339(now));
                 }
             }
         });
@@ -1022,7 +1018,7 @@ impl JobEngine {
                     if gone.is_empty() {
                         continue;
                     }
-                    let now = ts(OffsetDateTime::now_utc());
+                    let now = rfc3339(OffsetDateTime::now_utc());
                     for site in gone {
                         self.update_task(job, &site, |task| {
                             task.state = TaskState::Cancelled.as_str().into();
