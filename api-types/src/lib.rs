@@ -100,7 +100,7 @@ impl SiteState {
 }
 
 /// A registered site as the API shows it. Credentials are write-only and never appear here.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Site {
     pub name: String,
@@ -634,6 +634,34 @@ pub struct Aggregate {
     pub sites: BTreeMap<String, SiteAnswer>,
     /// Items before paging, over every site that answered.
     pub total: usize,
+}
+
+/// `GET /api/v1/inventory/summary`: fleet totals from the console's inventory, without
+/// asking any site, over the sites the caller may see.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InventorySummary {
+    /// Servers by status (`ACTIVE`, `SHUTOFF`, `ERROR`, …).
+    pub servers: BTreeMap<String, u64>,
+    pub images: u64,
+    pub volumes: u64,
+    pub networks: u64,
+    /// Sites with at least one snapshot counted.
+    pub sites_counted: u64,
+    /// The oldest snapshot counted: how stale the totals may be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_as_of: Option<String>,
+}
+
+/// A site's state changed: event `site` of `GET /api/v1/events`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteEvent {
+    pub site: String,
+    pub from: SiteState,
+    pub to: SiteState,
+    pub at: String,
+    pub reason: Option<String>,
 }
 
 /// Bulk operations: a job fans out into one task per site.

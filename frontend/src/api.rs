@@ -3,8 +3,12 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_storage::{LocalStorage, Storage};
-use overcast_api_types::{Aggregate, ErrorBody, LoginRequest, LoginResponse, Me, SiteList};
+use overcast_api_types::{ErrorBody, LoginRequest, LoginResponse};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub mod events;
+pub use events::follow_events;
 
 const TOKEN_KEY: &str = "overcast.token";
 
@@ -25,7 +29,7 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    fn network(error: gloo_net::Error) -> Self {
+    fn network(error: impl std::fmt::Display) -> Self {
         ApiError {
             status: 0,
             code: "network".into(),
@@ -53,20 +57,24 @@ fn authorized(builder: RequestBuilder) -> RequestBuilder {
     }
 }
 
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+async fn error_of(response: Response) -> ApiError {
     let status = response.status();
-    if (200..300).contains(&status) {
-        return response.json::<T>().await.map_err(|e| ApiError {
-            status,
-            code: "bad_response".into(),
-            message: format!("The console sent an answer the dashboard does not understand: {e}"),
-        });
-    }
     let error = match response.json::<ErrorBody>().await {
         Ok(body) => ApiError {
             status,
             code: body.error.code,
-            message: body.error.message,
+            message: match body.error.fields.as_slice() {
+                [] => body.error.message,
+                fields => format!(
+                    "{}: {}",
+                    body.error.message,
+                    fields
+                        .iter()
+                        .map(|f| format!("{} {}", f.field, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            },
         },
         Err(_) => ApiError {
             status,
@@ -77,15 +85,80 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
     if error.is_unauthenticated() {
         forget_token();
     }
-    Err(error)
+    error
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    let status = response.status();
+    if !(200..300).contains(&status) {
+        return Err(error_of(response).await);
+    }
+    response.json::<T>().await.map_err(|e| ApiError {
+        status,
+        code: "bad_response".into(),
+        message: format!("The console sent an answer the dashboard does not understand: {e}"),
+    })
+}
+
+fn url(path: &str) -> String {
+    format!("/api/v1{path}")
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let response = authorized(Request::get(&format!("/api/v1{path}")))
+    let response = authorized(Request::get(&url(path)))
         .send()
         .await
         .map_err(ApiError::network)?;
     decode(response).await
+}
+
+/// Sends a JSON body with `method` (POST, PATCH, PUT) and decodes the JSON answer.
+pub async fn send<B: Serialize, T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    let builder = match method {
+        "PATCH" => Request::patch(&url(path)),
+        "PUT" => Request::put(&url(path)),
+        _ => Request::post(&url(path)),
+    };
+    let request = authorized(builder)
+        .json(body)
+        .map_err(ApiError::network)?;
+    decode(request.send().await.map_err(ApiError::network)?).await
+}
+
+/// A call whose answer has no body worth reading (204, or a state the page reloads).
+pub async fn act<B: Serialize>(method: &str, path: &str, body: Option<&B>) -> Result<(), ApiError> {
+    let builder = match method {
+        "DELETE" => Request::delete(&url(path)),
+        _ => Request::post(&url(path)),
+    };
+    let builder = authorized(builder);
+    let request = match body {
+        Some(body) => builder.json(body).map_err(ApiError::network)?,
+        None => builder.build().map_err(ApiError::network)?,
+    };
+    let response = request.send().await.map_err(ApiError::network)?;
+    if (200..300).contains(&response.status()) {
+        Ok(())
+    } else {
+        Err(error_of(response).await)
+    }
+}
+
+pub async fn send_empty(method: &str, path: &str) -> Result<(), ApiError> {
+    act::<()>(method, path, None).await
+}
+
+/// Posts a clouds.yaml as it is.
+pub async fn post_yaml<T: DeserializeOwned>(path: &str, yaml: String) -> Result<T, ApiError> {
+    let request = authorized(Request::post(&url(path)))
+        .header("Content-Type", "application/yaml")
+        .body(yaml)
+        .map_err(ApiError::network)?;
+    decode(request.send().await.map_err(ApiError::network)?).await
 }
 
 pub async fn login(username: String, password: String) -> Result<LoginResponse, ApiError> {
@@ -97,17 +170,18 @@ pub async fn login(username: String, password: String) -> Result<LoginResponse, 
     Ok(answer)
 }
 
-pub async fn me() -> Result<Me, ApiError> {
-    get("/auth/me").await
-}
-
-pub async fn sites() -> Result<SiteList, ApiError> {
-    get("/sites").await
+/// Ends the session on the console too, so the token cannot be replayed.
+pub async fn logout() {
+    let _ignored = send_empty("POST", "/auth/logout").await;
+    forget_token();
 }
 
 /// A resource kind across sites; `selector` narrows the sites. Cached inventory up to
 /// 30 s old is fine for a dashboard view and keeps a big fleet's page instant.
-pub async fn across_sites(resource: &str, selector: &str) -> Result<Aggregate, ApiError> {
+pub async fn across_sites(
+    resource: &str,
+    selector: &str,
+) -> Result<overcast_api_types::Aggregate, ApiError> {
     let mut path = format!("/{resource}?max_age_ms=30000");
     if !selector.trim().is_empty() {
         path.push_str("&selector=");
@@ -117,7 +191,7 @@ pub async fn across_sites(resource: &str, selector: &str) -> Result<Aggregate, A
 }
 
 /// Percent-encodes a query value.
-fn encode_query(text: &str) -> String {
+pub fn encode_query(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

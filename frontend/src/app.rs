@@ -4,16 +4,41 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes, A};
 use leptos_router::hooks::use_navigate;
 use leptos_router::path;
-use overcast_api_types::Me;
+use overcast_api_types::jobs::Job;
+use overcast_api_types::{Me, Role, SiteEvent};
 
 use crate::api;
 use crate::pages::{
-    login::Login, overview::Overview, placeholder::Placeholder, resources::Resources, sites::Sites,
+    admin::Admin, job::JobPage, jobs::Jobs, login::Login, new_job::NewJob, overview::Overview,
+    placeholder::Placeholder, resources::Resources, site::SitePage, sites::Sites,
 };
 
 /// The signed-in user, shared with every page.
 #[derive(Clone, Copy)]
 pub struct Session(pub RwSignal<Option<Me>>);
+
+impl Session {
+    /// Viewers see everything in their scope and change nothing: no mutating button is
+    /// shown to them (the API refuses them anyway).
+    pub fn can_operate(&self) -> bool {
+        self.0
+            .with(|me| me.as_ref().is_some_and(|me| me.role != Role::Viewer))
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.0
+            .with(|me| me.as_ref().is_some_and(|me| me.role == Role::Admin))
+    }
+}
+
+/// Changes the console pushes (`GET /api/v1/events`), for pages to patch what they show.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub site: RwSignal<Option<SiteEvent>>,
+    pub job: RwSignal<Option<Job>>,
+    /// Bumped when the stream (re)connects or events were missed: reload everything.
+    pub resync: RwSignal<u64>,
+}
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -25,12 +50,15 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview/>
                     <Route path=path!("sites") view=Sites/>
+                    <Route path=path!("sites/:name") view=SitePage/>
                     <Route path=path!("resources") view=Resources/>
                     <Route path=path!("images") view=|| view! { <Placeholder title="Images" about="Images across sites, grouped by content, and copies between sites."/> }/>
-                    <Route path=path!("jobs") view=|| view! { <Placeholder title="Jobs" about="Bulk operations over many sites, with per-site progress."/> }/>
+                    <Route path=path!("jobs") view=Jobs/>
+                    <Route path=path!("jobs/new") view=NewJob/>
+                    <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("placement") view=|| view! { <Placeholder title="Placement" about="Let Overcast choose sites from a policy and constraints."/> }/>
                     <Route path=path!("metrics") view=|| view! { <Placeholder title="Metrics" about="Capacity and usage, per site and aggregated."/> }/>
-                    <Route path=path!("admin") view=|| view! { <Placeholder title="Admin" about="Console users, roles and site scopes, API tokens and the audit log."/> }/>
+                    <Route path=path!("admin") view=Admin/>
                 </ParentRoute>
             </Routes>
         </Router>
@@ -49,30 +77,62 @@ const NAV: &[(&str, &str)] = &[
 ];
 
 /// Navigation and header around every signed-in page; sends visitors without a valid
-/// session to the login page.
+/// session to the login page, and follows the console's event stream for every page.
 #[component]
 fn Shell() -> impl IntoView {
-    let Session(session) = expect_context::<Session>();
+    let session = expect_context::<Session>();
+    let Session(me_signal) = session;
     let navigate = use_navigate();
     let to_login = navigate.clone();
     let me = LocalResource::new(|| async {
         match api::token() {
-            Some(_) => Some(api::me().await),
+            Some(_) => Some(api::get::<Me>("/auth/me").await),
             None => None,
         }
     });
     Effect::new(move |_| match me.get() {
-        Some(Some(Ok(user))) => session.set(Some(user)),
+        Some(Some(Ok(user))) => me_signal.set(Some(user)),
         Some(None) => to_login("/login", Default::default()),
         Some(Some(Err(error))) if error.is_unauthenticated() => {
             to_login("/login", Default::default())
         }
         _ => {}
     });
+
+    let live = Live {
+        site: RwSignal::new(None),
+        job: RwSignal::new(None),
+        resync: RwSignal::new(0),
+    };
+    provide_context(live);
+    if api::token().is_some() {
+        api::follow_events(
+            "/events",
+            move || live.resync.update(|n| *n += 1),
+            move |event| match event.event.as_str() {
+                "site" => {
+                    if let Ok(change) = serde_json::from_str::<SiteEvent>(&event.data) {
+                        live.site.set(Some(change));
+                    }
+                }
+                "job" => {
+                    if let Ok(job) = serde_json::from_str::<Job>(&event.data) {
+                        live.job.set(Some(job));
+                    }
+                }
+                "resync" => live.resync.update(|n| *n += 1),
+                _ => {}
+            },
+        );
+    }
+
     let logout = move |_| {
-        api::forget_token();
-        session.set(None);
-        navigate("/login", Default::default());
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            api::logout().await;
+            me_signal.set(None);
+            navigate("/login", Default::default());
+        });
     };
     view! {
         <div class="shell">
@@ -80,13 +140,13 @@ fn Shell() -> impl IntoView {
             <nav class="sidebar" aria-label="Main">
                 <div class="brand">"Overcast"</div>
                 <ul>
-                    {NAV.iter().map(|(href, label)| view! { <li><A href=*href exact=true>{*label}</A></li> }).collect_view()}
+                    {NAV.iter().map(|(href, label)| view! { <li><A href=*href exact=*href == "/">{*label}</A></li> }).collect_view()}
                 </ul>
             </nav>
             <div class="content">
                 <header class="topbar">
                     <span class="who">
-                        {move || session.get().map(|me| format!("{} ({:?})", me.username, me.role).to_lowercase())}
+                        {move || me_signal.get().map(|me| format!("{} ({:?})", me.username, me.role).to_lowercase())}
                     </span>
                     <button type="button" class="secondary" on:click=logout>"Log out"</button>
                 </header>

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use overcast_api_types::Aggregate;
+use overcast_api_types::{Aggregate, InventorySummary};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -92,4 +92,13 @@ pub async fn list(
         sites: answers,
         total,
     }))
+}
+
+/// `GET /api/v1/inventory/summary`: totals over every site the caller may see.
+pub async fn inventory_summary(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<InventorySummary>, ApiError> {
+    let sites = super::sites_in_scope(&state, &caller, &Selection::All, false).await?;
+    Ok(Json(state.fan_out.inventory_summary(&sites)))
 }

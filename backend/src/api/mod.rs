@@ -85,6 +85,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/audit/export", get(audit::export)),
         ("/openapi.json", get(openapi::serve)),
         ("/{resource}", get(aggregate::list)),
+        ("/inventory/summary", get(aggregate::inventory_summary)),
         ("/jobs", get(jobs::list).post(jobs::create)),
         ("/jobs/{id}", get(jobs::show)),
         ("/jobs/{id}/cancel", post(jobs::cancel)),

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use overcast_api_types::{access, jobs, l1};
 use overcast_api_types::{
-    Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
+    Aggregate, ErrorBody, InventorySummary, SiteEvent, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
     LoginResponse, Me, NewSite, Role, Site, SiteAnswer, SiteAnswerStatus, SiteCredentials,
     SiteList, SiteState, SiteUpdate,
 };
@@ -78,6 +78,8 @@ use super::site_resources::Resource;
         l1::Hypervisor,
         l1::ComputeService,
         Aggregate,
+        InventorySummary,
+        SiteEvent,
         SiteAnswer,
         SiteAnswerStatus,
         jobs::JobState,
@@ -259,6 +261,8 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "Image")),
         Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")
             .answers(Success::Bytes),
+        Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
+            .answers(Success::One(200, "InventorySummary")),
         Route::new("post", "/api/v1/jobs", "create_job", "Start a bulk operation over a site selection")
             .takes("NewJob")
             .answers(Success::One(202, "Job")),

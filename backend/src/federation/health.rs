@@ -56,15 +56,7 @@ impl Default for HealthConfig {
     }
 }
 
-/// A site's state changed.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SiteEvent {
-    pub site: String,
-    pub from: SiteState,
-    pub to: SiteState,
-    pub at: String,
-    pub reason: Option<String>,
-}
+pub use overcast_api_types::SiteEvent;
 
 #[derive(Debug, Clone)]
 struct Tracker {

@@ -1,1 +1,6 @@
-pub mod state_badge;
+//! Small building blocks shared by the pages.
+
+pub mod badge;
+pub mod confirm;
+pub mod pager;
+pub mod progress;

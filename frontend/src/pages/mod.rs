@@ -1,5 +1,10 @@
+pub mod admin;
+pub mod job;
+pub mod jobs;
 pub mod login;
+pub mod new_job;
 pub mod overview;
 pub mod placeholder;
 pub mod resources;
+pub mod site;
 pub mod sites;

@@ -1,21 +1,101 @@
+//! The fleet at a glance: every site's state, fleet totals, recent jobs.
+
 use leptos::prelude::*;
-use overcast_api_types::{Site, SiteState};
+use leptos_router::components::A;
+use overcast_api_types::jobs::JobList;
+use overcast_api_types::{InventorySummary, Site, SiteList, SiteState};
 
 use crate::api;
-use crate::components::state_badge::StateBadge;
+use crate::app::Live;
+use crate::components::badge::{StateBadge, StatusBadge};
+use crate::components::progress::Progress;
+use crate::format;
+
+/// The registered sites, kept current by the console's events: loaded again on every
+/// (re)connection of the stream, patched in place by each site event.
+pub fn live_sites() -> RwSignal<Option<Result<Vec<Site>, api::ApiError>>> {
+    let live = expect_context::<Live>();
+    let sites = RwSignal::new(None);
+    Effect::new(move |_| {
+        live.resync.track();
+        leptos::task::spawn_local(async move {
+            let answer = api::get::<SiteList>("/sites").await.map(|l| l.items);
+            sites.set(Some(answer));
+        });
+    });
+    Effect::new(move |_| {
+        if let Some(change) = live.site.get() {
+            sites.update(|sites| {
+                if let Some(Ok(sites)) = sites {
+                    if let Some(site) = sites.iter_mut().find(|s| s.name == change.site) {
+                        site.state = change.to;
+                        if change.to != SiteState::Unreachable {
+                            site.last_seen = Some(change.at.clone());
+                        }
+                    }
+                }
+            });
+        }
+    });
+    sites
+}
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let sites = LocalResource::new(api::sites);
+    let live = expect_context::<Live>();
+    let sites = live_sites();
+    let summary = LocalResource::new(move || {
+        live.resync.track();
+        api::get::<InventorySummary>("/inventory/summary")
+    });
+    let jobs = LocalResource::new(move || {
+        live.job.track();
+        api::get::<JobList>("/jobs?limit=5")
+    });
     view! {
         <section>
             <h1>"Overview"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading sites…"</p> }>
-                {move || sites.get().map(|result| match result {
-                    Ok(list) => view! { <Fleet sites=list.items/> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
-                })}
-            </Transition>
+            {move || match sites.get() {
+                None => view! { <p class="muted" role="status">"Loading sites…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+                Some(Ok(list)) => view! { <Fleet sites=list/> }.into_any(),
+            }}
+            <div class="columns">
+                <div>
+                    <h2>"Inventory"</h2>
+                    <Transition fallback=|| view! { <p class="muted">"Loading totals…"</p> }>
+                        {move || summary.get().map(|answer| match answer {
+                            Ok(summary) => view! { <Inventory summary/> }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+                        })}
+                    </Transition>
+                </div>
+                <div>
+                    <h2>"Recent jobs"</h2>
+                    <Transition fallback=|| view! { <p class="muted">"Loading jobs…"</p> }>
+                        {move || jobs.get().map(|answer| match answer {
+                            Ok(list) if list.items.is_empty() => view! { <div class="empty">"No job yet. Start one from the Jobs page."</div> }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="recent-jobs">
+                                    {list.items.into_iter().map(|job| {
+                                        let done = if job.counts.total == 0 { 100 } else { (job.counts.finished() * 100 / job.counts.total) as u8 };
+                                        let label = format!("{} progress", job.kind);
+                                        view! {
+                                            <li>
+                                                <A href=format!("/jobs/{}", job.id)>{job.kind.clone()}</A>
+                                                <StatusBadge status=job.state.as_str().to_owned()/>
+                                                <Progress value=done label/>
+                                                <span class="muted">{format::ago(&job.created_at)}</span>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+                        })}
+                    </Transition>
+                </div>
+            </div>
         </section>
     }
 }
@@ -24,11 +104,11 @@ pub fn Overview() -> impl IntoView {
 fn Fleet(sites: Vec<Site>) -> impl IntoView {
     let count = |state: SiteState| sites.iter().filter(|s| s.state == state).count();
     let totals = [
-        ("Sites", sites.len()),
-        ("Online", count(SiteState::Online)),
-        ("Degraded", count(SiteState::Degraded)),
-        ("Unreachable", count(SiteState::Unreachable)),
-        ("Unknown", count(SiteState::Unknown)),
+        ("Sites", sites.len(), "all"),
+        ("Online", count(SiteState::Online), "online"),
+        ("Degraded", count(SiteState::Degraded), "degraded"),
+        ("Unreachable", count(SiteState::Unreachable), "unreachable"),
+        ("Unknown", count(SiteState::Unknown), "unknown"),
     ];
     let unreachable: Vec<String> = sites
         .iter()
@@ -36,29 +116,52 @@ fn Fleet(sites: Vec<Site>) -> impl IntoView {
         .map(|s| s.name.clone())
         .collect();
     view! {
-        <Show when={let none = unreachable.is_empty(); move || !none}>
+        {(!unreachable.is_empty()).then(|| view! {
             <div class="banner warning" role="status">
-                {format!("Unreachable: {}", unreachable.join(", "))}
+                <strong>{format!("{} unreachable: ", unreachable.len())}</strong>
+                {unreachable.join(", ")}
+                <span class="muted">" — their data is shown as last seen; jobs wait for them."</span>
             </div>
-        </Show>
+        })}
         <dl class="totals">
-            {totals.into_iter().map(|(label, n)| view! { <div class="total"><dt>{label}</dt><dd>{n}</dd></div> }).collect_view()}
+            {totals.into_iter().map(|(label, n, state)| view! { <div class=format!("total state-{state}")><dt>{label}</dt><dd>{n}</dd></div> }).collect_view()}
         </dl>
         <h2>"Sites"</h2>
         {if sites.is_empty() {
-            view! { <div class="empty">"No site is registered yet. Add one on the Sites page."</div> }.into_any()
+            view! { <div class="empty">"No site is registered yet. "<A href="/sites">"Add one on the Sites page."</A></div> }.into_any()
         } else {
             view! {
                 <ul class="site-grid" aria-label="Site states">
-                    {sites.into_iter().map(|site| view! {
-                        <li class=format!("tile state-{}", site.state.as_str())>
-                            <strong>{site.name.clone()}</strong>
-                            <StateBadge state=site.state/>
-                            <span class="muted">{site.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "no probe yet".into())}</span>
-                        </li>
+                    {sites.into_iter().map(|site| {
+                        let seen = site.last_seen.as_deref().map(format::ago).unwrap_or_else(|| "never seen".into());
+                        view! {
+                            <li class=format!("tile state-{}", site.state.as_str())>
+                                <A href=format!("/sites/{}", site.name)>{site.name.clone()}</A>
+                                <StateBadge state=site.state/>
+                                <span class="muted">{format::latency(site.latency_ms)}" · "{seen}</span>
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
             }.into_any()
         }}
+    }
+}
+
+#[component]
+fn Inventory(summary: InventorySummary) -> impl IntoView {
+    let servers: u64 = summary.servers.values().sum();
+    view! {
+        <dl class="totals small">
+            <div class="total"><dt>"Servers"</dt><dd>{servers}</dd></div>
+            <div class="total"><dt>"Images"</dt><dd>{summary.images}</dd></div>
+            <div class="total"><dt>"Volumes"</dt><dd>{summary.volumes}</dd></div>
+            <div class="total"><dt>"Networks"</dt><dd>{summary.networks}</dd></div>
+        </dl>
+        <p class="muted">
+            {summary.servers.iter().map(|(status, n)| format!("{n} {}", status.to_lowercase())).collect::<Vec<_>>().join(" · ")}
+        </p>
+        <p class="muted">{format!("From the inventory of {} sites", summary.sites_counted)}
+            {summary.oldest_as_of.map(|t| format!(", oldest read {}", format::ago(&t)))}</p>
     }
 }

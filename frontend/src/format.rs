@@ -1,0 +1,53 @@
+//! How times, sizes and labels read on screen.
+
+use std::collections::BTreeMap;
+
+/// "12 s ago", "5 min ago", "3 h ago", or the date for anything older than two days.
+pub fn ago(rfc3339: &str) -> String {
+    let then = js_sys::Date::parse(rfc3339);
+    if then.is_nan() {
+        return rfc3339.to_owned();
+    }
+    let seconds = ((js_sys::Date::now() - then) / 1000.0).max(0.0) as u64;
+    match seconds {
+        0..=59 => format!("{seconds} s ago"),
+        60..=3599 => format!("{} min ago", seconds / 60),
+        3600..=172_799 => format!("{} h ago", seconds / 3600),
+        _ => rfc3339.get(..10).unwrap_or(rfc3339).to_owned(),
+    }
+}
+
+/// `2026-12-01T08:10:03Z` as `2026-12-01 08:10:03`.
+pub fn timestamp(rfc3339: &str) -> String {
+    rfc3339
+        .get(..19)
+        .map(|t| t.replace('T', " "))
+        .unwrap_or_else(|| rfc3339.to_owned())
+}
+
+pub fn labels(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses `k=v, k2=v2` as typed into a form.
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                labels.insert(k.trim().to_owned(), v.trim().to_owned());
+            }
+            _ => return Err(format!("“{pair}” is not key=value")),
+        }
+    }
+    Ok(labels)
+}
+
+pub fn latency(ms: Option<u64>) -> String {
+    ms.map(|ms| format!("{ms} ms"))
+        .unwrap_or_else(|| "–".into())
+}

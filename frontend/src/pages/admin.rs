@@ -1,0 +1,340 @@
+//! Console users with their roles and site scopes, API tokens and the audit log.
+
+use leptos::prelude::*;
+use overcast_api_types::access::{
+    ApiTokenList, AuditEntry, AuditList, ConsoleUser, ConsoleUserList, ConsoleUserUpdate,
+    CreatedApiToken, NewApiToken, NewConsoleUser,
+};
+use overcast_api_types::jobs::Targets;
+use overcast_api_types::Role;
+
+use crate::api;
+use crate::app::Session;
+use crate::components::badge::StatusBadge;
+use crate::components::confirm::ConfirmButton;
+use crate::format;
+use crate::pages::sites::Field;
+
+const ROLES: &[(Role, &str)] = &[(Role::Viewer, "viewer"), (Role::Operator, "operator"), (Role::Admin, "admin")];
+
+fn role_name(role: Role) -> &'static str {
+    ROLES.iter().find(|(r, _)| *r == role).map_or("viewer", |(_, n)| n)
+}
+
+fn role_of(name: &str) -> Role {
+    ROLES.iter().find(|(_, n)| *n == name).map_or(Role::Viewer, |(r, _)| *r)
+}
+
+fn scope_text(scope: &Targets) -> String {
+    match (&scope.sites, &scope.selector) {
+        (Some(sites), _) => sites.join(", "),
+        (_, Some(selector)) => format!("sites with {selector}"),
+        _ => "every site".into(),
+    }
+}
+
+/// A scope as typed: empty for every site, `key=value…` for a selector, else site names.
+fn scope_of(text: &str) -> Option<Targets> {
+    let text = text.trim();
+    if text.is_empty() {
+        None
+    } else if text.contains('=') {
+        Some(Targets { selector: Some(text.to_owned()), ..Default::default() })
+    } else {
+        Some(Targets { sites: Some(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()), ..Default::default() })
+    }
+}
+
+#[component]
+fn RoleSelect(id: String, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <select id=id prop:value=value on:change=move |ev| value.set(event_target_value(&ev))>
+            {ROLES.iter().map(|(_, name)| view! { <option value=*name>{*name}</option> }).collect_view()}
+        </select>
+    }
+}
+
+#[component]
+pub fn Admin() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let tab = RwSignal::new("tokens");
+    Effect::new(move |_| {
+        if session.is_admin() && tab.get_untracked() == "tokens" {
+            tab.set("users");
+        }
+    });
+    let tabs = move || {
+        let mut tabs = vec![("tokens", "API tokens"), ("audit", "Audit log")];
+        if session.is_admin() {
+            tabs.insert(0, ("users", "Users"));
+        }
+        tabs
+    };
+    view! {
+        <section>
+            <h1>"Admin"</h1>
+            <div role="tablist" aria-label="Administration" class="tabs">
+                {move || tabs().into_iter().map(|(key, title)| view! {
+                    <button type="button" role="tab" aria-selected=move || (tab.get() == key).to_string()
+                        class:active=move || tab.get() == key on:click=move |_| tab.set(key)>{title}</button>
+                }).collect_view()}
+            </div>
+            <div role="tabpanel">
+                {move || match tab.get() {
+                    "users" => view! { <Users/> }.into_any(),
+                    "audit" => view! { <Audit/> }.into_any(),
+                    _ => view! { <Tokens/> }.into_any(),
+                }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Users() -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let users = LocalResource::new(move || {
+        reload.track();
+        api::get::<ConsoleUserList>("/admin/users")
+    });
+    let error = RwSignal::new(None::<String>);
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let role = RwSignal::new("viewer".to_owned());
+    let scope = RwSignal::new(String::new());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let user = NewConsoleUser {
+            username: username.get_untracked().trim().to_owned(),
+            password: password.get_untracked(),
+            role: role_of(&role.get_untracked()),
+            scope: scope_of(&scope.get_untracked()),
+        };
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::send::<_, ConsoleUser>("POST", "/admin/users", &user).await {
+                Ok(_) => {
+                    username.set(String::new());
+                    password.set(String::new());
+                    scope.set(String::new());
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let update = move |id: String, change: ConsoleUserUpdate| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::send::<_, ConsoleUser>("PATCH", &format!("/admin/users/{}", api::encode_query(&id)), &change).await {
+                Ok(_) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let remove = move |id: String| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::send_empty("DELETE", &format!("/admin/users/{}", api::encode_query(&id))).await {
+                Ok(()) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <form class="card form" on:submit=create aria-labelledby="new-user-title">
+            <h2 id="new-user-title">"Add a console user"</h2>
+            <div class="grid-form">
+                <Field id="user-name" label="Username" value=username required=true/>
+                <Field id="user-password" label="Password" value=password kind="password" required=true/>
+                <div class="field"><label for="user-role">"Role"</label><RoleSelect id="user-role".into() value=role/></div>
+                <Field id="user-scope" label="Site scope" value=scope placeholder="empty: every site; region=eu; or site-001, site-002"/>
+            </div>
+            <div class="actions"><button type="submit">"Add user"</button></div>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading users…"</p> }>
+            {move || users.get().map(|answer| match answer {
+                Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+                Ok(list) => view! {
+                    <table>
+                        <caption class="visually-hidden">"Console users"</caption>
+                        <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col">"Scope"</th><th scope="col">"Created"</th><th scope="col">"Actions"</th></tr></thead>
+                        <tbody>
+                            {list.items.into_iter().map(|user| {
+                                let chosen = RwSignal::new(role_name(user.role).to_owned());
+                                let (id, id2) = (user.id.clone(), user.id.clone());
+                                view! {
+                                    <tr>
+                                        <th scope="row">{user.username.clone()}</th>
+                                        <td>
+                                            <label class="visually-hidden" for=format!("role-{}", user.id)>{format!("Role of {}", user.username)}</label>
+                                            <RoleSelect id=format!("role-{}", user.id) value=chosen/>
+                                            <button type="button" class="secondary small" disabled=move || chosen.get() == role_name(user.role)
+                                                on:click=move |_| update(id.clone(), ConsoleUserUpdate { role: Some(role_of(&chosen.get_untracked())), ..Default::default() })>"Save"</button>
+                                        </td>
+                                        <td>{scope_text(&user.scope)}</td>
+                                        <td>{format::timestamp(&user.created_at)}</td>
+                                        <td><ConfirmButton label="Delete" question=format!("Delete user {}?", user.username) on_confirm=Callback::new(move |()| remove(id2.clone()))/></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Tokens() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let reload = RwSignal::new(0u32);
+    let tokens = LocalResource::new(move || {
+        reload.track();
+        api::get::<ApiTokenList>("/auth/tokens")
+    });
+    let error = RwSignal::new(None::<String>);
+    let created = RwSignal::new(None::<String>);
+    let name = RwSignal::new(String::new());
+    let role = RwSignal::new(String::new());
+    let days = RwSignal::new(String::from("90"));
+    Effect::new(move |_| {
+        if let Some(me) = session.0.get() {
+            role.set(role_name(me.role).to_owned());
+        }
+    });
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(expires_in_days) = days.get_untracked().trim().parse::<u32>() else {
+            return error.set(Some("Days must be a whole number".into()));
+        };
+        let token = NewApiToken {
+            name: name.get_untracked().trim().to_owned(),
+            role: Some(role_of(&role.get_untracked())),
+            scope: None,
+            expires_in_days: Some(expires_in_days),
+        };
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::send::<_, CreatedApiToken>("POST", "/auth/tokens", &token).await {
+                Ok(answer) => {
+                    created.set(Some(answer.token));
+                    name.set(String::new());
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let revoke = move |id: String| {
+        leptos::task::spawn_local(async move {
+            match api::send_empty("DELETE", &format!("/auth/tokens/{}", api::encode_query(&id))).await {
+                Ok(()) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <form class="card form" on:submit=create aria-labelledby="new-token-title">
+            <h2 id="new-token-title">"Create an API token"</h2>
+            <p class="muted">"For scripts and `overcast ctl`: OVERCAST_TOKEN. A token can do at most what you can."</p>
+            <div class="grid-form">
+                <Field id="token-name" label="Name" value=name placeholder="nightly-rollout" required=true/>
+                <div class="field"><label for="token-role">"Role"</label><RoleSelect id="token-role".into() value=role/></div>
+                <Field id="token-days" label="Expires in (days)" value=days kind="number"/>
+            </div>
+            <div class="actions"><button type="submit">"Create token"</button></div>
+        </form>
+        {move || created.get().map(|token| view! {
+            <div class="banner" role="status">
+                <p>"Copy this token now: it is not shown again."</p>
+                <code class="mono secret">{token}</code>
+            </div>
+        })}
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading tokens…"</p> }>
+            {move || tokens.get().map(|answer| match answer {
+                Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+                Ok(list) if list.items.is_empty() => view! { <div class="empty">"No API token yet."</div> }.into_any(),
+                Ok(list) => view! {
+                    <table>
+                        <caption class="visually-hidden">"API tokens"</caption>
+                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Owner"</th><th scope="col">"Role"</th><th scope="col">"Scope"</th>
+                            <th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col">"State"</th><th scope="col">"Actions"</th></tr></thead>
+                        <tbody>
+                            {list.items.into_iter().map(|token| {
+                                let id = token.id.clone();
+                                view! {
+                                    <tr>
+                                        <th scope="row">{token.name.clone()}</th>
+                                        <td>{token.username.clone()}</td>
+                                        <td>{role_name(token.role)}</td>
+                                        <td>{scope_text(&token.scope)}</td>
+                                        <td>{token.expires_at.as_deref().map(format::timestamp).unwrap_or_else(|| "never".into())}</td>
+                                        <td>{token.last_used_at.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</td>
+                                        <td><StatusBadge status=if token.revoked { "revoked" } else { "active" }.to_owned()/></td>
+                                        <td>{(!token.revoked).then(|| view! {
+                                            <ConfirmButton label="Revoke" question=format!("Revoke token {}? Scripts using it stop working.", token.name) on_confirm=Callback::new(move |()| revoke(id.clone()))/>
+                                        })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Audit() -> impl IntoView {
+    let entries = RwSignal::new(Vec::<AuditEntry>::new());
+    let next = RwSignal::new(None::<i64>);
+    let error = RwSignal::new(None::<String>);
+    let loading = RwSignal::new(false);
+    let load = move |before: Option<i64>| {
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            let path = match before {
+                Some(before) => format!("/audit?limit=100&before={before}"),
+                None => "/audit?limit=100".into(),
+            };
+            match api::get::<AuditList>(&path).await {
+                Ok(page) => {
+                    entries.update(|e| e.extend(page.items));
+                    next.set(page.next_before);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            loading.set(false);
+        });
+    };
+    load(None);
+    view! {
+        <p class="muted">"Every change made through the console, every sign-in, job and site state change; newest first. Nothing here can be edited or deleted."</p>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <table>
+            <caption class="visually-hidden">"Audit log"</caption>
+            <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Sites"</th><th scope="col">"Outcome"</th></tr></thead>
+            <tbody>
+                <For each=move || entries.get() key=|e| e.id let:entry>
+                    <tr>
+                        <td>{format::timestamp(&entry.at)}</td>
+                        <td>{entry.actor.clone()}</td>
+                        <th scope="row" class="mono">{entry.action.clone()}</th>
+                        <td>{entry.target.clone().unwrap_or_default()}</td>
+                        <td>{entry.sites.join(", ")}</td>
+                        <td><StatusBadge status=entry.outcome.clone()/>{entry.detail.clone().map(|d| view! { <span class="muted">" "{d}</span> })}</td>
+                    </tr>
+                </For>
+            </tbody>
+        </table>
+        {move || (entries.with(Vec::is_empty) && !loading.get()).then(|| view! { <div class="empty">"Nothing recorded yet."</div> })}
+        <Show when=move || next.get().is_some()>
+            <button type="button" class="secondary" disabled=move || loading.get() on:click=move |_| load(next.get_untracked())>"Older entries"</button>
+        </Show>
+    }
+}

@@ -1,0 +1,169 @@
+//! One job: every site's task as it happens, with retry and cancel.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use overcast_api_types::jobs::{Job, TaskEvent, TaskState};
+
+use crate::api;
+use crate::app::Session;
+use crate::components::badge::StatusBadge;
+use crate::components::confirm::ConfirmButton;
+use crate::components::pager::{page_of, Pager};
+use crate::components::progress::Progress;
+use crate::format;
+use crate::pages::jobs::{percent_done, targets_text};
+
+/// Applies one task change to the job shown.
+fn apply(job: &mut Job, event: TaskEvent) {
+    job.state = event.job_state;
+    job.counts = event.counts;
+    match job.tasks.iter_mut().find(|t| t.site == event.task.site) {
+        Some(task) => *task = event.task,
+        None => job.tasks.push(event.task),
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let session = expect_context::<Session>();
+    let job = RwSignal::new(None::<Result<Job, api::ApiError>>);
+    let path = format!("/jobs/{}", api::encode_query(&id));
+    {
+        let events = format!("{path}/events");
+        let path = path.clone();
+        let load = move || {
+            let path = path.clone();
+            leptos::task::spawn_local(async move { job.set(Some(api::get::<Job>(&path).await)) });
+        };
+        load();
+        // The stream opens with the whole job, then sends each task change.
+        api::follow_events(
+            &events,
+            || {},
+            move |event| match event.event.as_str() {
+                "job" => {
+                    if let Ok(full) = serde_json::from_str::<Job>(&event.data) {
+                        job.set(Some(Ok(full)));
+                    }
+                }
+                "task" => {
+                    if let Ok(change) = serde_json::from_str::<TaskEvent>(&event.data) {
+                        job.update(|j| {
+                            if let Some(Ok(j)) = j {
+                                apply(j, change);
+                            }
+                        });
+                    }
+                }
+                _ => {}
+            },
+        );
+    }
+    let error = RwSignal::new(None::<String>);
+    let command = Callback::new(move |verb: &'static str| {
+        let path = format!("{path}/{verb}");
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::send::<_, Job>("POST", &path, &serde_json::json!({})).await {
+                Ok(updated) => job.set(Some(Ok(updated))),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    });
+    // Memos, so the head (and a half-confirmed cancel) is not redrawn by every task change.
+    let state = Memo::new(move |_| job.with(|j| j.as_ref().and_then(|j| j.as_ref().ok()).map(|j| (j.kind.clone(), j.state))));
+    let finished = Memo::new(move |_| state.get().is_some_and(|(_, s)| s.is_finished()));
+    let retryable = Memo::new(move |_| {
+        finished.get()
+            && job.with(|j| j.as_ref().and_then(|j| j.as_ref().ok()).is_some_and(|j| j.counts.failed + j.counts.cancelled > 0))
+    });
+    let task_filter = RwSignal::new(String::new());
+    let page = RwSignal::new(0usize);
+    view! {
+        <section>
+            <p class="breadcrumb"><A href="/jobs">"Jobs"</A>" / "{id.clone()}</p>
+            {move || state.get().map(|(kind, job_state)| view! {
+                <div class="page-head">
+                    <h1>{kind}" "<StatusBadge status=job_state.as_str().to_owned()/></h1>
+                    <Show when=move || session.can_operate()>
+                        <div class="actions">
+                            <Show when=move || !finished.get()>
+                                <ConfirmButton label="Cancel job" question="Cancel every task that has not started?" on_confirm=Callback::new(move |()| command.run("cancel"))/>
+                            </Show>
+                            <Show when=move || retryable.get()>
+                                <button type="button" on:click=move |_| command.run("retry")>"Retry failed sites"</button>
+                            </Show>
+                        </div>
+                    </Show>
+                </div>
+            })}
+            {move || match job.get() {
+                None => view! { <p class="muted" role="status">"Loading the job…"</p> }.into_any(),
+                Some(Err(e)) => view! { <h1>"Job"</h1><p class="error" role="alert">{e.message}</p> }.into_any(),
+                Some(Ok(j)) => {
+                    let mut tasks = j.tasks.clone();
+                    tasks.sort_by(|a, b| a.site.cmp(&b.site));
+                    let wanted = task_filter.get();
+                    tasks.retain(|t| wanted.is_empty() || t.state.as_str() == wanted);
+                    let total = tasks.len();
+                    view! {
+                        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                        <Progress value=percent_done(&j) label="Job progress"/>
+                        <dl class="totals small">
+                            {[("Sites", j.counts.total), ("Succeeded", j.counts.succeeded), ("Running", j.counts.running), ("Pending", j.counts.pending),
+                              ("Waiting for site", j.counts.waiting_for_site), ("Failed", j.counts.failed), ("Cancelled", j.counts.cancelled)]
+                                .into_iter().map(|(label, n)| view! { <div class="total"><dt>{label}</dt><dd>{n}</dd></div> }).collect_view()}
+                        </dl>
+                        {j.stopped_reason.clone().map(|reason| view! { <div class="banner warning" role="status">{format!("Rollout stopped: {reason}")}</div> })}
+                        <dl class="facts">
+                            <div><dt>"Targets"</dt><dd>{targets_text(&j)}</dd></div>
+                            <div><dt>"Parameters"</dt><dd class="mono">{j.params.to_string()}</dd></div>
+                            <div><dt>"Started by"</dt><dd>{j.created_by.clone()}</dd></div>
+                            <div><dt>"Started"</dt><dd>{format::timestamp(&j.created_at)}</dd></div>
+                            <div><dt>"Finished"</dt><dd>{j.finished_at.as_deref().map(format::timestamp).unwrap_or_else(|| "not yet".into())}</dd></div>
+                            <div><dt>"Waiting sites give up"</dt><dd>{format::timestamp(&j.expires_at)}</dd></div>
+                        </dl>
+                        <h2>"Sites"</h2>
+                        <div class="toolbar">
+                            <label for="task-state">"Show"</label>
+                            <select id="task-state" prop:value=task_filter on:change=move |ev| { task_filter.set(event_target_value(&ev)); page.set(0); }>
+                                <option value="">"every site"</option>
+                                {[TaskState::Failed, TaskState::WaitingForSite, TaskState::Running, TaskState::Pending, TaskState::Succeeded, TaskState::Cancelled]
+                                    .into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str().replace('_', " ")}</option> }).collect_view()}
+                            </select>
+                        </div>
+                        <table>
+                            <caption class="visually-hidden">"Tasks by site"</caption>
+                            <thead><tr>
+                                <th scope="col">"Site"</th><th scope="col">"State"</th><th scope="col">"Progress"</th>
+                                <th scope="col">"Attempts"</th><th scope="col">"Detail"</th>
+                            </tr></thead>
+                            <tbody>
+                                {page_of(&tasks, page.get()).into_iter().map(|task| {
+                                    let detail = task.error.clone()
+                                        .or_else(|| task.next_attempt_at.as_deref().map(|t| format!("next attempt {}", format::timestamp(t))))
+                                        .or_else(|| task.result.as_ref().and_then(|r| r["outcome"].as_str().map(str::to_owned)))
+                                        .unwrap_or_default();
+                                    let label = format!("{} progress", task.site);
+                                    view! {
+                                        <tr>
+                                            <th scope="row"><A href=format!("/sites/{}", task.site)>{task.site.clone()}</A>{task.canary.then_some(" (canary)")}</th>
+                                            <td><StatusBadge status=task.state.as_str().to_owned()/></td>
+                                            <td><Progress value=task.progress label/></td>
+                                            <td>{task.attempts}</td>
+                                            <td class:error-text=task.error.is_some()>{detail}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <Pager total=total page/>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
