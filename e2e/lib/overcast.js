@@ -1,6 +1,6 @@
 // Starting real `overcast` processes and a real browser for the end-to-end tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,9 +67,9 @@ export async function launchBrowser() {
   return { context, page, errors };
 }
 
-export async function login(page, url, password) {
+export async function login(page, url, password, username = 'admin') {
   await page.goto(url);
-  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
@@ -88,4 +88,73 @@ export async function waitForSiteState(demo, site, state, deadlineMs = 15000) {
     if (Date.now() > until) throw new Error(`${site} did not become ${state} within ${deadlineMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Spawns `overcast ARGS` and resolves with the child and the first match of `pattern` in its output. */
+function spawnUntil(args, env, pattern, deadlineMs) {
+  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`overcast ${args[0]} did not start in ${deadlineMs} ms:\n${output}`)); }, deadlineMs);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`overcast ${args[0]} exited with ${code}:\n${output}`)); });
+    const look = (chunk) => {
+      output += chunk;
+      const found = output.match(pattern);
+      if (found) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve({ child, found, output: () => output });
+      }
+    };
+    child.stdout.on('data', look);
+    child.stderr.on('data', look);
+  });
+}
+
+function stopper(child) {
+  return () => new Promise((done) => {
+    if (child.exitCode !== null) return done(child.exitCode);
+    child.on('exit', (code) => done(code));
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * `overcast sim` and `overcast serve` as separate processes, the way production runs: the
+ * simulator's clouds.yaml is imported through the API, then `labels(site, index)` labels
+ * each site. Resolves with the console's URL, the simulator's and an admin token.
+ */
+export async function startServeAndSim({ sites = 6, labels = () => ({}), adminPassword = 'e2e-admin-password', deadlineMs = 30000 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'overcast-e2e-'));
+  const cloudsYaml = join(dir, 'clouds.yaml');
+  const sim = await spawnUntil(['sim', '--sites', String(sites), '--listen', '127.0.0.1:0', '--clouds-yaml', cloudsYaml],
+    {}, /clouds\.yaml written/, deadlineMs);
+  const simUrl = sim.output().match(/on (http:\/\/127\.0\.0\.1:\d+)/)[1];
+  const serve = await spawnUntil(['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')],
+    { OVERCAST_ADMIN_PASSWORD: adminPassword, RUST_LOG: 'info' }, /console listening addr=(\S+)/, deadlineMs);
+  const url = `http://${serve.found[1]}`;
+  const token = await apiLogin(url, 'admin', adminPassword);
+  const api = (method, path, body, contentType = 'application/json') => fetch(`${url}/api/v1${path}`, {
+    method, headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body,
+  });
+  const imported = await api('POST', '/sites/import', readFileSync(cloudsYaml, 'utf8'), 'application/yaml');
+  if (!imported.ok) throw new Error(`import failed: ${imported.status} ${await imported.text()}`);
+  for (let n = 1; n <= sites; n += 1) {
+    const name = `site-${String(n).padStart(3, '0')}`;
+    const answer = await api('PATCH', `/sites/${name}`, JSON.stringify({ labels: labels(name, n) }));
+    if (!answer.ok) throw new Error(`labelling ${name} failed: ${answer.status}`);
+  }
+  return {
+    url, simUrl, adminPassword, token, api,
+    fault: (site, mode) => fetch(`${simUrl}/_sim/sites/${site}/fault`, { method: 'POST', body: JSON.stringify({ mode }) }),
+    stop: async () => [await stopper(serve.child)(), await stopper(sim.child)()],
+  };
+}
+
+export async function apiLogin(url, username, password) {
+  const answer = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+  });
+  if (!answer.ok) throw new Error(`login of ${username} failed: ${answer.status}`);
+  return (await answer.json()).access_token;
 }

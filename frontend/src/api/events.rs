@@ -67,8 +67,11 @@ async fn read_stream(
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await?
         .dyn_into()?;
-    if !response.ok() {
-        return Err(JsValue::from_str(&format!("HTTP {}", response.status())));
+    match response.status() {
+        200..=299 => {}
+        // Gone, not allowed or signed out: asking again will not help.
+        400..=499 => return Ok(()),
+        status => return Err(JsValue::from_str(&format!("HTTP {status}"))),
     }
     let reader: ReadableStreamDefaultReader = response
         .body()

@@ -36,7 +36,15 @@ pub fn JobPage() -> impl IntoView {
         let path = path.clone();
         let load = move || {
             let path = path.clone();
-            leptos::task::spawn_local(async move { job.set(Some(api::get::<Job>(&path).await)) });
+            leptos::task::spawn_local(async move {
+                let answer = api::get::<Job>(&path).await;
+                // The stream may have delivered a newer job while this read was on its way.
+                job.update(|shown| {
+                    if !matches!(shown, Some(Ok(_))) {
+                        *shown = Some(answer);
+                    }
+                });
+            });
         };
         load();
         // The stream opens with the whole job, then sends each task change.

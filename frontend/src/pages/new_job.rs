@@ -134,10 +134,11 @@ pub fn NewJob() -> impl IntoView {
                     <div class="field">
                         <label for="job-kind">"Kind"</label>
                         <select id="job-kind" on:change=move |ev| {
-                            kind.set(event_target_value(&ev).parse().unwrap_or(0));
+                            let chosen = event_target_value(&ev);
+                            kind.set(KINDS.iter().position(|(name, _, _)| *name == chosen).unwrap_or(0));
                             for value in &values { value.set(String::new()); }
                         }>
-                            {KINDS.iter().enumerate().map(|(i, (name, title, _))| view! { <option value=i.to_string()>{format!("{title} ({name})")}</option> }).collect_view()}
+                            {KINDS.iter().map(|(name, title, _)| view! { <option value=*name>{format!("{title} ({name})")}</option> }).collect_view()}
                         </select>
                     </div>
                     <div class="grid-form">
