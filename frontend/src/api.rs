@@ -123,9 +123,7 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
         "PUT" => Request::put(&url(path)),
         _ => Request::post(&url(path)),
     };
-    let request = authorized(builder)
-        .json(body)
-        .map_err(ApiError::network)?;
+    let request = authorized(builder).json(body).map_err(ApiError::network)?;
     decode(request.send().await.map_err(ApiError::network)?).await
 }
 
@@ -176,16 +174,26 @@ pub async fn logout() {
     forget_token();
 }
 
-/// A resource kind across sites; `selector` narrows the sites. Cached inventory up to
+/// A resource kind across sites. `sites` is empty for every site, a label selector
+/// (`region=eu,tier!=test`) or site names (`site-001, site-002`). Cached inventory up to
 /// 30 s old is fine for a dashboard view and keeps a big fleet's page instant.
 pub async fn across_sites(
     resource: &str,
-    selector: &str,
+    sites: &str,
 ) -> Result<overcast_api_types::Aggregate, ApiError> {
-    let mut path = format!("/{resource}?max_age_ms=30000");
-    if !selector.trim().is_empty() {
+    let mut path = format!("/{resource}?max_age_ms=30000&limit=10000");
+    let sites = sites.trim();
+    if sites.contains('=') {
         path.push_str("&selector=");
-        path.push_str(&encode_query(selector.trim()));
+        path.push_str(&encode_query(sites));
+    } else if !sites.is_empty() {
+        let names: Vec<&str> = sites
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        path.push_str("&sites=");
+        path.push_str(&encode_query(&names.join(",")));
     }
     get(&path).await
 }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 /// "12 s ago", "5 min ago", "3 h ago", or the date for anything older than two days.
 pub fn ago(rfc3339: &str) -> String {
     let then = js_sys::Date::parse(rfc3339);
@@ -50,4 +52,20 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
 pub fn latency(ms: Option<u64>) -> String {
     ms.map(|ms| format!("{ms} ms"))
         .unwrap_or_else(|| "–".into())
+}
+
+/// A JSON value as table text.
+pub fn json_text(value: &Value) -> String {
+    match value {
+        Value::Null => "–".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", json_text(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }

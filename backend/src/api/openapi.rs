@@ -10,9 +10,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use overcast_api_types::{access, jobs, l1};
 use overcast_api_types::{
-    Aggregate, ErrorBody, InventorySummary, SiteEvent, ErrorDetail, FieldError, Health, ImportIssue, ImportReport, LoginRequest,
-    LoginResponse, Me, NewSite, Role, Site, SiteAnswer, SiteAnswerStatus, SiteCredentials,
-    SiteList, SiteState, SiteUpdate,
+    Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport,
+    InventorySummary, LoginRequest, LoginResponse, Me, NewSite, Role, Site, SiteAnswer,
+    SiteAnswerStatus, SiteCredentials, SiteEvent, SiteList, SiteState, SiteUpdate,
 };
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};

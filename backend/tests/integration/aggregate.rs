@@ -357,3 +357,75 @@ async fn cached_server_names(app: &crate::helpers::TestApp) -> Vec<String> {
     names.sort();
     names
 }
+
+#[tokio::test]
+async fn the_inventory_summary_counts_what_the_caller_may_see_without_asking_the_sites() {
+    use serde_json::json;
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    for n in 1..=2 {
+        let site = format!("/api/v1/sites/site-{n:03}");
+        let (status, _) = app
+            .admin(
+                Method::POST,
+                &format!("{site}/images"),
+                Some(json!({"name": "cirros"})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let (status, body) = app
+            .admin(
+                Method::POST,
+                &format!("{site}/servers"),
+                Some(json!({"name": "web", "flavor": "m1.tiny", "image": "cirros"})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    // Live reads fill the inventory; then every site goes dark.
+    for kind in ["servers", "images", "volumes", "networks"] {
+        let (status, _) = app
+            .admin(Method::GET, &format!("/api/v1/{kind}"), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    for n in 1..=3 {
+        sim.set_fault(&format!("site-{n:03}"), Fault::Down);
+    }
+    let started = Instant::now();
+    let (status, summary) = app
+        .admin(Method::GET, "/api/v1/inventory/summary", None)
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no site is asked"
+    );
+    assert_eq!(status, 200, "{summary}");
+    let servers: u64 = summary["servers"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or_default();
+    assert_eq!(servers, 2, "{summary}");
+    assert_eq!(summary["images"], 2, "{summary}");
+    assert_eq!(summary["sites_counted"], 3, "{summary}");
+    assert!(summary["oldest_as_of"].is_string(), "{summary}");
+
+    let scoped = app
+        .user_token("eve", "viewer", json!({"sites": ["site-002"]}))
+        .await;
+    let (status, summary) = app
+        .call(
+            Some(&scoped),
+            Method::GET,
+            "/api/v1/inventory/summary",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        summary["images"], 1,
+        "only site-002 counts for eve: {summary}"
+    );
+    assert_eq!(summary["sites_counted"], 1, "{summary}");
+}

@@ -73,11 +73,8 @@ async fn read_stream(
         400..=499 => return Ok(()),
         status => return Err(JsValue::from_str(&format!("HTTP {status}"))),
     }
-    let reader: ReadableStreamDefaultReader = response
-        .body()
-        .ok_or("no body")?
-        .get_reader()
-        .dyn_into()?;
+    let reader: ReadableStreamDefaultReader =
+        response.body().ok_or("no body")?.get_reader().dyn_into()?;
     on_open();
     let mut buffer = Vec::new();
     loop {

@@ -15,14 +15,24 @@ use crate::components::confirm::ConfirmButton;
 use crate::format;
 use crate::pages::sites::Field;
 
-const ROLES: &[(Role, &str)] = &[(Role::Viewer, "viewer"), (Role::Operator, "operator"), (Role::Admin, "admin")];
+const ROLES: &[(Role, &str)] = &[
+    (Role::Viewer, "viewer"),
+    (Role::Operator, "operator"),
+    (Role::Admin, "admin"),
+];
 
 fn role_name(role: Role) -> &'static str {
-    ROLES.iter().find(|(r, _)| *r == role).map_or("viewer", |(_, n)| n)
+    ROLES
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map_or("viewer", |(_, n)| n)
 }
 
 fn role_of(name: &str) -> Role {
-    ROLES.iter().find(|(_, n)| *n == name).map_or(Role::Viewer, |(r, _)| *r)
+    ROLES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map_or(Role::Viewer, |(r, _)| *r)
 }
 
 fn scope_text(scope: &Targets) -> String {
@@ -39,9 +49,20 @@ fn scope_of(text: &str) -> Option<Targets> {
     if text.is_empty() {
         None
     } else if text.contains('=') {
-        Some(Targets { selector: Some(text.to_owned()), ..Default::default() })
+        Some(Targets {
+            selector: Some(text.to_owned()),
+            ..Default::default()
+        })
     } else {
-        Some(Targets { sites: Some(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()), ..Default::default() })
+        Some(Targets {
+            sites: Some(
+                text.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            ),
+            ..Default::default()
+        })
     }
 }
 
@@ -126,7 +147,13 @@ fn Users() -> impl IntoView {
     let update = move |id: String, change: ConsoleUserUpdate| {
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api::send::<_, ConsoleUser>("PATCH", &format!("/admin/users/{}", api::encode_query(&id)), &change).await {
+            match api::send::<_, ConsoleUser>(
+                "PATCH",
+                &format!("/admin/users/{}", api::encode_query(&id)),
+                &change,
+            )
+            .await
+            {
                 Ok(_) => reload.update(|n| *n += 1),
                 Err(e) => error.set(Some(e.message)),
             }
@@ -135,7 +162,12 @@ fn Users() -> impl IntoView {
     let remove = move |id: String| {
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api::send_empty("DELETE", &format!("/admin/users/{}", api::encode_query(&id))).await {
+            match api::send_empty(
+                "DELETE",
+                &format!("/admin/users/{}", api::encode_query(&id)),
+            )
+            .await
+            {
                 Ok(()) => reload.update(|n| *n += 1),
                 Err(e) => error.set(Some(e.message)),
             }
@@ -230,7 +262,12 @@ fn Tokens() -> impl IntoView {
     };
     let revoke = move |id: String| {
         leptos::task::spawn_local(async move {
-            match api::send_empty("DELETE", &format!("/auth/tokens/{}", api::encode_query(&id))).await {
+            match api::send_empty(
+                "DELETE",
+                &format!("/auth/tokens/{}", api::encode_query(&id)),
+            )
+            .await
+            {
                 Ok(()) => reload.update(|n| *n += 1),
                 Err(e) => error.set(Some(e.message)),
             }
@@ -322,7 +359,7 @@ fn Audit() -> impl IntoView {
             <tbody>
                 <For each=move || entries.get() key=|e| e.id let:entry>
                     <tr>
-                        <td>{format::timestamp(&entry.at)}</td>
+                        <td class="nowrap">{format::timestamp(&entry.at)}</td>
                         <td>{entry.actor.clone()}</td>
                         <th scope="row" class="mono">{entry.action.clone()}</th>
                         <td>{entry.target.clone().unwrap_or_default()}</td>

@@ -82,11 +82,21 @@ pub fn JobPage() -> impl IntoView {
         });
     });
     // Memos, so the head (and a half-confirmed cancel) is not redrawn by every task change.
-    let state = Memo::new(move |_| job.with(|j| j.as_ref().and_then(|j| j.as_ref().ok()).map(|j| (j.kind.clone(), j.state))));
+    let state = Memo::new(move |_| {
+        job.with(|j| {
+            j.as_ref()
+                .and_then(|j| j.as_ref().ok())
+                .map(|j| (j.kind.clone(), j.state))
+        })
+    });
     let finished = Memo::new(move |_| state.get().is_some_and(|(_, s)| s.is_finished()));
     let retryable = Memo::new(move |_| {
         finished.get()
-            && job.with(|j| j.as_ref().and_then(|j| j.as_ref().ok()).is_some_and(|j| j.counts.failed + j.counts.cancelled > 0))
+            && job.with(|j| {
+                j.as_ref()
+                    .and_then(|j| j.as_ref().ok())
+                    .is_some_and(|j| j.counts.failed + j.counts.cancelled > 0)
+            })
     });
     let task_filter = RwSignal::new(String::new());
     let page = RwSignal::new(0usize);
@@ -128,7 +138,7 @@ pub fn JobPage() -> impl IntoView {
                         {j.stopped_reason.clone().map(|reason| view! { <div class="banner warning" role="status">{format!("Rollout stopped: {reason}")}</div> })}
                         <dl class="facts">
                             <div><dt>"Targets"</dt><dd>{targets_text(&j)}</dd></div>
-                            <div><dt>"Parameters"</dt><dd class="mono">{j.params.to_string()}</dd></div>
+                            <div><dt>"Parameters"</dt><dd>{format::json_text(&j.params)}</dd></div>
                             <div><dt>"Started by"</dt><dd>{j.created_by.clone()}</dd></div>
                             <div><dt>"Started"</dt><dd>{format::timestamp(&j.created_at)}</dd></div>
                             <div><dt>"Finished"</dt><dd>{j.finished_at.as_deref().map(format::timestamp).unwrap_or_else(|| "not yet".into())}</dd></div>

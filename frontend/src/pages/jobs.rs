@@ -37,14 +37,22 @@ pub fn Jobs() -> impl IntoView {
         live.resync.track();
         let wanted = state.get();
         leptos::task::spawn_local(async move {
-            let query = if wanted.is_empty() { String::new() } else { format!("&state={wanted}") };
-            let answer = api::get::<JobList>(&format!("/jobs?limit=500{query}")).await.map(|l| l.items);
+            let query = if wanted.is_empty() {
+                String::new()
+            } else {
+                format!("&state={wanted}")
+            };
+            let answer = api::get::<JobList>(&format!("/jobs?limit=500{query}"))
+                .await
+                .map(|l| l.items);
             jobs.set(Some(answer));
         });
     });
     // A pushed change replaces the row, or adds a job started elsewhere.
     Effect::new(move |_| {
-        let Some(changed) = live.job.get() else { return };
+        let Some(changed) = live.job.get() else {
+            return;
+        };
         let wanted = state.get_untracked();
         jobs.update(|jobs| {
             if let Some(Ok(jobs)) = jobs {

@@ -22,14 +22,78 @@ enum Input {
 type Param = (&'static str, &'static str, Input, bool);
 
 const KINDS: &[(&str, &str, &[Param])] = &[
-    ("flavor.create", "Create a flavor", &[("name", "Name", Input::Text, true), ("vcpus", "vCPUs", Input::Number, true), ("ram_mb", "RAM (MB)", Input::Number, true), ("disk_gb", "Disk (GB)", Input::Number, true), ("is_public", "Public", Input::Flag, false)]),
-    ("flavor.delete", "Delete a flavor", &[("name", "Name", Input::Text, true)]),
-    ("project.create", "Create a project", &[("name", "Name", Input::Text, true), ("description", "Description", Input::Text, false)]),
-    ("user.create", "Create a user", &[("name", "Name", Input::Text, true), ("password", "Password", Input::Secret, true), ("default_project", "Default project", Input::Text, false)]),
-    ("quota.set", "Set quotas", &[("project", "Project", Input::Text, true), ("compute.instances", "Instances", Input::Number, false), ("compute.cores", "Cores", Input::Number, false), ("compute.ram", "RAM (MB)", Input::Number, false)]),
-    ("keypair.create", "Create a key pair", &[("name", "Name", Input::Text, true), ("public_key", "Public key", Input::Text, true)]),
-    ("network.create", "Create a network", &[("name", "Name", Input::Text, true), ("shared", "Shared", Input::Flag, false)]),
-    ("servers.delete", "Delete servers", &[("names", "Names (comma-separated)", Input::List, false), ("name_prefix", "Or every name starting with", Input::Text, false)]),
+    (
+        "flavor.create",
+        "Create a flavor",
+        &[
+            ("name", "Name", Input::Text, true),
+            ("vcpus", "vCPUs", Input::Number, true),
+            ("ram_mb", "RAM (MB)", Input::Number, true),
+            ("disk_gb", "Disk (GB)", Input::Number, true),
+            ("is_public", "Public", Input::Flag, false),
+        ],
+    ),
+    (
+        "flavor.delete",
+        "Delete a flavor",
+        &[("name", "Name", Input::Text, true)],
+    ),
+    (
+        "project.create",
+        "Create a project",
+        &[
+            ("name", "Name", Input::Text, true),
+            ("description", "Description", Input::Text, false),
+        ],
+    ),
+    (
+        "user.create",
+        "Create a user",
+        &[
+            ("name", "Name", Input::Text, true),
+            ("password", "Password", Input::Secret, true),
+            ("default_project", "Default project", Input::Text, false),
+        ],
+    ),
+    (
+        "quota.set",
+        "Set quotas",
+        &[
+            ("project", "Project", Input::Text, true),
+            ("compute.instances", "Instances", Input::Number, false),
+            ("compute.cores", "Cores", Input::Number, false),
+            ("compute.ram", "RAM (MB)", Input::Number, false),
+        ],
+    ),
+    (
+        "keypair.create",
+        "Create a key pair",
+        &[
+            ("name", "Name", Input::Text, true),
+            ("public_key", "Public key", Input::Text, true),
+        ],
+    ),
+    (
+        "network.create",
+        "Create a network",
+        &[
+            ("name", "Name", Input::Text, true),
+            ("shared", "Shared", Input::Flag, false),
+        ],
+    ),
+    (
+        "servers.delete",
+        "Delete servers",
+        &[
+            ("names", "Names (comma-separated)", Input::List, false),
+            (
+                "name_prefix",
+                "Or every name starting with",
+                Input::Text,
+                false,
+            ),
+        ],
+    ),
 ];
 
 /// The parameters as the API takes them, or the first field that is wrong.
@@ -44,14 +108,24 @@ fn params_of(fields: &[Param], values: &[RwSignal<String>]) -> Result<Value, Str
             continue;
         }
         let value = match input {
-            Input::Number => Value::from(text.parse::<i64>().map_err(|_| format!("{label} must be a whole number"))?),
-            Input::List => Value::from(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
+            Input::Number => Value::from(
+                text.parse::<i64>()
+                    .map_err(|_| format!("{label} must be a whole number"))?,
+            ),
+            Input::List => Value::from(
+                text.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>(),
+            ),
             Input::Flag => Value::Bool(true),
             Input::Text | Input::Secret => Value::String(text),
         };
         match key.split_once('.') {
             Some((group, inner)) => {
-                let group = params.entry(group).or_insert_with(|| Value::Object(Map::new()));
+                let group = params
+                    .entry(group)
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(group) = group {
                     group.insert(inner.to_owned(), value);
                 }
@@ -67,7 +141,10 @@ fn params_of(fields: &[Param], values: &[RwSignal<String>]) -> Result<Value, Str
 fn number(text: &str, label: &str) -> Result<Option<u32>, String> {
     match text.trim() {
         "" => Ok(None),
-        text => text.parse().map(Some).map_err(|_| format!("{label} must be a whole number")),
+        text => text
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{label} must be a whole number")),
     }
 }
 
@@ -94,10 +171,26 @@ pub fn NewJob() -> impl IntoView {
             let params = params_of(fields, &form_values)?;
             let text = target_text.get_untracked().trim().to_owned();
             let targets = match target_mode.get_untracked().as_str() {
-                "all" => Targets { all: Some(true), ..Default::default() },
-                _ if text.is_empty() => return Err("Say which sites: a selector or site names".to_owned()),
-                "sites" => Targets { sites: Some(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()), ..Default::default() },
-                _ => Targets { selector: Some(text), ..Default::default() },
+                "all" => Targets {
+                    all: Some(true),
+                    ..Default::default()
+                },
+                _ if text.is_empty() => {
+                    return Err("Say which sites: a selector or site names".to_owned())
+                }
+                "sites" => Targets {
+                    sites: Some(
+                        text.split(',')
+                            .map(|s| s.trim().to_owned())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    ),
+                    ..Default::default()
+                },
+                _ => Targets {
+                    selector: Some(text),
+                    ..Default::default()
+                },
             };
             let rollout = Rollout {
                 max_parallel: number(&max_parallel.get_untracked(), "Sites at once")?,
@@ -105,7 +198,13 @@ pub fn NewJob() -> impl IntoView {
                 canary_count: number(&canary_count.get_untracked(), "Canary sites")?,
                 ..Default::default()
             };
-            Ok(NewJob { kind: name.to_owned(), targets, params, rollout, ttl_s: None })
+            Ok(NewJob {
+                kind: name.to_owned(),
+                targets,
+                params,
+                rollout,
+                ttl_s: None,
+            })
         })();
         let job = match built {
             Ok(job) => job,

@@ -10,6 +10,7 @@ use crate::app::Live;
 use crate::components::badge::{StateBadge, StatusBadge};
 use crate::components::progress::Progress;
 use crate::format;
+use crate::pages::jobs::percent_done;
 
 /// The registered sites, kept current by the console's events: loaded again on every
 /// (re)connection of the stream, patched in place by each site event.
@@ -78,7 +79,7 @@ pub fn Overview() -> impl IntoView {
                             Ok(list) => view! {
                                 <ul class="recent-jobs">
                                     {list.items.into_iter().map(|job| {
-                                        let done = if job.counts.total == 0 { 100 } else { (job.counts.finished() * 100 / job.counts.total) as u8 };
+                                        let done = percent_done(&job);
                                         let label = format!("{} progress", job.kind);
                                         view! {
                                             <li>

@@ -2,7 +2,10 @@ use leptos::prelude::*;
 use overcast_api_types::{Aggregate, SiteAnswerStatus};
 use serde_json::Value;
 
+use leptos_router::components::A;
+
 use crate::api;
+use crate::components::pager::{page_of, Pager};
 
 const KINDS: &[(&str, &str)] = &[
     ("servers", "Servers"),
@@ -80,7 +83,7 @@ pub fn Resources() -> impl IntoView {
                 </div>
                 <form class="selector" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); selector.set(selector_input.get_untracked()); }>
                     <label for="selector">"Sites"</label>
-                    <input id="selector" placeholder="all sites, or e.g. region=eu,tier!=test"
+                    <input id="selector" placeholder="all sites; labels region=eu,tier!=test; or site-001, site-002"
                         prop:value=selector_input on:input=move |ev| selector_input.set(event_target_value(&ev))/>
                     <button type="submit" class="secondary">"Apply"</button>
                 </form>
@@ -130,7 +133,7 @@ fn ResourceTable(kind: &'static str, answer: Aggregate) -> impl IntoView {
             <div class="banner warning" role="status">{format!("Not answered live: {}", missing.join(", "))}</div>
         </Show>
         <p class="muted">{summary}</p>
-        {if answer.items.is_empty() {
+        {let page = RwSignal::new(0usize); let total = answer.items.len(); if answer.items.is_empty() {
             view! { <div class="empty">"Nothing here on the selected sites."</div> }.into_any()
         } else {
             view! {
@@ -138,16 +141,17 @@ fn ResourceTable(kind: &'static str, answer: Aggregate) -> impl IntoView {
                     <caption class="visually-hidden">{format!("{kind} across sites")}</caption>
                     <thead><tr><th scope="col">"Site"</th><th scope="col">"Name"</th><th scope="col">"Details"</th><th scope="col">"ID"</th></tr></thead>
                     <tbody>
-                        {answer.items.iter().map(|item| view! {
+                        {move || page_of(&answer.items, page.get()).into_iter().map(|item| { let site = item["site"].as_str().unwrap_or_default().to_owned(); view! {
                             <tr>
-                                <td>{item["site"].as_str().unwrap_or_default().to_owned()}</td>
+                                <td><A href=format!("/sites/{site}")>{site.clone()}</A></td>
                                 <th scope="row">{item["name"].as_str().unwrap_or("(no name)").to_owned()}</th>
-                                <td>{details(kind, item)}</td>
+                                <td>{details(kind, &item)}</td>
                                 <td class="mono">{item["id"].as_str().unwrap_or_default().to_owned()}</td>
                             </tr>
-                        }).collect_view()}
+                        }}).collect_view()}
                     </tbody>
                 </table>
+                <Pager total=total page/>
             }.into_any()
         }}
     }

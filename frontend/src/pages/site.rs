@@ -27,41 +27,147 @@ struct Tab {
 }
 
 const TABS: &[Tab] = &[
-    Tab { segment: "servers", title: "Servers", columns: &[("Name", "name"), ("Status", "status"), ("Flavor", "flavor.name"), ("Addresses", "addresses"), ("Created", "created")], delete_by: Some("id") },
-    Tab { segment: "images", title: "Images", columns: &[("Name", "name"), ("Status", "status"), ("Visibility", "visibility"), ("Format", "disk_format"), ("Size (bytes)", "size")], delete_by: Some("id") },
-    Tab { segment: "flavors", title: "Flavors", columns: &[("Name", "name"), ("vCPUs", "vcpus"), ("RAM (MB)", "ram_mb"), ("Disk (GB)", "disk_gb"), ("Public", "is_public")], delete_by: Some("id") },
-    Tab { segment: "networks", title: "Networks", columns: &[("Name", "name"), ("Status", "status"), ("Shared", "shared"), ("External", "external"), ("Subnets", "subnets")], delete_by: Some("id") },
-    Tab { segment: "volumes", title: "Volumes", columns: &[("Name", "name"), ("Status", "status"), ("Size (GB)", "size_gb"), ("Bootable", "bootable"), ("Created", "created_at")], delete_by: Some("id") },
-    Tab { segment: "keypairs", title: "Key pairs", columns: &[("Name", "name"), ("Type", "kind"), ("Fingerprint", "fingerprint")], delete_by: Some("name") },
-    Tab { segment: "projects", title: "Projects", columns: &[("Name", "name"), ("Description", "description"), ("Enabled", "enabled"), ("Domain", "domain_id")], delete_by: None },
-    Tab { segment: "users", title: "Users", columns: &[("Name", "name"), ("Enabled", "enabled"), ("Domain", "domain_id"), ("Default project", "default_project_id")], delete_by: None },
-    Tab { segment: "quotas", title: "Quotas", columns: &[], delete_by: None },
-    Tab { segment: "hypervisors", title: "Hypervisors", columns: &[("Host", "hostname"), ("State", "state"), ("Status", "status"), ("vCPUs used", "vcpus_used"), ("vCPUs", "vcpus"), ("RAM used (MB)", "memory_mb_used"), ("RAM (MB)", "memory_mb"), ("VMs", "running_vms")], delete_by: None },
-    Tab { segment: "services", title: "Services", columns: &[("Binary", "binary"), ("Host", "host"), ("Zone", "zone"), ("Status", "status"), ("State", "state"), ("Updated", "updated_at")], delete_by: None },
+    Tab {
+        segment: "servers",
+        title: "Servers",
+        columns: &[
+            ("Name", "name"),
+            ("Status", "status"),
+            ("Flavor", "flavor.name"),
+            ("Addresses", "addresses"),
+            ("Created", "created"),
+        ],
+        delete_by: Some("id"),
+    },
+    Tab {
+        segment: "images",
+        title: "Images",
+        columns: &[
+            ("Name", "name"),
+            ("Status", "status"),
+            ("Visibility", "visibility"),
+            ("Format", "disk_format"),
+            ("Size (bytes)", "size"),
+        ],
+        delete_by: Some("id"),
+    },
+    Tab {
+        segment: "flavors",
+        title: "Flavors",
+        columns: &[
+            ("Name", "name"),
+            ("vCPUs", "vcpus"),
+            ("RAM (MB)", "ram_mb"),
+            ("Disk (GB)", "disk_gb"),
+            ("Public", "is_public"),
+        ],
+        delete_by: Some("id"),
+    },
+    Tab {
+        segment: "networks",
+        title: "Networks",
+        columns: &[
+            ("Name", "name"),
+            ("Status", "status"),
+            ("Shared", "shared"),
+            ("External", "external"),
+            ("Subnets", "subnets"),
+        ],
+        delete_by: Some("id"),
+    },
+    Tab {
+        segment: "volumes",
+        title: "Volumes",
+        columns: &[
+            ("Name", "name"),
+            ("Status", "status"),
+            ("Size (GB)", "size_gb"),
+            ("Bootable", "bootable"),
+            ("Created", "created_at"),
+        ],
+        delete_by: Some("id"),
+    },
+    Tab {
+        segment: "keypairs",
+        title: "Key pairs",
+        columns: &[
+            ("Name", "name"),
+            ("Type", "kind"),
+            ("Fingerprint", "fingerprint"),
+        ],
+        delete_by: Some("name"),
+    },
+    Tab {
+        segment: "projects",
+        title: "Projects",
+        columns: &[
+            ("Name", "name"),
+            ("Description", "description"),
+            ("Enabled", "enabled"),
+            ("Domain", "domain_id"),
+        ],
+        delete_by: None,
+    },
+    Tab {
+        segment: "users",
+        title: "Users",
+        columns: &[
+            ("Name", "name"),
+            ("Enabled", "enabled"),
+            ("Domain", "domain_id"),
+            ("Default project", "default_project_id"),
+        ],
+        delete_by: None,
+    },
+    Tab {
+        segment: "quotas",
+        title: "Quotas",
+        columns: &[],
+        delete_by: None,
+    },
+    Tab {
+        segment: "hypervisors",
+        title: "Hypervisors",
+        columns: &[
+            ("Host", "hostname"),
+            ("State", "state"),
+            ("Status", "status"),
+            ("vCPUs used", "vcpus_used"),
+            ("vCPUs", "vcpus"),
+            ("RAM used (MB)", "memory_mb_used"),
+            ("RAM (MB)", "memory_mb"),
+            ("VMs", "running_vms"),
+        ],
+        delete_by: None,
+    },
+    Tab {
+        segment: "services",
+        title: "Services",
+        columns: &[
+            ("Binary", "binary"),
+            ("Host", "host"),
+            ("Zone", "zone"),
+            ("Status", "status"),
+            ("State", "state"),
+            ("Updated", "updated_at"),
+        ],
+        delete_by: None,
+    },
 ];
-
-/// A JSON value as table text.
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => "–".into(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", cell(v)))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
-}
 
 fn at_path<'a>(item: &'a Value, path: &str) -> &'a Value {
     path.split('.').fold(item, |value, key| &value[key])
 }
 
 /// Statuses Nova moves out of by itself: the tab reads the site again while one shows.
-const TRANSITIONAL: &[&str] = &["BUILD", "REBOOT", "HARD_REBOOT", "DELETING", "POWERING_OFF", "POWERING_ON"];
+const TRANSITIONAL: &[&str] = &[
+    "BUILD",
+    "REBOOT",
+    "HARD_REBOOT",
+    "DELETING",
+    "POWERING_OFF",
+    "POWERING_ON",
+];
 
 #[component]
 pub fn SitePage() -> impl IntoView {
@@ -89,7 +195,12 @@ pub fn SitePage() -> impl IntoView {
     let remove = Callback::new(move |()| {
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            match api::send_empty("DELETE", &format!("/sites/{}", api::encode_query(&name.get_untracked()))).await {
+            match api::send_empty(
+                "DELETE",
+                &format!("/sites/{}", api::encode_query(&name.get_untracked())),
+            )
+            .await
+            {
                 Ok(()) => navigate("/sites", Default::default()),
                 Err(e) => removed_error.set(Some(e.message)),
             }
@@ -155,7 +266,9 @@ fn ResourceTab(site: String, tab: &'static Tab) -> impl IntoView {
         let busy = data.with(|d| {
             d.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|v| {
                 v["items"].as_array().is_some_and(|items| {
-                    items.iter().any(|i| TRANSITIONAL.contains(&i["status"].as_str().unwrap_or_default()))
+                    items
+                        .iter()
+                        .any(|i| TRANSITIONAL.contains(&i["status"].as_str().unwrap_or_default()))
                 })
             })
         });
@@ -168,20 +281,22 @@ fn ResourceTab(site: String, tab: &'static Tab) -> impl IntoView {
     let creating = RwSignal::new(false);
     let act = {
         let base = base.clone();
-        Callback::new(move |(path_tail, body): (String, Option<ServerActionRequest>)| {
-            let path = format!("{base}/{path_tail}");
-            error.set(None);
-            leptos::task::spawn_local(async move {
-                let result = match body {
-                    Some(body) => api::act("POST", &path, Some(&body)).await,
-                    None => api::send_empty("DELETE", &path).await,
-                };
-                match result {
-                    Ok(()) => reload.update(|n| *n += 1),
-                    Err(e) => error.set(Some(e.message)),
-                }
-            });
-        })
+        Callback::new(
+            move |(path_tail, body): (String, Option<ServerActionRequest>)| {
+                let path = format!("{base}/{path_tail}");
+                error.set(None);
+                leptos::task::spawn_local(async move {
+                    let result = match body {
+                        Some(body) => api::act("POST", &path, Some(&body)).await,
+                        None => api::send_empty("DELETE", &path).await,
+                    };
+                    match result {
+                        Ok(()) => reload.update(|n| *n += 1),
+                        Err(e) => error.set(Some(e.message)),
+                    }
+                });
+            },
+        )
     };
     let is_servers = tab.segment == "servers";
     let site_for_form = site.clone();
@@ -222,7 +337,7 @@ fn ResourceTab(site: String, tab: &'static Tab) -> impl IntoView {
                                         view! {
                                             <tr>
                                                 {tab.columns.iter().enumerate().map(|(i, (title, path))| {
-                                                    let text = cell(at_path(&item, path));
+                                                    let text = format::json_text(at_path(&item, path));
                                                     if i == 0 {
                                                         view! { <th scope="row">{text}</th> }.into_any()
                                                     } else if *title == "Status" || *title == "State" {
@@ -254,7 +369,10 @@ fn RowActions(
     label: String,
     act: Callback<(String, Option<ServerActionRequest>)>,
 ) -> impl IntoView {
-    let key = item[tab.delete_by.unwrap_or("id")].as_str().unwrap_or_default().to_owned();
+    let key = item[tab.delete_by.unwrap_or("id")]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let id = api::encode_query(&key);
     let status = item["status"].as_str().unwrap_or_default().to_owned();
     let server_buttons = (tab.segment == "servers").then(|| {
@@ -281,17 +399,21 @@ fn RowActions(
 fn Quotas(quotas: Value) -> impl IntoView {
     let groups = ["compute", "network", "volume"]
         .into_iter()
-        .filter_map(|group| quotas[group].as_object().map(|limits| (group, limits.clone())))
+        .filter_map(|group| {
+            quotas[group]
+                .as_object()
+                .map(|limits| (group, limits.clone()))
+        })
         .collect::<Vec<_>>();
     view! {
-        <p class="muted">{format!("Project {}", cell(&quotas["project_id"]))}</p>
+        <p class="muted">{format!("Project {}", format::json_text(&quotas["project_id"]))}</p>
         <div class="columns">
             {groups.into_iter().map(|(group, limits)| view! {
                 <table>
                     <caption>{group}</caption>
                     <thead><tr><th scope="col">"Limit"</th><th scope="col">"Value"</th></tr></thead>
                     <tbody>
-                        {limits.into_iter().map(|(k, v)| view! { <tr><th scope="row">{k}</th><td>{cell(&v)}</td></tr> }).collect_view()}
+                        {limits.into_iter().map(|(k, v)| view! { <tr><th scope="row">{k}</th><td>{format::json_text(&v)}</td></tr> }).collect_view()}
                     </tbody>
                 </table>
             }).collect_view()}
@@ -332,7 +454,10 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
             name: name.get_untracked().trim().to_owned(),
             flavor: flavor.get_untracked(),
             image: image.get_untracked(),
-            networks: Some(network.get_untracked()).filter(|n| !n.is_empty()).into_iter().collect(),
+            networks: Some(network.get_untracked())
+                .filter(|n| !n.is_empty())
+                .into_iter()
+                .collect(),
             key_name: None,
         };
         let path = format!("{base}/servers");
@@ -346,7 +471,11 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
             busy.set(false);
         });
     };
-    let select = move |id: &'static str, label: &'static str, value: RwSignal<String>, options: Vec<(String, String)>, optional: bool| {
+    let select = move |id: &'static str,
+                       label: &'static str,
+                       value: RwSignal<String>,
+                       options: Vec<(String, String)>,
+                       optional: bool| {
         if !optional && value.get_untracked().is_empty() {
             if let Some((first, _)) = options.first() {
                 value.set(first.clone());

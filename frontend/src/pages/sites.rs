@@ -56,7 +56,11 @@ fn matches(site: &Site, filter: &str) -> bool {
         site.region.as_deref().unwrap_or_default(),
         site.state.as_str(),
         format::labels(&site.labels),
-        site.capabilities.keys().cloned().collect::<Vec<_>>().join(" ")
+        site.capabilities
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
     )
     .to_lowercase();
     filter
