@@ -103,6 +103,7 @@ impl Application {
             sites,
             sessions,
             health,
+            stopping: tokio_util::sync::CancellationToken::new(),
         };
         if !settings.web_dir.join("index.html").exists() {
             tracing::warn!(web_dir = %settings.web_dir.display(), "dashboard not built; the API works, the web UI will not (run `make build`)");
@@ -127,7 +128,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish and ends
+    /// the event streams.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -146,7 +148,13 @@ impl Application {
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown({
+            let stopping = self.state.stopping.clone();
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            }
+        })
         .await;
         prober.abort();
         refresher.abort();

@@ -94,13 +94,15 @@ export async function waitForSiteState(demo, site, state, deadlineMs = 15000) {
 function spawnUntil(args, env, pattern, deadlineMs) {
   const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let started = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`overcast ${args[0]} did not start in ${deadlineMs} ms:\n${output}`)); }, deadlineMs);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`overcast ${args[0]} exited with ${code}:\n${output}`)); });
     const look = (chunk) => {
       output += chunk;
-      const found = output.match(pattern);
+      const found = !started && output.match(pattern);
       if (found) {
+        started = true;
         clearTimeout(timer);
         child.removeAllListeners('exit');
         resolve({ child, found, output: () => output });

@@ -129,8 +129,9 @@ pub async fn retry(
     Ok(Json(state.jobs.retry(&id).await?))
 }
 
-fn event_stream(stream: impl Stream<Item = Event> + Send + 'static) -> Response {
-    Sse::new(stream.map(Ok::<_, Infallible>))
+fn event_stream(state: &AppState, stream: impl Stream<Item = Event> + Send + 'static) -> Response {
+    let stopping = state.stopping.clone().cancelled_owned();
+    Sse::new(stream.take_until(stopping).map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
@@ -183,6 +184,7 @@ pub async fn events(
         }
     });
     Ok(event_stream(
+        &state,
         futures::stream::once(async move { first }).chain(changes),
     ))
 }
@@ -209,8 +211,9 @@ pub async fn console_events(State(state): State<AppState>, caller: Caller) -> Re
             return Some((event, receiver));
         }
     });
+    let visible_to = state.clone();
     let events = futures::stream::select(sites, jobs).filter_map(move |change| {
-        let (state, caller) = (state.clone(), caller.clone());
+        let (state, caller) = (visible_to.clone(), caller.clone());
         async move {
             let Some(change) = change else {
                 // Events were missed: the listener should reload what it shows.
@@ -234,7 +237,7 @@ pub async fn console_events(State(state): State<AppState>, caller: Caller) -> Re
             }
         }
     });
-    event_stream(events)
+    event_stream(&state, events)
 }
 
 enum Change {

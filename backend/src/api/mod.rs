@@ -47,6 +47,9 @@ pub struct AppState {
     pub health: Arc<HealthMonitor>,
     pub fan_out: FanOut,
     pub jobs: Arc<JobEngine>,
+    /// Cancelled when the console begins to shut down: endless responses (event
+    /// streams) end then, so the graceful shutdown does not wait for them forever.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// JSON bodies of the API are small; image data has its own limit.
