@@ -66,8 +66,8 @@ lint: ## formatting and clippy, warnings are errors
 	cargo clippy --workspace --exclude overcast-frontend --all-targets -- -D warnings
 	cargo clippy -p overcast-frontend --target wasm32-unknown-unknown -- -D warnings
 
-unit: ## unit and integration tests of the Rust crates
-	cargo test --workspace --exclude overcast-frontend
+unit: ## unit and integration tests of the Rust crates (the dashboard's pure logic runs natively)
+	cargo test --workspace
 
 e2e: ## browser and multi-process tests against real `overcast` processes
 	cargo build -p overcast

@@ -42,6 +42,9 @@ impl ApiError {
     }
 }
 
+/// What a page holds of an answer: nothing yet, the answer, or why there is none.
+pub type Loaded<T> = Option<Result<T, ApiError>>;
+
 pub fn token() -> Option<String> {
     LocalStorage::get::<String>(TOKEN_KEY).ok()
 }
@@ -196,6 +199,23 @@ pub async fn across_sites(
         path.push_str(&encode_query(&names.join(",")));
     }
     get(&path).await
+}
+
+/// Runs an API call in the background: its answer goes to `done`, a failure's message to
+/// `error` (cleared when the call starts), where the page shows it.
+pub fn spawn_call<T: 'static>(
+    call: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+    error: leptos::prelude::RwSignal<Option<String>>,
+    done: impl FnOnce(T) + 'static,
+) {
+    use leptos::prelude::Set;
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match call.await {
+            Ok(answer) => done(answer),
+            Err(e) => error.set(Some(e.message)),
+        }
+    });
 }
 
 /// Percent-encodes a query value.

@@ -49,6 +49,15 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(labels)
 }
 
+/// Services a site offers with their API versions: `compute 2.1-2.100, identity`.
+pub fn capabilities(capabilities: &BTreeMap<String, String>) -> String {
+    capabilities
+        .iter()
+        .map(|(service, version)| format!("{service} {version}").trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn latency(ms: Option<u64>) -> String {
     ms.map(|ms| format!("{ms} ms"))
         .unwrap_or_else(|| "–".into())
@@ -67,5 +76,44 @@ pub fn json_text(value: &Value) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_typed_into_a_form_parse_or_say_what_is_wrong() {
+        let parsed = parse_labels(" region=eu , tier=edge,");
+        assert_eq!(
+            parsed.map(|l| labels(&l)),
+            Ok("region=eu, tier=edge".to_owned())
+        );
+        assert_eq!(parse_labels(""), Ok(BTreeMap::new()));
+        assert_eq!(
+            parse_labels("region"),
+            Err("“region” is not key=value".to_owned())
+        );
+        assert!(parse_labels("=eu").is_err());
+    }
+
+    #[test]
+    fn json_reads_as_table_text() {
+        let value =
+            serde_json::json!({"name": "m1", "public": true, "nets": ["a", "b"], "gone": null});
+        assert_eq!(
+            json_text(&value),
+            "gone: –; name: m1; nets: a, b; public: yes"
+        );
+    }
+
+    #[test]
+    fn capabilities_without_a_version_have_no_trailing_space() {
+        let caps = BTreeMap::from([
+            ("compute".to_owned(), "2.1-2.100".to_owned()),
+            ("identity".to_owned(), String::new()),
+        ]);
+        assert_eq!(capabilities(&caps), "compute 2.1-2.100, identity");
     }
 }

@@ -131,47 +131,23 @@ fn Users() -> impl IntoView {
             role: role_of(&role.get_untracked()),
             scope: scope_of(&scope.get_untracked()),
         };
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::send::<_, ConsoleUser>("POST", "/admin/users", &user).await {
-                Ok(_) => {
-                    username.set(String::new());
-                    password.set(String::new());
-                    scope.set(String::new());
-                    reload.update(|n| *n += 1);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
+        let call = async move { api::send::<_, ConsoleUser>("POST", "/admin/users", &user).await };
+        api::spawn_call(call, error, move |_| {
+            username.set(String::new());
+            password.set(String::new());
+            scope.set(String::new());
+            reload.update(|n| *n += 1);
         });
     };
+    let user_path = |id: &str| format!("/admin/users/{}", api::encode_query(id));
     let update = move |id: String, change: ConsoleUserUpdate| {
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::send::<_, ConsoleUser>(
-                "PATCH",
-                &format!("/admin/users/{}", api::encode_query(&id)),
-                &change,
-            )
-            .await
-            {
-                Ok(_) => reload.update(|n| *n += 1),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
+        let call =
+            async move { api::send::<_, ConsoleUser>("PATCH", &user_path(&id), &change).await };
+        api::spawn_call(call, error, move |_| reload.update(|n| *n += 1));
     };
     let remove = move |id: String| {
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::send_empty(
-                "DELETE",
-                &format!("/admin/users/{}", api::encode_query(&id)),
-            )
-            .await
-            {
-                Ok(()) => reload.update(|n| *n += 1),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
+        let call = async move { api::send_empty("DELETE", &user_path(&id)).await };
+        api::spawn_call(call, error, move |()| reload.update(|n| *n += 1));
     };
     view! {
         <form class="card form" on:submit=create aria-labelledby="new-user-title">
@@ -248,30 +224,18 @@ fn Tokens() -> impl IntoView {
             scope: None,
             expires_in_days: Some(expires_in_days),
         };
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::send::<_, CreatedApiToken>("POST", "/auth/tokens", &token).await {
-                Ok(answer) => {
-                    created.set(Some(answer.token));
-                    name.set(String::new());
-                    reload.update(|n| *n += 1);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
+        let call =
+            async move { api::send::<_, CreatedApiToken>("POST", "/auth/tokens", &token).await };
+        api::spawn_call(call, error, move |answer| {
+            created.set(Some(answer.token));
+            name.set(String::new());
+            reload.update(|n| *n += 1);
         });
     };
     let revoke = move |id: String| {
-        leptos::task::spawn_local(async move {
-            match api::send_empty(
-                "DELETE",
-                &format!("/auth/tokens/{}", api::encode_query(&id)),
-            )
-            .await
-            {
-                Ok(()) => reload.update(|n| *n += 1),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
+        let path = format!("/auth/tokens/{}", api::encode_query(&id));
+        let call = async move { api::send_empty("DELETE", &path).await };
+        api::spawn_call(call, error, move |()| reload.update(|n| *n += 1));
     };
     view! {
         <form class="card form" on:submit=create aria-labelledby="new-token-title">

@@ -29,7 +29,7 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
     let session = expect_context::<Session>();
-    let job = RwSignal::new(None::<Result<Job, api::ApiError>>);
+    let job = RwSignal::<api::Loaded<Job>>::new(None);
     let path = format!("/jobs/{}", api::encode_query(&id));
     {
         let events = format!("{path}/events");
@@ -73,13 +73,8 @@ pub fn JobPage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let command = Callback::new(move |verb: &'static str| {
         let path = format!("{path}/{verb}");
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::send::<_, Job>("POST", &path, &serde_json::json!({})).await {
-                Ok(updated) => job.set(Some(Ok(updated))),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
+        let call = async move { api::send::<_, Job>("POST", &path, &serde_json::json!({})).await };
+        api::spawn_call(call, error, move |updated| job.set(Some(Ok(updated))));
     });
     // Memos, so the head (and a half-confirmed cancel) is not redrawn by every task change.
     let state = Memo::new(move |_| {

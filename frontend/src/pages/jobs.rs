@@ -32,7 +32,7 @@ pub fn Jobs() -> impl IntoView {
     let live = expect_context::<Live>();
     let session = expect_context::<Session>();
     let state = RwSignal::new(String::new());
-    let jobs = RwSignal::new(None::<Result<Vec<Job>, api::ApiError>>);
+    let jobs = RwSignal::<api::Loaded<Vec<Job>>>::new(None);
     Effect::new(move |_| {
         live.resync.track();
         let wanted = state.get();

@@ -211,14 +211,14 @@ pub fn NewJob() -> impl IntoView {
             Err(message) => return error.set(Some(message)),
         };
         busy.set(true);
-        error.set(None);
         let navigate = navigate.clone();
-        leptos::task::spawn_local(async move {
-            match api::send::<_, Job>("POST", "/jobs", &job).await {
-                Ok(job) => navigate(&format!("/jobs/{}", job.id), Default::default()),
-                Err(e) => error.set(Some(e.message)),
-            }
+        let call = async move {
+            let started = api::send::<_, Job>("POST", "/jobs", &job).await;
             busy.set(false);
+            started
+        };
+        api::spawn_call(call, error, move |job| {
+            navigate(&format!("/jobs/{}", job.id), Default::default())
         });
     };
     view! {

@@ -13,12 +13,15 @@ use crate::format;
 use crate::pages::jobs::percent_done;
 
 /// The registered sites, kept current by the console's events: loaded again on every
-/// (re)connection of the stream, patched in place by each site event.
-pub fn live_sites() -> RwSignal<Option<Result<Vec<Site>, api::ApiError>>> {
+/// (re)connection of the stream or bump of the returned counter, patched in place by
+/// each site event.
+pub fn live_sites() -> (RwSignal<api::Loaded<Vec<Site>>>, RwSignal<u32>) {
     let live = expect_context::<Live>();
     let sites = RwSignal::new(None);
+    let reload = RwSignal::new(0u32);
     Effect::new(move |_| {
         live.resync.track();
+        reload.track();
         leptos::task::spawn_local(async move {
             let answer = api::get::<SiteList>("/sites").await.map(|l| l.items);
             sites.set(Some(answer));
@@ -38,13 +41,13 @@ pub fn live_sites() -> RwSignal<Option<Result<Vec<Site>, api::ApiError>>> {
             });
         }
     });
-    sites
+    (sites, reload)
 }
 
 #[component]
 pub fn Overview() -> impl IntoView {
     let live = expect_context::<Live>();
-    let sites = live_sites();
+    let (sites, _) = live_sites();
     let summary = LocalResource::new(move || {
         live.resync.track();
         api::get::<InventorySummary>("/inventory/summary")

@@ -194,16 +194,10 @@ pub fn SitePage() -> impl IntoView {
     let removed_error = RwSignal::new(None::<String>);
     let remove = Callback::new(move |()| {
         let navigate = navigate.clone();
-        leptos::task::spawn_local(async move {
-            match api::send_empty(
-                "DELETE",
-                &format!("/sites/{}", api::encode_query(&name.get_untracked())),
-            )
-            .await
-            {
-                Ok(()) => navigate("/sites", Default::default()),
-                Err(e) => removed_error.set(Some(e.message)),
-            }
+        let path = format!("/sites/{}", api::encode_query(&name.get_untracked()));
+        let call = async move { api::send_empty("DELETE", &path).await };
+        api::spawn_call(call, removed_error, move |()| {
+            navigate("/sites", Default::default())
         });
     });
     view! {
@@ -228,7 +222,7 @@ pub fn SitePage() -> impl IntoView {
                                 <div><dt>"Latency"</dt><dd>{format::latency(site.latency_ms)}</dd></div>
                                 <div><dt>"Last seen"</dt><dd>{site.last_seen.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</dd></div>
                                 <div><dt>"Labels"</dt><dd>{if site.labels.is_empty() { "none".into() } else { format::labels(&site.labels) }}</dd></div>
-                                <div><dt>"Services"</dt><dd>{site.capabilities.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")}</dd></div>
+                                <div><dt>"Services"</dt><dd>{format::capabilities(&site.capabilities)}</dd></div>
                             </dl>
                             <Show when=move || state.get() == overcast_api_types::SiteState::Unreachable>
                                 <div class="banner warning" role="status">"This site does not answer: the tabs below may fail until it is back."</div>
@@ -284,17 +278,13 @@ fn ResourceTab(site: String, tab: &'static Tab) -> impl IntoView {
         Callback::new(
             move |(path_tail, body): (String, Option<ServerActionRequest>)| {
                 let path = format!("{base}/{path_tail}");
-                error.set(None);
-                leptos::task::spawn_local(async move {
-                    let result = match body {
+                let call = async move {
+                    match body {
                         Some(body) => api::act("POST", &path, Some(&body)).await,
                         None => api::send_empty("DELETE", &path).await,
-                    };
-                    match result {
-                        Ok(()) => reload.update(|n| *n += 1),
-                        Err(e) => error.set(Some(e.message)),
                     }
-                });
+                };
+                api::spawn_call(call, error, move |()| reload.update(|n| *n += 1));
             },
         )
     };
@@ -462,14 +452,12 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
         };
         let path = format!("{base}/servers");
         busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::send::<_, Value>("POST", &path, &server).await {
-                Ok(_) => done.run(()),
-                Err(e) => error.set(Some(e.message)),
-            }
+        let call = async move {
+            let created = api::send::<_, Value>("POST", &path, &server).await;
             busy.set(false);
-        });
+            created
+        };
+        api::spawn_call(call, error, move |_| done.run(()));
     };
     let select = move |id: &'static str,
                        label: &'static str,

@@ -72,7 +72,7 @@ fn matches(site: &Site, filter: &str) -> bool {
 #[component]
 pub fn Sites() -> impl IntoView {
     let session = expect_context::<Session>();
-    let sites = live_sites();
+    let (sites, reload) = live_sites();
     let filter = RwSignal::new(String::new());
     let sort_by = RwSignal::new((Column::Name, true));
     let page = RwSignal::new(0usize);
@@ -89,16 +89,9 @@ pub fn Sites() -> impl IntoView {
         sort(&mut rows, column, ascending);
         rows
     });
-    let reload = move || sites.set(None);
     let after_change = Callback::new(move |()| {
         adding.set(None);
-        reload();
-        leptos::task::spawn_local(async move {
-            let answer = api::get::<overcast_api_types::SiteList>("/sites")
-                .await
-                .map(|l| l.items);
-            sites.set(Some(answer));
-        });
+        reload.update(|n| *n += 1);
     });
     view! {
         <section>
@@ -157,7 +150,7 @@ pub fn Sites() -> impl IntoView {
                                     <td>{format::latency(site.latency_ms)}</td>
                                     <td>{site.last_seen.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</td>
                                     <td>{site.labels.iter().map(|(k, v)| view! { <span class="label">{format!("{k}={v}")}</span> }).collect_view()}</td>
-                                    <td class="small-text">{site.capabilities.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")}</td>
+                                    <td class="small-text">{format::capabilities(&site.capabilities)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -222,13 +215,12 @@ fn AddSite(done: Callback<()>, cancel: Callback<()>) -> impl IntoView {
             ca_bundle: None,
         };
         busy.set(true);
-        leptos::task::spawn_local(async move {
-            match api::send::<_, Site>("POST", "/sites", &site).await {
-                Ok(_) => done.run(()),
-                Err(e) => error.set(Some(e.message)),
-            }
+        let call = async move {
+            let added = api::send::<_, Site>("POST", "/sites", &site).await;
             busy.set(false);
-        });
+            added
+        };
+        api::spawn_call(call, error, move |_| done.run(()));
     };
     view! {
         <form class="card form" on:submit=submit aria-labelledby="add-site-title">
@@ -276,14 +268,13 @@ fn ImportClouds(done: Callback<()>, cancel: Callback<()>) -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::post_yaml::<ImportReport>("/sites/import", yaml.get_untracked()).await {
-                Ok(answer) => report.set(Some(answer)),
-                Err(e) => error.set(Some(e.message)),
-            }
+        let call = async move {
+            let imported =
+                api::post_yaml::<ImportReport>("/sites/import", yaml.get_untracked()).await;
             busy.set(false);
-        });
+            imported
+        };
+        api::spawn_call(call, error, move |answer| report.set(Some(answer)));
     };
     view! {
         <form class="card form" on:submit=submit aria-labelledby="import-title">
