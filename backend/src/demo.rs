@@ -4,10 +4,15 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
+use std::time::Duration;
+
+use overcast_api_types::l1::{NewImage, NewServer};
 use overcast_api_types::{NewSite, SiteCredentials};
 
+use crate::api::AppState;
 use crate::app::{shutdown_signal, Application};
 use crate::config::{ServeArgs, Settings};
+use crate::resources::SiteOps;
 use crate::sim::{SimArgs, Simulator};
 use crate::sites::SiteError;
 use crate::telemetry;
@@ -36,6 +41,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let simulator = Simulator::start(&sim_args).await?;
     let application = Application::build(settings.clone()).await?;
     register_sites(&application, &simulator, &sim_args.password).await?;
+    tokio::spawn(seed_sites(application.state().clone(), args.sites));
 
     let addr = application.local_addr()?;
     println!();
@@ -55,6 +61,55 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     application.run_until(shutdown_signal()).await?;
     drop(simulator);
+    Ok(())
+}
+
+/// Gives every demo site an image and a few servers, through the sites' own APIs as an
+/// operator would, so the console has something to show. Runs in the background: the
+/// console is usable at once, and a site that fails to seed is only logged.
+async fn seed_sites(state: AppState, sites: usize) {
+    use futures::StreamExt;
+    let seeded = futures::stream::iter(1..=sites)
+        .map(|n| {
+            let state = state.clone();
+            async move {
+                let site = crate::sim::site_name(n);
+                if let Err(error) = seed_site(&state, &site, n).await {
+                    tracing::warn!(%site, %error, "demo site not seeded");
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .count()
+        .await;
+    tracing::info!(sites = seeded, "demo sites seeded");
+}
+
+async fn seed_site(state: &AppState, site: &str, n: usize) -> anyhow::Result<()> {
+    let session = state.sessions.session(site).await?;
+    let ops = SiteOps::new(
+        site.to_owned(),
+        session,
+        tokio::time::Instant::now() + Duration::from_secs(30),
+    );
+    ops.create_image(&NewImage {
+        name: "cirros-0.6.2".into(),
+        disk_format: "qcow2".into(),
+        container_format: "bare".into(),
+        visibility: Some("public".into()),
+    })
+    .await?;
+    let servers = ["web-1", "web-2", "db-1"];
+    for name in &servers[..1 + n % servers.len()] {
+        ops.create_server(&NewServer {
+            name: (*name).into(),
+            flavor: "m1.small".into(),
+            image: "cirros-0.6.2".into(),
+            networks: Vec::new(),
+            key_name: None,
+        })
+        .await?;
+    }
     Ok(())
 }
 
