@@ -94,6 +94,13 @@ test('a site page lists its servers and creates one', async () => {
   await created.getByRole('button', { name: /Delete server e2e-web-1/ }).click();
   await page.getByRole('button', { name: 'Yes, delete' }).click();
   await page.getByRole('row').filter({ hasText: 'e2e-web-1' }).waitFor({ state: 'detached', timeout: 20000 });
+
+  // The tabs work from the keyboard: arrows move the selection and the focus.
+  await page.getByRole('tab', { name: 'Servers' }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByRole('tab', { name: 'Images' }).getAttribute('aria-selected'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-images');
+  await page.getByRole('tabpanel').getByRole('rowheader', { name: 'cirros-0.6.2' }).waitFor();
   assert.deepEqual(errors, [], 'no error in the browser console');
 });
 

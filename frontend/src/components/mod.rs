@@ -4,3 +4,4 @@ pub mod badge;
 pub mod confirm;
 pub mod pager;
 pub mod progress;
+pub mod tabs;

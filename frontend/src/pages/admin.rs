@@ -12,6 +12,7 @@ use crate::api;
 use crate::app::Session;
 use crate::components::badge::StatusBadge;
 use crate::components::confirm::ConfirmButton;
+use crate::components::tabs::TabList;
 use crate::format;
 use crate::pages::sites::Field;
 
@@ -94,13 +95,8 @@ pub fn Admin() -> impl IntoView {
     view! {
         <section>
             <h1>"Admin"</h1>
-            <div role="tablist" aria-label="Administration" class="tabs">
-                {move || tabs().into_iter().map(|(key, title)| view! {
-                    <button type="button" role="tab" aria-selected=move || (tab.get() == key).to_string()
-                        class:active=move || tab.get() == key on:click=move |_| tab.set(key)>{title}</button>
-                }).collect_view()}
-            </div>
-            <div role="tabpanel">
+            <TabList label="Administration" tabs=Signal::derive(tabs) selected=tab/>
+            <div role="tabpanel" aria-labelledby=move || format!("tab-{}", tab.get())>
                 {move || match tab.get() {
                     "users" => view! { <Users/> }.into_any(),
                     "audit" => view! { <Audit/> }.into_any(),

@@ -6,6 +6,7 @@ use leptos_router::components::A;
 
 use crate::api;
 use crate::components::pager::{page_of, Pager};
+use crate::components::tabs::TabList;
 
 const KINDS: &[(&str, &str)] = &[
     ("servers", "Servers"),
@@ -75,12 +76,7 @@ pub fn Resources() -> impl IntoView {
         <section>
             <h1>"Resources"</h1>
             <div class="toolbar">
-                <div role="tablist" aria-label="Resource kind" class="tabs">
-                    {KINDS.iter().map(|(name, label)| view! {
-                        <button type="button" role="tab" aria-selected=move || (kind.get() == *name).to_string()
-                            class:active=move || kind.get() == *name on:click=move |_| kind.set(name)>{*label}</button>
-                    }).collect_view()}
-                </div>
+                <TabList label="Resource kind" tabs=KINDS.to_vec() selected=kind/>
                 <form class="selector" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); selector.set(selector_input.get_untracked()); }>
                     <label for="selector">"Sites"</label>
                     <input id="selector" placeholder="all sites; labels region=eu,tier!=test; or site-001, site-002"

@@ -15,6 +15,7 @@ use crate::app::{Live, Session};
 use crate::components::badge::{StateBadge, StatusBadge};
 use crate::components::confirm::ConfirmButton;
 use crate::components::pager::{page_of, Pager};
+use crate::components::tabs::TabList;
 use crate::format;
 
 /// A tab: its API segment, its title, its columns (title, JSON path) and the field that
@@ -189,7 +190,8 @@ pub fn SitePage() -> impl IntoView {
             }
         }
     });
-    let tab = RwSignal::new(0usize);
+    let tab = RwSignal::new(TABS[0].segment);
+    let tab_titles: Vec<(&str, &str)> = TABS.iter().map(|t| (t.segment, t.title)).collect();
     let navigate = use_navigate();
     let removed_error = RwSignal::new(None::<String>);
     let remove = Callback::new(move |()| {
@@ -231,14 +233,12 @@ pub fn SitePage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <div role="tablist" aria-label="Resources of this site" class="tabs">
-                {TABS.iter().enumerate().map(|(i, t)| view! {
-                    <button type="button" role="tab" id=format!("tab-{}", t.segment) aria-selected=move || (tab.get() == i).to_string()
-                        class:active=move || tab.get() == i on:click=move |_| tab.set(i)>{t.title}</button>
-                }).collect_view()}
-            </div>
-            <div role="tabpanel" aria-labelledby=move || format!("tab-{}", TABS[tab.get()].segment)>
-                {move || view! { <ResourceTab site=name.get() tab=&TABS[tab.get()]/> }}
+            <TabList label="Resources of this site" tabs=tab_titles selected=tab/>
+            <div role="tabpanel" aria-labelledby=move || format!("tab-{}", tab.get())>
+                {move || {
+                    let chosen = TABS.iter().find(|t| t.segment == tab.get()).unwrap_or(&TABS[0]);
+                    view! { <ResourceTab site=name.get() tab=chosen/> }
+                }}
             </div>
         </section>
     }
