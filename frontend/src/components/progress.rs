@@ -6,7 +6,7 @@ pub fn Progress(#[prop(into)] value: Signal<u8>, #[prop(into)] label: String) ->
     view! {
         <div class="progress" role="progressbar" aria-label=label aria-valuemin="0" aria-valuemax="100"
             aria-valuenow=move || value.get().to_string()>
-            <div class="bar" style:width=move || format!("{}%", value.get().min(100))></div>
+            <div class="track"><div class="bar" style:width=move || format!("{}%", value.get().min(100))></div></div>
             <span class="value">{move || format!("{} %", value.get())}</span>
         </div>
     }
