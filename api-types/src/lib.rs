@@ -274,6 +274,16 @@ pub mod l1 {
         pub key_name: Option<String>,
     }
 
+    /// Server statuses Nova leaves by itself within seconds: worth reading again soon.
+    pub const SETTLING_SERVER_STATUSES: &[&str] = &[
+        "BUILD",
+        "REBOOT",
+        "HARD_REBOOT",
+        "DELETING",
+        "POWERING_OFF",
+        "POWERING_ON",
+    ];
+
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "snake_case")]

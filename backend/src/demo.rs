@@ -12,6 +12,7 @@ use overcast_api_types::{NewSite, SiteCredentials};
 use crate::api::AppState;
 use crate::app::{shutdown_signal, Application};
 use crate::config::{ServeArgs, Settings};
+use crate::federation::Kind;
 use crate::resources::SiteOps;
 use crate::sim::{SimArgs, Simulator};
 use crate::sites::SiteError;
@@ -110,6 +111,8 @@ async fn seed_site(state: &AppState, site: &str, n: usize) -> anyhow::Result<()>
         })
         .await?;
     }
+    state.fan_out.refresh_soon(site, Kind::Images);
+    state.fan_out.refresh_soon(site, Kind::Servers);
     Ok(())
 }
 

@@ -22,7 +22,7 @@ test('an unauthenticated visit lands on the login page', async () => {
   await page.goto(`${demo.url}/sites`);
   await page.waitForURL(`${demo.url}/login`);
   await assert.doesNotReject(page.getByRole('heading', { name: 'Overcast' }).waitFor());
-  await page.screenshot({ path: join(artifacts, 'login.png') });
+  await page.screenshot({ path: join(artifacts, 'demo-login.png') });
 });
 
 test('a wrong password is refused with a clear message', async () => {
@@ -46,12 +46,12 @@ test('the admin logs in and sees the app shell with every section', async () => 
   const tiles = page.getByRole('list', { name: 'Site states' }).getByRole('listitem');
   await tiles.first().waitFor();
   assert.equal(await tiles.count(), 5, 'one tile per registered demo site');
-  await page.screenshot({ path: join(artifacts, 'overview.png'), fullPage: true });
+  await page.screenshot({ path: join(artifacts, 'demo-overview.png'), fullPage: true });
 
   await nav.getByRole('link', { name: 'Sites', exact: true }).click();
   await page.getByRole('heading', { name: 'Sites' }).waitFor();
   await page.getByRole('rowheader', { name: 'site-005' }).waitFor();
-  await page.screenshot({ path: join(artifacts, 'sites.png'), fullPage: true });
+  await page.screenshot({ path: join(artifacts, 'demo-sites.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no error in the browser console');
 });
 
@@ -63,12 +63,13 @@ test('resources across sites are listed with their site, and a down site is call
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Resources', exact: true }).click();
   await page.getByRole('heading', { name: 'Resources' }).waitFor();
   await page.getByRole('tab', { name: 'Flavors' }).click();
-  await page.getByRole('cell', { name: 'site-003' }).first().waitFor();
+  // The servers table may still be on screen: wait for the flavors.
   const rows = page.getByRole('row').filter({ hasText: 'm1.tiny' });
+  await rows.filter({ hasText: 'site-003' }).waitFor();
   // Every demo site has m1.tiny; site-004 is down, so it shows from the inventory or not at all.
   assert.ok(await rows.count() >= 4, `m1.tiny rows: ${await rows.count()}`);
   await page.getByRole('status').filter({ hasText: 'site-004' }).waitFor();
-  await page.screenshot({ path: join(artifacts, 'resources.png'), fullPage: true });
+  await page.screenshot({ path: join(artifacts, 'demo-resources.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no error in the browser console');
 });
 

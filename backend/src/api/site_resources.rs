@@ -24,6 +24,7 @@ use super::auth::{Caller, Operator};
 use super::error::ApiError;
 use super::extract::ApiQuery;
 use super::AppState;
+use crate::federation::Kind;
 use crate::resources::{ResourceError, SiteOps};
 
 /// The resources of one site that L1 offers, parsed from the path.
@@ -320,6 +321,7 @@ pub async fn create(
         }
     };
     tracing::info!(site, ?resource, by = %caller.username, "created");
+    refresh_inventory(&state, &site, resource);
     Ok(response)
 }
 
@@ -350,6 +352,7 @@ pub async fn remove(
     }
     .map_err(failed)?;
     tracing::info!(site, ?resource, id, by = %caller.username, "deleted");
+    refresh_inventory(&state, &site, resource);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -396,7 +399,24 @@ pub async fn server_action(
         .await
         .map_err(site_failed(&state, &site))?;
     tracing::info!(site, server = id, action = ?request.action, by = %caller.username, "server action");
+    refresh_inventory(&state, &site, Resource::Servers);
     Ok(StatusCode::ACCEPTED)
+}
+
+/// A change made through the console shows in cached reads and fleet totals at once,
+/// not at the next background refresh minutes later.
+fn refresh_inventory(state: &AppState, site: &str, resource: Resource) {
+    let kind = match resource {
+        Resource::Servers => Kind::Servers,
+        Resource::Images => Kind::Images,
+        Resource::Flavors => Kind::Flavors,
+        Resource::Networks => Kind::Networks,
+        Resource::Volumes => Kind::Volumes,
+        Resource::Projects => Kind::Projects,
+        Resource::Users => Kind::Users,
+        _ => return,
+    };
+    state.fan_out.refresh_soon(site, kind);
 }
 
 pub async fn capabilities(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use overcast_api_types::l1::SETTLING_SERVER_STATUSES;
 use overcast_api_types::{InventorySummary, SiteAnswer, SiteAnswerStatus};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -313,6 +314,29 @@ impl FanOut {
 impl FanOut {
     /// Refreshes one kind of one site. Returns, for a full read of servers, the site and
     /// when it was done (the base for later incremental refreshes).
+    /// Reads one kind of one site again in the background, after a change made through
+    /// the console. Servers are followed while Nova moves them (BUILD, REBOOT, …), so the
+    /// inventory does not keep a state that lasted seconds for minutes.
+    pub fn refresh_soon(&self, site: &str, kind: Kind) {
+        let (fan_out, site) = (self.clone(), site.to_owned());
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                fan_out.refresh(&site, kind, false).await;
+                let settling = kind == Kind::Servers
+                    && fan_out.inventory.get(&site, kind.name()).is_some_and(|s| {
+                        s.items.iter().any(|i| {
+                            SETTLING_SERVER_STATUSES
+                                .contains(&i["status"].as_str().unwrap_or_default())
+                        })
+                    });
+                if !settling {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+    }
+
     async fn refresh(
         &self,
         site: &str,

@@ -85,6 +85,23 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// The site's own API, as another client (Horizon, a script) uses it: what is changed
+    /// here does not pass through the console's HTTP layer, so its inventory does not hear
+    /// of it.
+    pub async fn behind_the_consoles_back(&self, site: &str) -> overcast::resources::SiteOps {
+        let session = self
+            .state
+            .sessions
+            .session(site)
+            .await
+            .unwrap_or_else(|e| panic!("session of {site}: {e}"));
+        overcast::resources::SiteOps::new(
+            site.to_owned(),
+            session,
+            tokio::time::Instant::now() + Duration::from_secs(10),
+        )
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/api/v1/auth/login", self.url))

@@ -330,14 +330,11 @@ async fn a_delete_that_waited_keeps_what_changed_meanwhile() {
             .map(|s| s["id"].as_str().unwrap_or_default().to_owned())
             .unwrap_or_default()
     };
-    let (status, body) = app
-        .admin(
-            Method::POST,
-            &format!("/api/v1/sites/site-001/servers/{}/action", id_of("ci-a")),
-            Some(json!({"action": "stop"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    app.behind_the_consoles_back("site-001")
+        .await
+        .server_action(&id_of("ci-a"), overcast_api_types::l1::ServerAction::Stop)
+        .await
+        .unwrap_or_else(|e| panic!("stop ci-a: {e}"));
     sim.set_fault("site-001", Fault::Down);
     eventually(Duration::from_secs(15), "site-001 unreachable", || async {
         let (_, site) = app.admin(Method::GET, "/api/v1/sites/site-001", None).await;

@@ -48,8 +48,18 @@ pub fn live_sites() -> (RwSignal<api::Loaded<Vec<Site>>>, RwSignal<u32>) {
 pub fn Overview() -> impl IntoView {
     let live = expect_context::<Live>();
     let (sites, _) = live_sites();
+    // The inventory changes without events (background refreshes): read its totals again
+    // every 15 s while the overview is open.
+    let tick = RwSignal::new(0u32);
+    if let Ok(handle) = set_interval_with_handle(
+        move || tick.update(|n| *n += 1),
+        std::time::Duration::from_secs(15),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
     let summary = LocalResource::new(move || {
         live.resync.track();
+        tick.track();
         api::get::<InventorySummary>("/inventory/summary")
     });
     let jobs = LocalResource::new(move || {

@@ -6,7 +6,9 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use overcast_api_types::l1::{Items, NewServer, ServerAction, ServerActionRequest};
+use overcast_api_types::l1::{
+    Items, NewServer, ServerAction, ServerActionRequest, SETTLING_SERVER_STATUSES,
+};
 use overcast_api_types::Site;
 use serde_json::Value;
 
@@ -160,16 +162,6 @@ fn at_path<'a>(item: &'a Value, path: &str) -> &'a Value {
     path.split('.').fold(item, |value, key| &value[key])
 }
 
-/// Statuses Nova moves out of by itself: the tab reads the site again while one shows.
-const TRANSITIONAL: &[&str] = &[
-    "BUILD",
-    "REBOOT",
-    "HARD_REBOOT",
-    "DELETING",
-    "POWERING_OFF",
-    "POWERING_ON",
-];
-
 #[component]
 pub fn SitePage() -> impl IntoView {
     let params = use_params_map();
@@ -260,9 +252,9 @@ fn ResourceTab(site: String, tab: &'static Tab) -> impl IntoView {
         let busy = data.with(|d| {
             d.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|v| {
                 v["items"].as_array().is_some_and(|items| {
-                    items
-                        .iter()
-                        .any(|i| TRANSITIONAL.contains(&i["status"].as_str().unwrap_or_default()))
+                    items.iter().any(|i| {
+                        SETTLING_SERVER_STATUSES.contains(&i["status"].as_str().unwrap_or_default())
+                    })
                 })
             })
         });
