@@ -3,6 +3,7 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_storage::{LocalStorage, Storage};
+use overcast_api_types::jobs::Targets;
 use overcast_api_types::{ErrorBody, LoginRequest, LoginResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -185,18 +186,21 @@ pub async fn across_sites(
     sites: &str,
 ) -> Result<overcast_api_types::Aggregate, ApiError> {
     let mut path = format!("/{resource}?max_age_ms=30000&limit=10000");
-    let sites = sites.trim();
-    if sites.contains('=') {
-        path.push_str("&selector=");
-        path.push_str(&encode_query(sites));
-    } else if !sites.is_empty() {
-        let names: Vec<&str> = sites
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
-        path.push_str("&sites=");
-        path.push_str(&encode_query(&names.join(",")));
+    match crate::format::typed_sites(sites) {
+        Some(Targets {
+            selector: Some(selector),
+            ..
+        }) => {
+            path.push_str("&selector=");
+            path.push_str(&encode_query(&selector));
+        }
+        Some(Targets {
+            sites: Some(names), ..
+        }) => {
+            path.push_str("&sites=");
+            path.push_str(&encode_query(&names.join(",")));
+        }
+        _ => {}
     }
     get(&path).await
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use overcast_api_types::jobs::Targets;
 use serde_json::Value;
 
 /// "12 s ago", "5 min ago", "3 h ago", or the date for anything older than two days.
@@ -58,6 +59,43 @@ pub fn capabilities(capabilities: &BTreeMap<String, String>) -> String {
         .join(", ")
 }
 
+/// `a, b,,c ` as `["a", "b", "c"]`.
+pub fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Sites as a person types them: nothing for every site, `key=value,…` for a label
+/// selector, otherwise site names.
+pub fn typed_sites(text: &str) -> Option<Targets> {
+    let text = text.trim();
+    if text.is_empty() {
+        None
+    } else if text.contains('=') {
+        Some(Targets {
+            selector: Some(text.to_owned()),
+            ..Default::default()
+        })
+    } else {
+        Some(Targets {
+            sites: Some(comma_list(text)),
+            ..Default::default()
+        })
+    }
+}
+
+/// A site selection (a job's targets, a user's scope) in words.
+pub fn sites_text(targets: &Targets) -> String {
+    match (&targets.sites, &targets.selector) {
+        (Some(sites), _) => sites.join(", "),
+        (_, Some(selector)) => format!("sites with {selector}"),
+        _ => "every site".into(),
+    }
+}
+
 pub fn latency(ms: Option<u64>) -> String {
     ms.map(|ms| format!("{ms} ms"))
         .unwrap_or_else(|| "–".into())
@@ -96,6 +134,21 @@ mod tests {
             Err("“region” is not key=value".to_owned())
         );
         assert!(parse_labels("=eu").is_err());
+    }
+
+    #[test]
+    fn typed_sites_are_names_or_a_selector() {
+        assert_eq!(typed_sites("  "), None);
+        let names = typed_sites("site-001, ,site-002").unwrap_or_default();
+        assert_eq!(
+            names.sites,
+            Some(vec!["site-001".into(), "site-002".into()])
+        );
+        assert_eq!(sites_text(&names), "site-001, site-002");
+        let selector = typed_sites(" tier=edge,region!=eu ").unwrap_or_default();
+        assert_eq!(selector.selector.as_deref(), Some("tier=edge,region!=eu"));
+        assert_eq!(sites_text(&selector), "sites with tier=edge,region!=eu");
+        assert_eq!(sites_text(&Targets::default()), "every site");
     }
 
     #[test]

@@ -5,7 +5,6 @@ use overcast_api_types::access::{
     ApiTokenList, AuditEntry, AuditList, ConsoleUser, ConsoleUserList, ConsoleUserUpdate,
     CreatedApiToken, NewApiToken, NewConsoleUser,
 };
-use overcast_api_types::jobs::Targets;
 use overcast_api_types::Role;
 
 use crate::api;
@@ -34,37 +33,6 @@ fn role_of(name: &str) -> Role {
         .iter()
         .find(|(_, n)| *n == name)
         .map_or(Role::Viewer, |(r, _)| *r)
-}
-
-fn scope_text(scope: &Targets) -> String {
-    match (&scope.sites, &scope.selector) {
-        (Some(sites), _) => sites.join(", "),
-        (_, Some(selector)) => format!("sites with {selector}"),
-        _ => "every site".into(),
-    }
-}
-
-/// A scope as typed: empty for every site, `key=value…` for a selector, else site names.
-fn scope_of(text: &str) -> Option<Targets> {
-    let text = text.trim();
-    if text.is_empty() {
-        None
-    } else if text.contains('=') {
-        Some(Targets {
-            selector: Some(text.to_owned()),
-            ..Default::default()
-        })
-    } else {
-        Some(Targets {
-            sites: Some(
-                text.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-            ),
-            ..Default::default()
-        })
-    }
 }
 
 #[component]
@@ -125,7 +93,7 @@ fn Users() -> impl IntoView {
             username: username.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
             role: role_of(&role.get_untracked()),
-            scope: scope_of(&scope.get_untracked()),
+            scope: format::typed_sites(&scope.get_untracked()),
         };
         let call = async move { api::send::<_, ConsoleUser>("POST", "/admin/users", &user).await };
         api::spawn_call(call, error, move |_| {
@@ -177,7 +145,7 @@ fn Users() -> impl IntoView {
                                             <button type="button" class="secondary small" disabled=move || chosen.get() == role_name(user.role)
                                                 on:click=move |_| update(id.clone(), ConsoleUserUpdate { role: Some(role_of(&chosen.get_untracked())), ..Default::default() })>"Save"</button>
                                         </td>
-                                        <td>{scope_text(&user.scope)}</td>
+                                        <td>{format::sites_text(&user.scope)}</td>
                                         <td>{format::timestamp(&user.created_at)}</td>
                                         <td><ConfirmButton label="Delete" question=format!("Delete user {}?", user.username) on_confirm=Callback::new(move |()| remove(id2.clone()))/></td>
                                     </tr>
@@ -268,7 +236,7 @@ fn Tokens() -> impl IntoView {
                                         <th scope="row">{token.name.clone()}</th>
                                         <td>{token.username.clone()}</td>
                                         <td>{role_name(token.role)}</td>
-                                        <td>{scope_text(&token.scope)}</td>
+                                        <td>{format::sites_text(&token.scope)}</td>
                                         <td>{token.expires_at.as_deref().map(format::timestamp).unwrap_or_else(|| "never".into())}</td>
                                         <td>{token.last_used_at.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</td>
                                         <td><StatusBadge status=if token.revoked { "revoked" } else { "active" }.to_owned()/></td>

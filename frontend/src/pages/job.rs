@@ -12,7 +12,7 @@ use crate::components::confirm::ConfirmButton;
 use crate::components::pager::{page_of, Pager};
 use crate::components::progress::Progress;
 use crate::format;
-use crate::pages::jobs::{percent_done, targets_text};
+use crate::pages::jobs::percent_done;
 
 /// Applies one task change to the job shown.
 fn apply(job: &mut Job, event: TaskEvent) {
@@ -132,7 +132,7 @@ pub fn JobPage() -> impl IntoView {
                         </dl>
                         {j.stopped_reason.clone().map(|reason| view! { <div class="banner warning" role="status">{format!("Rollout stopped: {reason}")}</div> })}
                         <dl class="facts">
-                            <div><dt>"Targets"</dt><dd>{targets_text(&j)}</dd></div>
+                            <div><dt>"Targets"</dt><dd>{format::sites_text(&j.targets)}</dd></div>
                             <div><dt>"Parameters"</dt><dd>{format::json_text(&j.params)}</dd></div>
                             <div><dt>"Started by"</dt><dd>{j.created_by.clone()}</dd></div>
                             <div><dt>"Started"</dt><dd>{format::timestamp(&j.created_at)}</dd></div>

@@ -19,14 +19,6 @@ pub fn percent_done(job: &Job) -> u8 {
     }
 }
 
-pub fn targets_text(job: &Job) -> String {
-    match (&job.targets.sites, &job.targets.selector) {
-        (Some(sites), _) => sites.join(", "),
-        (_, Some(selector)) => format!("selector {selector}"),
-        _ => "all sites".into(),
-    }
-}
-
 #[component]
 pub fn Jobs() -> impl IntoView {
     let live = expect_context::<Live>();
@@ -95,7 +87,7 @@ pub fn Jobs() -> impl IntoView {
                                 <th scope="col">"Sites"</th><th scope="col">"Targets"</th><th scope="col">"By"</th><th scope="col">"Started"</th>
                             </tr></thead>
                             <tbody>
-                                {page_of(&list, page.get()).into_iter().map(|job| { let label = format!("{} {}", job.kind, job.id); let done = percent_done(&job); let targets = targets_text(&job); view! {
+                                {page_of(&list, page.get()).into_iter().map(|job| { let label = format!("{} {}", job.kind, job.id); let done = percent_done(&job); let targets = format::sites_text(&job.targets); view! {
                                     <tr>
                                         <th scope="row"><A href=format!("/jobs/{}", job.id)>{job.kind.clone()}</A></th>
                                         <td><StatusBadge status=job.state.as_str().to_owned()/></td>

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::api;
 use crate::app::Session;
+use crate::format;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Input {
@@ -112,12 +113,7 @@ fn params_of(fields: &[Param], values: &[RwSignal<String>]) -> Result<Value, Str
                 text.parse::<i64>()
                     .map_err(|_| format!("{label} must be a whole number"))?,
             ),
-            Input::List => Value::from(
-                text.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>(),
-            ),
+            Input::List => Value::from(format::comma_list(&text)),
             Input::Flag => Value::Bool(true),
             Input::Text | Input::Secret => Value::String(text),
         };
@@ -179,12 +175,7 @@ pub fn NewJob() -> impl IntoView {
                     return Err("Say which sites: a selector or site names".to_owned())
                 }
                 "sites" => Targets {
-                    sites: Some(
-                        text.split(',')
-                            .map(|s| s.trim().to_owned())
-                            .filter(|s| !s.is_empty())
-                            .collect(),
-                    ),
+                    sites: Some(format::comma_list(&text)),
                     ..Default::default()
                 },
                 _ => Targets {
