@@ -104,12 +104,20 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
     })
 }
 
-fn url(path: &str) -> String {
-    format!("/api/v1{path}")
+/// A request to the API (`path` under `/api/v1`) with the signed-in user's token.
+fn request(method: &str, path: &str) -> RequestBuilder {
+    let url = format!("/api/v1{path}");
+    authorized(match method {
+        "POST" => Request::post(&url),
+        "PATCH" => Request::patch(&url),
+        "PUT" => Request::put(&url),
+        "DELETE" => Request::delete(&url),
+        _ => Request::get(&url),
+    })
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let response = authorized(Request::get(&url(path)))
+    let response = request("GET", path)
         .send()
         .await
         .map_err(ApiError::network)?;
@@ -122,22 +130,15 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, ApiError> {
-    let builder = match method {
-        "PATCH" => Request::patch(&url(path)),
-        "PUT" => Request::put(&url(path)),
-        _ => Request::post(&url(path)),
-    };
-    let request = authorized(builder).json(body).map_err(ApiError::network)?;
+    let request = request(method, path)
+        .json(body)
+        .map_err(ApiError::network)?;
     decode(request.send().await.map_err(ApiError::network)?).await
 }
 
 /// A call whose answer has no body worth reading (204, or a state the page reloads).
 pub async fn act<B: Serialize>(method: &str, path: &str, body: Option<&B>) -> Result<(), ApiError> {
-    let builder = match method {
-        "DELETE" => Request::delete(&url(path)),
-        _ => Request::post(&url(path)),
-    };
-    let builder = authorized(builder);
+    let builder = request(method, path);
     let request = match body {
         Some(body) => builder.json(body).map_err(ApiError::network)?,
         None => builder.build().map_err(ApiError::network)?,
@@ -156,7 +157,7 @@ pub async fn send_empty(method: &str, path: &str) -> Result<(), ApiError> {
 
 /// Posts a clouds.yaml as it is.
 pub async fn post_yaml<T: DeserializeOwned>(path: &str, yaml: String) -> Result<T, ApiError> {
-    let request = authorized(Request::post(&url(path)))
+    let request = request("POST", path)
         .header("Content-Type", "application/yaml")
         .body(yaml)
         .map_err(ApiError::network)?;
