@@ -76,11 +76,7 @@ export async function login(page, url, password, username = 'admin') {
 
 /** Polls the console's API until a site reaches a health state, or fails after the deadline. */
 export async function waitForSiteState(demo, site, state, deadlineMs = 15000) {
-  const login = await fetch(`${demo.url}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: demo.adminPassword }),
-  });
-  const { access_token: token } = await login.json();
+  const token = await apiLogin(demo.url, 'admin', demo.adminPassword);
   const until = Date.now() + deadlineMs;
   for (;;) {
     const answer = await fetch(`${demo.url}/api/v1/sites/${site}`, { headers: { authorization: `Bearer ${token}` } });

@@ -2,6 +2,7 @@
 
 pub mod badge;
 pub mod confirm;
+pub mod field;
 pub mod pager;
 pub mod progress;
 pub mod tabs;

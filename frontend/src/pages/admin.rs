@@ -11,9 +11,9 @@ use crate::api;
 use crate::app::Session;
 use crate::components::badge::StatusBadge;
 use crate::components::confirm::ConfirmButton;
+use crate::components::field::Field;
 use crate::components::tabs::TabList;
 use crate::format;
-use crate::pages::sites::Field;
 
 const ROLES: &[(Role, &str)] = &[
     (Role::Viewer, "viewer"),
