@@ -57,33 +57,7 @@ impl FanOut {
 
     /// Fleet totals from the inventory alone: answers at once, however many sites are dark.
     pub fn inventory_summary(&self, sites: &[String]) -> InventorySummary {
-        let mut summary = InventorySummary::default();
-        let mut oldest: Option<time::OffsetDateTime> = None;
-        for site in sites {
-            let mut counted = false;
-            for kind in [Kind::Servers, Kind::Images, Kind::Volumes, Kind::Networks] {
-                let Some(snapshot) = self.inventory.get(site, kind.name()) else {
-                    continue;
-                };
-                counted = true;
-                oldest = Some(oldest.map_or(snapshot.as_of, |o| o.min(snapshot.as_of)));
-                let count = snapshot.items.len() as u64;
-                match kind {
-                    Kind::Servers => {
-                        for server in &snapshot.items {
-                            let status = server["status"].as_str().unwrap_or("UNKNOWN");
-                            *summary.servers.entry(status.to_owned()).or_default() += 1;
-                        }
-                    }
-                    Kind::Images => summary.images += count,
-                    Kind::Volumes => summary.volumes += count,
-                    _ => summary.networks += count,
-                }
-            }
-            summary.sites_counted += u64::from(counted);
-        }
-        summary.oldest_as_of = oldest.map(rfc3339);
-        summary
+        self.inventory.summary(sites)
     }
 
     /// Forgets what is cached of a site that left.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use overcast_api_types::InventorySummary;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -167,6 +168,38 @@ impl Inventory {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+
+    /// Totals over `sites`: servers by status, images, volumes, networks, and how old
+    /// the oldest snapshot counted is.
+    pub fn summary(&self, sites: &[String]) -> InventorySummary {
+        let mut summary = InventorySummary::default();
+        let mut oldest: Option<OffsetDateTime> = None;
+        for site in sites {
+            let mut counted = false;
+            for kind in [Kind::Servers, Kind::Images, Kind::Volumes, Kind::Networks] {
+                let Some(snapshot) = self.get(site, kind.name()) else {
+                    continue;
+                };
+                counted = true;
+                oldest = Some(oldest.map_or(snapshot.as_of, |o| o.min(snapshot.as_of)));
+                let count = snapshot.items.len() as u64;
+                match kind {
+                    Kind::Servers => {
+                        for server in &snapshot.items {
+                            let status = server["status"].as_str().unwrap_or("UNKNOWN");
+                            *summary.servers.entry(status.to_owned()).or_default() += 1;
+                        }
+                    }
+                    Kind::Images => summary.images += count,
+                    Kind::Volumes => summary.volumes += count,
+                    _ => summary.networks += count,
+                }
+            }
+            summary.sites_counted += u64::from(counted);
+        }
+        summary.oldest_as_of = oldest.map(rfc3339);
+        summary
     }
 
     /// Drops a site that left the console.
