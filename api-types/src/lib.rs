@@ -42,8 +42,30 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// The error of a value that did not decode, naming the field at fault: the path
+    /// serde reached (`.` for the value itself) under `prefix`, and for a missing or
+    /// unknown field the field's own name, which serde only puts in the message.
+    pub fn from_decoding(prefix: &str, path: &str, problem: &str) -> FieldError {
+        let named = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|start| problem.strip_prefix(start))
+            .and_then(|rest| rest.split('`').next());
+        let field = [prefix, path.trim_start_matches('.'), named.unwrap_or_default()]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(".");
+        FieldError {
+            field: if field.is_empty() { "body".into() } else { field },
+            message: problem.to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -127,7 +149,7 @@ pub struct SiteList {
 /// How the console reaches a site's Keystone. Write-only: accepted, stored encrypted, never returned.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SiteCredentials {
     Password {
         username: String,
@@ -150,6 +172,7 @@ fn default_domain() -> String {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewSite {
     pub name: String,
     pub auth_url: String,
@@ -191,6 +214,25 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn decoding_errors_name_the_field() {
+        let field = |prefix, path, problem| FieldError::from_decoding(prefix, path, problem).field;
+        assert_eq!(field("", ".", "missing field `password`"), "password");
+        assert_eq!(field("params", ".", "unknown field `policy`, expected one of `a`"), "params.policy");
+        assert_eq!(field("", "credentials", "missing field `secret`"), "credentials.secret");
+        assert_eq!(field("", "rollout.max_parallel", "invalid type: string"), "rollout.max_parallel");
+        assert_eq!(field("", ".", "invalid type: null"), "body");
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let job = r#"{"kind":"flavor.create","targets":{"all":true},"policy":{"max_parallel":4}}"#;
+        let error = serde_json::from_str::<jobs::NewJob>(job).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("unknown field `policy`")));
+        let credentials = r#"{"type":"password","username":"u","password":"p","project_name":"a","pasword":"x"}"#;
+        assert!(serde_json::from_str::<SiteCredentials>(credentials).is_err());
     }
 
     #[test]
@@ -262,6 +304,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewServer {
         pub name: String,
         /// Flavor id or name.
@@ -295,6 +338,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct ServerActionRequest {
         pub action: ServerAction,
     }
@@ -312,6 +356,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewFlavor {
         pub name: String,
         pub vcpus: u32,
@@ -347,6 +392,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewImage {
         pub name: String,
         #[serde(default = "raw")]
@@ -379,6 +425,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewNetwork {
         pub name: String,
         #[serde(default)]
@@ -398,6 +445,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewSubnet {
         pub name: String,
         pub network_id: String,
@@ -419,6 +467,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewVolume {
         pub name: String,
         pub size_gb: u64,
@@ -438,6 +487,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewKeypair {
         pub name: String,
         pub public_key: String,
@@ -454,6 +504,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewSecurityGroup {
         pub name: String,
         #[serde(default)]
@@ -472,6 +523,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewProject {
         pub name: String,
         #[serde(default)]
@@ -490,6 +542,7 @@ pub mod l1 {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewUser {
         pub name: String,
         pub password: String,
@@ -511,6 +564,7 @@ pub mod l1 {
     /// A role to grant: names or ids are both accepted.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewRoleAssignment {
         pub user: String,
         pub project: String,
@@ -532,6 +586,7 @@ pub mod l1 {
     /// Limits to change; services left out are not touched.
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct QuotaUpdate {
         #[serde(default)]
         pub compute: BTreeMap<String, i64>,
@@ -768,6 +823,7 @@ pub mod jobs {
     /// Which sites a job is for: exactly one of the three.
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct Targets {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub sites: Option<Vec<String>>,
@@ -803,6 +859,7 @@ pub mod jobs {
     /// `POST /api/v1/jobs`.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
     pub struct NewJob {
         /// `flavor.create`, `flavor.delete`, `project.create`, `user.create`, `quota.set`,
         /// `keypair.create`, `network.create`, `servers.delete`.

@@ -30,7 +30,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
+        create_private_dir(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
         let store = Store::connect(&settings.database_url)
             .await
@@ -44,6 +44,8 @@ impl Application {
             Some(text) => Key::from_configured(text),
             None => Key::load_or_create(&settings.data_dir, "jwt.key")?,
         };
+
+        check_secret_key(&store, &Sealer::new(&secret_key), settings.secret_key.is_some()).await?;
 
         let generated_admin_password = match auth::bootstrap_admin(
             &store,
@@ -103,6 +105,7 @@ impl Application {
             sites,
             sessions,
             health,
+            trusted_proxies: settings.trusted_proxies.clone().into(),
             stopping: tokio_util::sync::CancellationToken::new(),
         };
         if !settings.web_dir.join("index.html").exists() {
@@ -143,8 +146,13 @@ impl Application {
             self.state.health.clone(),
             self.state.audit.clone(),
         ));
+        // `tap_io` gives the wrapped listener axum's connect info (the peer's address).
+        let listener = axum::serve::ListenerExt::tap_io(
+            api::connection::ConsoleListener(self.listener),
+            |_| {},
+        );
         let served = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -163,6 +171,56 @@ impl Application {
         served.context("server error")?;
         tracing::info!("console stopped");
         Ok(())
+    }
+}
+
+/// The data dir holds the database and, unless configured otherwise, the keys.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+const SECRET_KEY_CHECK: &str = "secret_key_check";
+
+/// Refuses to start with a credentials key other than the one the database was sealed
+/// with: every site call would fail later, far from the cause.
+async fn check_secret_key(store: &Store, sealer: &Sealer, configured: bool) -> anyhow::Result<()> {
+    let source = if configured {
+        "OVERCAST_SECRET_KEY"
+    } else {
+        "the key file secret.key in the data dir"
+    };
+    let wrong_key = || {
+        anyhow::anyhow!(
+            "the credentials key ({source}) is not the one this database was sealed with; \
+             start with the original key (site credentials cannot be opened without it)"
+        )
+    };
+    match store.meta(SECRET_KEY_CHECK).await? {
+        Some(check) if sealer.opens_key_check(&check) => Ok(()),
+        Some(_) => Err(wrong_key()),
+        None => {
+            // A database from before the check: its sites' credentials tell.
+            if let Some(sealed) = store.any_site_credentials().await? {
+                if sealer.open(&sealed).is_err() {
+                    return Err(wrong_key());
+                }
+            }
+            let in_force = store
+                .meta_set_once(SECRET_KEY_CHECK, &sealer.key_check())
+                .await?;
+            if sealer.opens_key_check(&in_force) {
+                Ok(())
+            } else {
+                Err(wrong_key())
+            }
+        }
     }
 }
 

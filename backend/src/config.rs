@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Deadline for one API request, in seconds [default: 30].
     #[arg(long, env = "OVERCAST_REQUEST_TIMEOUT_S")]
     pub request_timeout_s: Option<u64>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or networks,
+    /// `127.0.0.1,10.0.0.0/8` [default: none: the connection's address is the client's].
+    #[arg(long, env = "OVERCAST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// The same keys as [`ServeArgs`], read from the TOML file.
@@ -78,6 +82,7 @@ struct FileSettings {
     jwt_secret: Option<String>,
     token_ttl_s: Option<u64>,
     request_timeout_s: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +115,7 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
     pub token_ttl: Duration,
     pub request_timeout: Duration,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Secrets stay out of logs even when the whole settings struct is printed.
@@ -128,11 +134,12 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &redacted(&self.jwt_secret))
             .field("token_ttl", &self.token_ttl)
             .field("request_timeout", &self.request_timeout)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
 
-fn redact_url_password(url: &str) -> String {
+pub fn redact_url_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
@@ -181,7 +188,16 @@ impl Settings {
                 reason: "must start with sqlite:// or postgres://".into(),
             });
         }
+        let trusted_proxies = args
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .iter()
+            .map(|text| parse_network(text))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Settings {
+            trusted_proxies,
             listen: pick(args.listen, file.listen, || {
                 SocketAddr::from(([127, 0, 0, 1], 8080))
             }),
@@ -199,6 +215,17 @@ impl Settings {
             request_timeout: Duration::from_secs(request_timeout_s),
         })
     }
+}
+
+/// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).
+fn parse_network(text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| ConfigError::Invalid {
+            name: "trusted_proxies",
+            reason: format!("{text:?} is not an IP address or network (10.0.0.0/8)"),
+        })
 }
 
 pub fn sqlite_url(path: &Path) -> String {
@@ -259,6 +286,21 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("unknown field `lisen`"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let args = ServeArgs {
+            trusted_proxies: Some(vec!["127.0.0.1".into(), "10.0.0.0/8".into()]),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::load(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.trusted_proxies.len(), 2);
+        let args = ServeArgs {
+            trusted_proxies: Some(vec!["proxy.example".into()]),
+            ..ServeArgs::default()
+        };
+        assert!(Settings::load(&args).is_err());
     }
 
     #[test]

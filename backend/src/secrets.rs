@@ -84,6 +84,8 @@ impl std::fmt::Debug for Key {
     }
 }
 
+const KEY_CHECK_PLAINTEXT: &[u8] = b"overcast secret key check v1";
+
 /// Seals and opens small secrets (site credentials) for storage.
 #[derive(Clone)]
 pub struct Sealer {
@@ -106,6 +108,18 @@ impl Sealer {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         BASE64.encode(out)
+    }
+
+    /// A known value sealed with this key, stored with the database once, so that a
+    /// later start can tell whether it has the same key.
+    pub fn key_check(&self) -> String {
+        self.seal(KEY_CHECK_PLAINTEXT)
+    }
+
+    /// Whether `sealed` (from [`Sealer::key_check`]) was sealed with this key.
+    pub fn opens_key_check(&self, sealed: &str) -> bool {
+        self.open(sealed)
+            .is_ok_and(|plain| plain == KEY_CHECK_PLAINTEXT)
     }
 
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, SecretError> {
@@ -133,6 +147,13 @@ mod tests {
             sealer.open(&sealed).ok().as_deref(),
             Some(&b"password123"[..])
         );
+    }
+
+    #[test]
+    fn the_key_check_tells_keys_apart() {
+        let check = Sealer::new(&Key::from_configured("a")).key_check();
+        assert!(Sealer::new(&Key::from_configured("a")).opens_key_check(&check));
+        assert!(!Sealer::new(&Key::from_configured("b")).opens_key_check(&check));
     }
 
     #[test]

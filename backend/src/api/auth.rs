@@ -39,7 +39,9 @@ impl std::ops::Deref for Caller {
 #[derive(Debug, Clone)]
 pub struct Operator(pub Caller);
 
-/// A caller with the admin role: site registration, console users, everyone's tokens.
+/// A caller with the admin role and every site in scope: site registration, console
+/// users and everyone's tokens act on the whole console, so an admin (or an admin's
+/// token) narrowed to some sites must not reach them.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
 
@@ -79,7 +81,11 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         match caller.role {
-            Role::Admin => Ok(Admin(caller)),
+            Role::Admin if caller.sees_every_site() => Ok(Admin(caller)),
+            Role::Admin => Err(ApiError::Forbidden(
+                "this action acts on the whole console and needs an admin whose scope is every site"
+                    .into(),
+            )),
             _ => Err(ApiError::Forbidden(
                 "this action needs the admin role".into(),
             )),
@@ -201,6 +207,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
 
 /// `POST /api/v1/auth/logout`: the session token stops working now.
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    // Signing out twice is no error: the session is ended either way.
     state.access.logout(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }

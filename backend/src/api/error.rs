@@ -166,6 +166,8 @@ impl From<AuthError> for ApiError {
             },
             AuthError::Store(e) => e.into(),
             AuthError::Hashing(e) => ApiError::Internal(e),
+            AuthError::Busy => ApiError::Unavailable(error.to_string()),
+            AuthError::WeakAdminPassword(_) => ApiError::Internal(error.to_string()),
         }
     }
 }
@@ -185,6 +187,7 @@ impl From<SiteError> for ApiError {
             },
             SiteError::NotFound(name) => ApiError::NotFound(format!("site {name} not found")),
             SiteError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
+            SiteError::Conflict(message) => ApiError::Conflict(message),
             SiteError::Store(e) => e.into(),
         }
     }

@@ -4,6 +4,7 @@
 mod aggregate;
 mod audit;
 mod auth;
+pub mod connection;
 mod error;
 mod extract;
 mod health;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub health: Arc<HealthMonitor>,
     pub fan_out: FanOut,
     pub jobs: Arc<JobEngine>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Cancelled when the console begins to shut down: endless responses (event
     /// streams) end then, so the graceful shutdown does not wait for them forever.
     pub stopping: tokio_util::sync::CancellationToken,

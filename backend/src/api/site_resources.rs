@@ -153,14 +153,12 @@ fn one<T: Serialize>(status: StatusCode, value: T) -> Response {
 
 fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|e| {
-        let field = e.path().to_string();
-        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        let problem = e.inner().to_string();
+        let field = overcast_api_types::FieldError::from_decoding("", &path, &problem);
         ApiError::InvalidInput {
-            message: format!("invalid request body: {field}: {message}"),
-            fields: vec![overcast_api_types::FieldError {
-                field: field.trim_start_matches('.').to_owned(),
-                message,
-            }],
+            message: format!("invalid request body: {}: {problem}", field.field),
+            fields: vec![field],
         }
     })
 }

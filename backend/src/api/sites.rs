@@ -67,6 +67,7 @@ pub async fn update(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportOptions {
     /// Labels for every imported site, `key=value,key2=value2`.
     #[serde(default)]

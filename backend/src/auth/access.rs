@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{hash_password, role_as_str, role_from_str, unix_now, AuthError, TokenService};
+use super::{
+    check_password, hash_password, role_as_str, role_from_str, unix_now, AuthError, TokenService,
+};
 use crate::federation::Selection;
 use crate::sites::{now_rfc3339, rfc3339};
 use crate::store::{ApiTokenRow, Store, StoreError, UserRow};
@@ -31,7 +33,6 @@ const MAX_TOKEN_DAYS: u32 = 365;
 const FAILURES_BEFORE_LOCKOUT: u32 = 5;
 const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
 const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
-const MIN_PASSWORD_LEN: usize = 12;
 
 /// An authenticated caller: the user as stored now, and how they signed in.
 #[derive(Debug, Clone)]
@@ -125,7 +126,112 @@ fn token_hash(token: &str) -> String {
 #[derive(Debug, Default)]
 struct Failures {
     count: u32,
+    /// Checks of this pair running now: they count against the limit before their
+    /// outcome is known, so concurrent guesses cannot all slip in before the first fails.
+    in_flight: u32,
+    last_failure: Option<Instant>,
     locked_until: Option<Instant>,
+}
+
+/// Failures older than this are forgotten, and their entries pruned.
+const FORGET_FAILURES_AFTER: Duration = MAX_LOCKOUT;
+/// The failure table is pruned when it grows past this many pairs, at most once a minute.
+const FAILURE_TABLE_PRUNE_AT: usize = 10_000;
+
+#[derive(Debug, Default)]
+struct FailureTable {
+    pairs: HashMap<String, Failures>,
+    pruned_at: Option<Instant>,
+}
+
+impl FailureTable {
+    /// Takes a slot for one password check of `key`, or says how long to wait.
+    fn begin(&mut self, key: &str, now: Instant) -> Result<(), Duration> {
+        self.prune(now);
+        let entry = self.pairs.entry(key.to_owned()).or_default();
+        if let Some(until) = entry.locked_until {
+            let left = until.saturating_duration_since(now);
+            if !left.is_zero() {
+                return Err(left);
+            }
+        }
+        if entry
+            .last_failure
+            .is_some_and(|at| now.saturating_duration_since(at) > FORGET_FAILURES_AFTER)
+        {
+            entry.count = 0;
+            entry.locked_until = None;
+        }
+        // Only as many checks at once as failures remain before the lockout (one at a
+        // time once it has been reached), so the limit holds whatever the concurrency.
+        let allowed = FAILURES_BEFORE_LOCKOUT.saturating_sub(entry.count).max(1);
+        if entry.in_flight >= allowed {
+            return Err(Duration::from_secs(1));
+        }
+        entry.in_flight += 1;
+        Ok(())
+    }
+
+    /// Gives the slot back with the check's outcome (`None`: it could not be decided).
+    fn end(&mut self, key: &str, failed: Option<bool>, now: Instant) {
+        let Some(entry) = self.pairs.get_mut(key) else {
+            return;
+        };
+        entry.in_flight = entry.in_flight.saturating_sub(1);
+        match failed {
+            Some(false) => {
+                entry.count = 0;
+                entry.locked_until = None;
+            }
+            Some(true) => {
+                entry.count += 1;
+                entry.last_failure = Some(now);
+                if entry.count >= FAILURES_BEFORE_LOCKOUT {
+                    let doublings = (entry.count - FAILURES_BEFORE_LOCKOUT).min(10);
+                    let lockout = (FIRST_LOCKOUT * 2u32.pow(doublings)).min(MAX_LOCKOUT);
+                    entry.locked_until = Some(now + lockout);
+                }
+            }
+            None => {}
+        }
+        if entry.count == 0 && entry.in_flight == 0 {
+            self.pairs.remove(key);
+        }
+    }
+
+    fn prune(&mut self, now: Instant) {
+        let due = self
+            .pruned_at
+            .is_none_or(|at| now.saturating_duration_since(at) > Duration::from_secs(60));
+        if self.pairs.len() < FAILURE_TABLE_PRUNE_AT || !due {
+            return;
+        }
+        self.pruned_at = Some(now);
+        self.pairs.retain(|_, f| {
+            f.in_flight > 0
+                || f.locked_until.is_some_and(|until| until > now)
+                || f
+                    .last_failure
+                    .is_some_and(|at| now.saturating_duration_since(at) <= FORGET_FAILURES_AFTER)
+        });
+    }
+}
+
+/// One sign-in's slot in the failure table; given back when dropped, also when the
+/// request is abandoned halfway.
+struct Attempt<'a> {
+    table: &'a Mutex<FailureTable>,
+    key: String,
+    failed: Option<bool>,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .end(&self.key, self.failed, Instant::now());
+    }
 }
 
 pub struct Access {
@@ -133,7 +239,7 @@ pub struct Access {
     tokens: TokenService,
     /// Revoked session token ids with their expiry (unix seconds).
     revoked: RwLock<HashMap<String, u64>>,
-    failures: Mutex<HashMap<String, Failures>>,
+    failures: Mutex<FailureTable>,
 }
 
 impl Access {
@@ -166,35 +272,24 @@ impl Access {
         client: &str,
     ) -> Result<(String, UserRow), AuthError> {
         let key = format!("{username}\u{0}{client}");
-        {
-            let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(until) = failures.get(&key).and_then(|f| f.locked_until) {
-                let left = until.saturating_duration_since(Instant::now());
-                if !left.is_zero() {
-                    return Err(AuthError::LockedOut(left));
-                }
-            }
-        }
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .begin(&key, Instant::now())
+            .map_err(AuthError::LockedOut)?;
+        let mut attempt = Attempt {
+            table: &self.failures,
+            key,
+            failed: None,
+        };
         match super::authenticate(&self.store, username, password).await {
             Ok((user, role)) => {
-                self.failures
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&key);
-                let token = self
-                    .tokens
-                    .issue(&user.username, role_as_str(role), unix_now())?;
+                attempt.failed = Some(false);
+                let token = self.tokens.issue(&user.id, role_as_str(role), unix_now())?;
                 Ok((token, user))
             }
             Err(AuthError::InvalidCredentials) => {
-                let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-                let entry = failures.entry(key).or_default();
-                entry.count += 1;
-                if entry.count >= FAILURES_BEFORE_LOCKOUT {
-                    let doublings = (entry.count - FAILURES_BEFORE_LOCKOUT).min(10);
-                    let lockout = (FIRST_LOCKOUT * 2u32.pow(doublings)).min(MAX_LOCKOUT);
-                    entry.locked_until = Some(Instant::now() + lockout);
-                }
+                attempt.failed = Some(true);
                 Err(AuthError::InvalidCredentials)
             }
             Err(other) => Err(other),
@@ -218,7 +313,7 @@ impl Access {
                 "this session was signed out".into(),
             ));
         }
-        let user = self.store.find_user(&claims.sub).await?.ok_or_else(|| {
+        let user = self.store.get_user(&claims.sub).await?.ok_or_else(|| {
             AuthError::Unauthenticated("the user of this token no longer exists".into())
         })?;
         let role = role_from_str(&user.role).ok_or(AuthError::InvalidCredentials)?;
@@ -288,30 +383,37 @@ impl Access {
     }
 
     /// Ends a session: its token is refused from now on, also after a restart.
-    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+    /// Returns whether this call ended it (false: it had been ended already).
+    pub async fn logout(&self, principal: &Principal) -> Result<bool, AuthError> {
         let Some(session) = &principal.session else {
             return Err(invalid(
                 "token",
                 "API tokens are revoked with DELETE /api/v1/auth/tokens/{id}, not signed out",
             ));
         };
-        self.store
+        let ended = self
+            .store
             .revoke_session(&session.jti, i64::try_from(session.exp).unwrap_or(i64::MAX))
             .await?;
         self.revoked
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(session.jti.clone(), session.exp);
-        Ok(())
+        Ok(ended)
     }
 
-    /// A fresh session token for a valid one; the old one is revoked.
+    /// A fresh session token for a valid one. Single use: the old token is revoked
+    /// first, in the database, and only the call that revoked it gets a new one, so
+    /// concurrent refreshes of one token yield one live token.
     pub async fn refresh(&self, principal: &Principal) -> Result<String, AuthError> {
-        let token =
-            self.tokens
-                .issue(&principal.username, role_as_str(principal.role), unix_now())?;
-        self.logout(principal).await?;
-        Ok(token)
+        if !self.logout(principal).await? {
+            return Err(AuthError::Unauthenticated(
+                "this session was already refreshed or signed out".into(),
+            ));
+        }
+        Ok(self
+            .tokens
+            .issue(&principal.user_id, role_as_str(principal.role), unix_now())?)
     }
 }
 
@@ -351,10 +453,10 @@ impl Access {
                 message: "1-64 characters of a-z, A-Z, 0-9, . _ - @".into(),
             });
         }
-        if new.password.chars().count() < MIN_PASSWORD_LEN {
+        if let Err(message) = check_password(&new.password) {
             errors.push(FieldError {
                 field: "password".into(),
-                message: format!("at least {MIN_PASSWORD_LEN} characters"),
+                message,
             });
         }
         if !errors.is_empty() {
@@ -384,12 +486,7 @@ impl Access {
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("user {id}")))?;
         if let Some(password) = update.password {
-            if password.chars().count() < MIN_PASSWORD_LEN {
-                return Err(invalid(
-                    "password",
-                    format!("at least {MIN_PASSWORD_LEN} characters"),
-                ));
-            }
+            check_password(&password).map_err(|message| invalid("password", message))?;
             row.password_hash = hash_password(password).await?;
         }
         if let Some(role) = update.role {
@@ -447,8 +544,16 @@ impl Access {
         owner: &Principal,
         new: NewApiToken,
     ) -> Result<(String, ApiToken), AuthError> {
-        if new.name.trim().is_empty() || new.name.len() > 100 {
+        if owner.api_token.is_some() {
+            return Err(AuthError::Forbidden(
+                "an API token cannot create tokens; sign in with a password to create one".into(),
+            ));
+        }
+        if new.name.trim().is_empty() || new.name.chars().count() > 100 {
             return Err(invalid("name", "1-100 characters"));
+        }
+        if new.name.chars().any(char::is_control) {
+            return Err(invalid("name", "must not contain control characters"));
         }
         let role = new.role.unwrap_or(owner.role);
         if rank(role) > rank(owner.role) {
@@ -484,13 +589,16 @@ impl Access {
         Ok((token, Self::token_view(&row, &owner.username)))
     }
 
-    /// The caller's tokens; an admin's call with `all` lists everyone's.
+    /// The caller's tokens; an admin's call with `all` lists everyone's. A caller
+    /// signed in with an API token sees only that token: a token never manages others.
     pub async fn list_api_tokens(
         &self,
         caller: &Principal,
         all: bool,
     ) -> Result<Vec<ApiToken>, AuthError> {
-        let rows = if all && caller.role == Role::Admin {
+        let rows = if let Some(own) = &caller.api_token {
+            self.store.get_api_token(own).await?.into_iter().collect()
+        } else if all && caller.role == Role::Admin && caller.sees_every_site() {
             self.store.list_api_tokens(None).await?
         } else {
             self.store.list_api_tokens(Some(&caller.user_id)).await?
@@ -508,11 +616,19 @@ impl Access {
             .collect())
     }
 
-    /// Revokes a token of the caller's own (an admin may revoke any).
+    /// Revokes a token of the caller's own (an admin may revoke any). Through an API
+    /// token, only that token itself: a narrowed token must not reach its owner's others.
     pub async fn revoke_api_token(&self, caller: &Principal, id: &str) -> Result<(), AuthError> {
+        if caller.api_token.as_deref().is_some_and(|own| own != id) {
+            return Err(AuthError::Forbidden(
+                "an API token can revoke only itself; sign in with a password to manage other tokens"
+                    .into(),
+            ));
+        }
         let row = self.store.get_api_token(id).await?;
+        let admin = caller.role == Role::Admin && caller.sees_every_site();
         match row {
-            Some(row) if row.user_id == caller.user_id || caller.role == Role::Admin => {
+            Some(row) if row.user_id == caller.user_id || admin => {
                 self.store.revoke_api_token(id, &now_rfc3339()).await?;
                 Ok(())
             }

@@ -6,7 +6,9 @@ mod passwords;
 mod tokens;
 
 pub use access::{Access, Principal, Session, ALL_SITES};
-pub use passwords::{hash_password, verify_password};
+pub use passwords::{
+    check_password, hash_password, hashing_slots, peak_concurrent_hashes, verify_password,
+};
 pub use tokens::{unix_now, Claims, TokenError, TokenService};
 
 use overcast_api_types::Role;
@@ -24,6 +26,10 @@ pub enum AuthError {
     Hashing(String),
     #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
     LockedOut(std::time::Duration),
+    #[error("too many sign-ins are being checked at once; try again in a few seconds")]
+    Busy,
+    #[error("OVERCAST_ADMIN_PASSWORD {0}")]
+    WeakAdminPassword(String),
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -72,7 +78,10 @@ pub async fn bootstrap_admin(
         return Ok(Bootstrap::AlreadyDone);
     }
     let (password, outcome) = match configured {
-        Some(p) => (p.to_owned(), Bootstrap::CreatedWithConfiguredPassword),
+        Some(p) => {
+            check_password(p).map_err(AuthError::WeakAdminPassword)?;
+            (p.to_owned(), Bootstrap::CreatedWithConfiguredPassword)
+        }
         None => {
             let generated = Alphanumeric.sample_string(&mut rand::thread_rng(), 20);
             (

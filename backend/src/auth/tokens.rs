@@ -11,7 +11,8 @@ const AUDIENCE: &str = "overcast-api";
 /// Claims of a console session token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// Username.
+    /// The user's id, which never changes: a username can be given to a new account
+    /// after a deletion, and the old account's tokens must not work for it.
     pub sub: String,
     pub role: String,
     pub iss: String,
@@ -61,9 +62,9 @@ impl TokenService {
         self.ttl
     }
 
-    pub fn issue(&self, username: &str, role: &str, now_unix: u64) -> Result<String, TokenError> {
+    pub fn issue(&self, user_id: &str, role: &str, now_unix: u64) -> Result<String, TokenError> {
         let claims = Claims {
-            sub: username.to_owned(),
+            sub: user_id.to_owned(),
             role: role.to_owned(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),

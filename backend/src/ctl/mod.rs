@@ -299,6 +299,11 @@ async fn sites(client: &Client, command: &SitesCommand, out: Output) -> Result<V
         } => {
             let yaml = std::fs::read_to_string(file)
                 .map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            // CA files named in the clouds.yaml are on this machine: send their content.
+            let yaml = crate::sites::clouds_yaml::inline_ca_files(&yaml, |path| {
+                std::fs::read_to_string(path).map_err(|e| e.to_string())
+            })
+            .map_err(CtlError::Usage)?;
             let mut query = Vec::new();
             if let Some(labels) = labels {
                 query.push(("labels", labels.clone()));

@@ -114,14 +114,11 @@ type Outcome = Result<Value, Failure>;
 fn parse<T: DeserializeOwned>(params: &Value) -> Result<T, Vec<FieldError>> {
     serde_path_to_error::deserialize(params).map_err(|e| {
         let path = e.path().to_string();
-        vec![FieldError {
-            field: if path == "." {
-                "params".into()
-            } else {
-                format!("params.{path}")
-            },
-            message: e.into_inner().to_string(),
-        }]
+        vec![FieldError::from_decoding(
+            "params",
+            &path,
+            &e.into_inner().to_string(),
+        )]
     })
 }
 

@@ -166,6 +166,9 @@ fn client_builder() -> reqwest::ClientBuilder {
         // Sites behind one address (a load balancer, or the simulator) share the per-host
         // pool: keep enough idle connections that a fan-out does not reconnect each time.
         .pool_max_idle_per_host(1024)
+        // Never follow redirects: they would carry credentials and tokens to another
+        // origin (see `session::redirected`).
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("overcast/", env!("CARGO_PKG_VERSION")))
 }
 

@@ -137,10 +137,10 @@ impl SiteSession {
             .get("x-subject-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| OpenStackError::from_transport(e, remaining))?;
+        if status.is_redirection() {
+            return Err(redirected("identity", status, response.headers()));
+        }
+        let body = read_body("identity", response, TOKEN_BODY_LIMIT, status, remaining).await?;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(OpenStackError::AuthFailed(error_message(
                 status,
@@ -282,11 +282,11 @@ impl SiteSession {
             .await
             .map_err(|e| OpenStackError::from_transport(e, remaining))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(redirected(service.name(), status, response.headers()));
+        }
         let response_headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| OpenStackError::from_transport(e, remaining))?;
+        let bytes = read_body(service.name(), response, ANSWER_BODY_LIMIT, status, remaining).await?;
         if status.is_success() {
             Ok(Answer {
                 status,
@@ -475,12 +475,17 @@ async fn finish(
     deadline: Instant,
 ) -> Result<Answer, OpenStackError> {
     let status = response.status();
+    if status.is_redirection() {
+        return Err(redirected(service.name(), status, response.headers()));
+    }
     let headers = response.headers().clone();
     let left = remaining(deadline).unwrap_or(Duration::from_secs(5));
-    let body = tokio::time::timeout(left, response.bytes())
-        .await
-        .map_err(|_| OpenStackError::Timeout(left))?
-        .map_err(|e| OpenStackError::from_transport(e, left))?;
+    let body = tokio::time::timeout(
+        left,
+        read_body(service.name(), response, ANSWER_BODY_LIMIT, status, left),
+    )
+    .await
+    .map_err(|_| OpenStackError::Timeout(left))??;
     if status.is_success() {
         Ok(Answer {
             status,
@@ -493,6 +498,78 @@ async fn finish(
             status: status.as_u16(),
             message: error_message(status, &String::from_utf8_lossy(&body)),
         })
+    }
+}
+
+/// The most a sign-in answer (a token and its catalog) may weigh: real catalogs are
+/// tens of KiB, so this is generous and still keeps a hostile site from filling memory.
+const TOKEN_BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// The most any other JSON answer may weigh: a page of 1,000 Nova servers in detail is
+/// about 5 MiB. Image data never goes through here; it is streamed.
+const ANSWER_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Of an error answer only the start is read: the message is cut to 512 characters anyway.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Reads an answer's body, at most `limit` bytes of a successful one (more is that
+/// site's error, not the console's memory) and the first `ERROR_BODY_LIMIT` bytes of
+/// an error.
+async fn read_body(
+    service: &'static str,
+    mut response: reqwest::Response,
+    limit: usize,
+    status: StatusCode,
+    wait: Duration,
+) -> Result<bytes::Bytes, OpenStackError> {
+    let too_large = || OpenStackError::BadResponse {
+        service,
+        detail: format!(
+            "the answer is larger than {} MiB, the most Overcast reads from a site for one call",
+            limit / (1024 * 1024)
+        ),
+    };
+    let error = !status.is_success();
+    if !error && response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| OpenStackError::from_transport(e, wait))?
+    {
+        if error {
+            let room = ERROR_BODY_LIMIT.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= ERROR_BODY_LIMIT {
+                break;
+            }
+        } else if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        } else {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    Ok(body.freeze())
+}
+
+/// The console never follows a redirect: a 307 or 308 would re-send the site's password
+/// (or a token) to wherever the answer points, another host or the console itself.
+fn redirected(
+    service: &'static str,
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> OpenStackError {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no location)");
+    OpenStackError::Api {
+        service,
+        status: status.as_u16(),
+        message: format!(
+            "redirected to {location}; Overcast does not follow redirects, which would re-send \
+             the site's credentials elsewhere: register the URL the site really answers on"
+        ),
     }
 }
 

@@ -11,7 +11,13 @@ pub type Entry = (String, Result<NewSite, String>);
 /// Parses a clouds.yaml. The common keys are understood: `auth.auth_url`, `username`,
 /// `password`, `project_name`/`project_id`, `user_domain_name`/`user_domain_id`,
 /// `project_domain_name`/`project_domain_id`, `application_credential_id`/`_secret`,
-/// `auth_type`, `region_name`, `interface`, `verify`, `cacert`. Every cloud gets `labels`.
+/// `auth_type`, `region_name`, `interface`, `verify`, and `ca_bundle` (the CA's PEM text).
+/// Every cloud gets `labels`.
+///
+/// `cacert` is refused: in an uploaded file it names a file on the uploader's machine,
+/// and reading the console's own files on a caller's say-so would let anyone probe them
+/// (or hang the import on a FIFO). `overcast ctl sites import` reads the file locally
+/// and sends its content as `ca_bundle` ([`inline_ca_files`]).
 pub fn parse(text: &str, labels: &BTreeMap<String, String>) -> Result<Vec<Entry>, String> {
     let document: Value = serde_yaml::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
     let clouds = document
@@ -29,6 +35,42 @@ pub fn parse(text: &str, labels: &BTreeMap<String, String>) -> Result<Vec<Entry>
             (name, entry)
         })
         .collect())
+}
+
+const CACERT_REFUSED: &str = "`cacert` names a file on your machine, which the console does not \
+     read: put the CA's PEM text in `ca_bundle`, or import with `overcast ctl sites import`, \
+     which reads the file and sends its content";
+
+/// Replaces every cloud's `cacert: PATH` by `ca_bundle: <the file's content>`, reading
+/// the files here (on the machine of whoever runs the import), for `overcast ctl`.
+pub fn inline_ca_files(
+    text: &str,
+    read: impl Fn(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut document: Value =
+        serde_yaml::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    let Some(clouds) = document.get_mut("clouds").and_then(Value::as_mapping_mut) else {
+        return Ok(text.to_owned());
+    };
+    let mut changed = false;
+    for (name, cloud) in clouds.iter_mut() {
+        let Some(cloud) = cloud.as_mapping_mut() else {
+            continue;
+        };
+        let Some(path) = cloud.remove("cacert") else {
+            continue;
+        };
+        let path = path.as_str().unwrap_or_default().to_owned();
+        let pem = read(&path).map_err(|e| {
+            format!("cloud {}: cacert {path}: {e}", name.as_str().unwrap_or("?"))
+        })?;
+        cloud.insert("ca_bundle".into(), Value::String(pem));
+        changed = true;
+    }
+    if !changed {
+        return Ok(text.to_owned());
+    }
+    serde_yaml::to_string(&document).map_err(|e| e.to_string())
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
@@ -78,12 +120,10 @@ fn cloud_to_site(
         }
     };
     let insecure = matches!(cloud.get("verify"), Some(Value::Bool(false)));
-    let ca_bundle = match text(cloud, "cacert") {
-        Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
-            format!("cacert {path}: {e} (the file must exist on the console's machine)")
-        })?),
-        None => None,
-    };
+    if cloud.get("cacert").is_some() {
+        return Err(CACERT_REFUSED.into());
+    }
+    let ca_bundle = text(cloud, "ca_bundle");
     Ok(NewSite {
         name: name.to_owned(),
         auth_url,
@@ -148,6 +188,23 @@ clouds:
             .find(|(n, _)| n == "broken")
             .and_then(|(_, e)| e.clone().err());
         assert_eq!(broken.as_deref(), Some("no `auth.auth_url`"));
+    }
+
+    #[test]
+    fn cacert_paths_are_refused_and_inline_bundles_taken() {
+        let file = "clouds:\n  a:\n    auth: {auth_url: 'https://a:5000/v3', username: u, password: p, project_name: x}\n    cacert: /dev/zero\n";
+        let entries = parse(file, &BTreeMap::new()).unwrap_or_default();
+        let reason = entries.first().and_then(|(_, e)| e.clone().err());
+        assert!(reason.is_some_and(|r| r.contains("ca_bundle") && !r.contains("No such")));
+
+        let inlined = inline_ca_files(file, |path| Ok(format!("PEM of {path}")))
+            .unwrap_or_default();
+        let entries = parse(&inlined, &BTreeMap::new()).unwrap_or_default();
+        let bundle = entries
+            .first()
+            .and_then(|(_, e)| e.as_ref().ok())
+            .and_then(|site| site.ca_bundle.clone());
+        assert_eq!(bundle.as_deref(), Some("PEM of /dev/zero"));
     }
 
     #[test]

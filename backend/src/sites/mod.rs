@@ -22,6 +22,8 @@ pub enum SiteError {
     NotFound(String),
     #[error("site {0} already exists")]
     AlreadyExists(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -45,6 +47,19 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Names that `/api/v1/sites/{name}` cannot take because a route sits there, now
+/// (`import`) or in the plans of the API (`export`, `batch`, `new`).
+const RESERVED_SITE_NAMES: [&str; 4] = ["import", "export", "batch", "new"];
+
+/// Bounds of what a registration stores, so that no field can grow the database (or
+/// every answer that shows it) without limit.
+const MAX_AUTH_URL_CHARS: usize = 2048;
+const MAX_REGION_CHARS: usize = 255;
+const MAX_LABELS: usize = 64;
+const MAX_CREDENTIAL_NAME_CHARS: usize = 255;
+const MAX_SECRET_CHARS: usize = 4096;
+const MAX_CA_BUNDLE_BYTES: usize = 1024 * 1024;
+
 /// A site name: 1–63 characters of `[a-z0-9_.-]` starting with a letter or digit, so that
 /// it is safe in URLs, label values and file names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,6 +75,12 @@ impl SiteName {
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if text.is_empty() || text.len() > 63 || !starts_well || !text.chars().all(valid_char) {
             return Err("must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit".into());
+        }
+        if RESERVED_SITE_NAMES.contains(&text) {
+            return Err(format!(
+                "{text:?} is reserved: /api/v1/sites/{text} is a route of its own (reserved: {})",
+                RESERVED_SITE_NAMES.join(", ")
+            ));
         }
         Ok(SiteName(text.to_owned()))
     }
@@ -110,14 +131,43 @@ fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
     }
 }
 
+fn check_credential(errors: &mut Vec<FieldError>, name: &str, value: &str, max: usize) {
+    if value.is_empty() {
+        errors.push(field(format!("credentials.{name}"), "must not be empty"));
+    } else if value.chars().count() > max {
+        errors.push(field(
+            format!("credentials.{name}"),
+            format!("at most {max} characters"),
+        ));
+    }
+}
+
 /// Validates a registration, reporting every field at fault at once.
 pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
     let mut errors = Vec::new();
     let name = SiteName::parse(&site.name)
         .map_err(|m| errors.push(field("name", m)))
         .ok();
-    if let Err(m) = validate_auth_url(&site.auth_url) {
+    if site.auth_url.chars().count() > MAX_AUTH_URL_CHARS {
+        errors.push(field(
+            "auth_url",
+            format!("at most {MAX_AUTH_URL_CHARS} characters"),
+        ));
+    } else if let Err(m) = validate_auth_url(&site.auth_url) {
         errors.push(field("auth_url", m));
+    }
+    if let Some(region) = &site.region {
+        if region.trim().is_empty() || region.chars().count() > MAX_REGION_CHARS {
+            errors.push(field(
+                "region",
+                format!("1-{MAX_REGION_CHARS} characters"),
+            ));
+        } else if region.chars().any(char::is_control) {
+            errors.push(field("region", "must not contain control characters"));
+        }
+    }
+    if site.labels.len() > MAX_LABELS {
+        errors.push(field("labels", format!("at most {MAX_LABELS} labels")));
     }
     if let Some(interface) = &site.interface {
         if !matches!(interface.as_str(), "public" | "internal" | "admin") {
@@ -130,7 +180,9 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
         }
     }
     if let Some(pem) = &site.ca_bundle {
-        if site.insecure {
+        if pem.len() > MAX_CA_BUNDLE_BYTES {
+            errors.push(field("ca_bundle", "at most 1 MiB of PEM text"));
+        } else if site.insecure {
             errors.push(field(
                 "insecure",
                 "give either a CA bundle or insecure, not both",
@@ -145,24 +197,22 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
             username,
             password,
             project_name,
-            ..
+            user_domain_name,
+            project_domain_name,
         } => {
-            for (name, value) in [
-                ("username", username),
-                ("password", password),
-                ("project_name", project_name),
+            for (name, value, max) in [
+                ("username", username, MAX_CREDENTIAL_NAME_CHARS),
+                ("password", password, MAX_SECRET_CHARS),
+                ("project_name", project_name, MAX_CREDENTIAL_NAME_CHARS),
+                ("user_domain_name", user_domain_name, MAX_CREDENTIAL_NAME_CHARS),
+                ("project_domain_name", project_domain_name, MAX_CREDENTIAL_NAME_CHARS),
             ] {
-                if value.is_empty() {
-                    errors.push(field(format!("credentials.{name}"), "must not be empty"));
-                }
+                check_credential(&mut errors, name, value, max);
             }
         }
         SiteCredentials::ApplicationCredential { id, secret } => {
-            for (name, value) in [("id", id), ("secret", secret)] {
-                if value.is_empty() {
-                    errors.push(field(format!("credentials.{name}"), "must not be empty"));
-                }
-            }
+            check_credential(&mut errors, "id", id, MAX_CREDENTIAL_NAME_CHARS);
+            check_credential(&mut errors, "secret", secret, MAX_SECRET_CHARS);
         }
     }
     match name {
@@ -201,8 +251,16 @@ impl SiteRegistry {
 
     pub async fn register(&self, new: NewSite) -> Result<Site, SiteError> {
         let name = validate_new_site(&new)?;
+        let row = self.new_row(&name, new);
+        self.store.insert_site(&row).await?;
+        self.changed.send_modify(|version| *version += 1);
+        site_from_row(row)
+    }
+
+    /// The row of a validated registration, its credentials sealed.
+    fn new_row(&self, name: &SiteName, new: NewSite) -> SiteRow {
         let credentials = serde_json::to_vec(&new.credentials).unwrap_or_default();
-        let row = SiteRow {
+        SiteRow {
             name: name.as_str().to_owned(),
             auth_url: new.auth_url,
             region: new.region,
@@ -216,10 +274,7 @@ impl SiteRegistry {
             latency_ms: None,
             capabilities: "{}".into(),
             created_at: now_rfc3339(),
-        };
-        self.store.insert_site(&row).await?;
-        self.changed.send_modify(|version| *version += 1);
-        site_from_row(row)
+        }
     }
 
     pub async fn list(&self) -> Result<Vec<Site>, SiteError> {
@@ -294,7 +349,9 @@ impl SiteRegistry {
     }
 
     /// Registers every cloud of a clouds.yaml. A cloud that cannot be registered is
-    /// reported and the others go on; an existing site is skipped unless `replace`.
+    /// reported and the others go on; an existing site is skipped, or with `replace`
+    /// registered anew from the file. What is written is written in one transaction: all
+    /// of it, or (when the database refuses, e.g. a site registered meanwhile) none.
     pub async fn import(
         &self,
         text: &str,
@@ -303,63 +360,64 @@ impl SiteRegistry {
     ) -> Result<ImportReport, SiteError> {
         let entries = clouds_yaml::parse(text, labels)
             .map_err(|reason| SiteError::Invalid(vec![field("body", reason)]))?;
+        let existing: std::collections::HashSet<String> =
+            self.store.site_names().await?.into_iter().collect();
         let mut report = ImportReport::default();
+        let failed = |name: String, reason: String, fields: Vec<FieldError>| ImportIssue {
+            name,
+            reason,
+            fields,
+        };
+        let (mut inserts, mut updates) = (Vec::new(), Vec::new());
         for (name, entry) in entries {
             let new = match entry {
                 Ok(new) => new,
                 Err(reason) => {
-                    report.failed.push(ImportIssue {
-                        name,
-                        reason,
-                        fields: Vec::new(),
-                    });
+                    report.failed.push(failed(name, reason, Vec::new()));
                     continue;
                 }
             };
-            let exists = self.store.get_site(&name).await?.is_some();
-            let outcome = match (exists, replace) {
-                (true, false) => {
-                    report.skipped.push(ImportIssue {
-                        name,
-                        reason: "already registered (import with replace=true to update it)".into(),
-                        fields: Vec::new(),
-                    });
+            let exists = existing.contains(&name);
+            if exists && !replace {
+                report.skipped.push(failed(
+                    name,
+                    "already registered (import with replace=true to update it)".into(),
+                    Vec::new(),
+                ));
+                continue;
+            }
+            let site_name = match validate_new_site(&new) {
+                Ok(site_name) => site_name,
+                Err(SiteError::Invalid(fields)) => {
+                    report
+                        .failed
+                        .push(failed(name, "invalid site".into(), fields));
                     continue;
                 }
-                (true, true) => {
-                    let update = SiteUpdate {
-                        auth_url: Some(new.auth_url),
-                        region: new.region,
-                        interface: new.interface,
-                        labels: Some(new.labels),
-                        credentials: Some(new.credentials),
-                        insecure: Some(new.insecure),
-                        ca_bundle: Some(new.ca_bundle.unwrap_or_default()),
-                    };
-                    self.update(&name, update)
-                        .await
-                        .map(|_| report.replaced.push(name.clone()))
-                }
-                (false, _) => self
-                    .register(new)
-                    .await
-                    .map(|_| report.created.push(name.clone())),
-            };
-            match outcome {
-                Ok(()) => {}
-                Err(SiteError::Invalid(fields)) => report.failed.push(ImportIssue {
-                    name,
-                    reason: "invalid site".into(),
-                    fields,
-                }),
-                Err(SiteError::AlreadyExists(_)) => report.skipped.push(ImportIssue {
-                    name,
-                    reason: "registered meanwhile by another request".into(),
-                    fields: Vec::new(),
-                }),
                 Err(other) => return Err(other),
+            };
+            let row = self.new_row(&site_name, new);
+            if exists {
+                updates.push(row);
+                report.replaced.push(name);
+            } else {
+                inserts.push(row);
+                report.created.push(name);
             }
         }
+        if inserts.is_empty() && updates.is_empty() {
+            return Ok(report);
+        }
+        self.store
+            .import_sites(&inserts, &updates)
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(what) => SiteError::Conflict(format!(
+                    "{what} was registered by another request meanwhile; nothing was imported, import again"
+                )),
+                other => other.into(),
+            })?;
+        self.changed.send_modify(|version| *version += 1);
         Ok(report)
     }
 

@@ -157,13 +157,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn revoke_session(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO revoked_sessions (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+    /// Returns whether this call revoked it (false: it was revoked already). The
+    /// database decides, so concurrent calls, on one replica or several, agree.
+    pub async fn revoke_session(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT INTO revoked_sessions (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
             .bind(jti)
             .bind(expires_at)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Revoked sessions not yet expired; older ones are dropped on the way.

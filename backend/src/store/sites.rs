@@ -55,6 +55,72 @@ impl Store {
         Ok(())
     }
 
+    /// The sealed credentials of one site, any: to check a key against.
+    pub async fn any_site_credentials(&self) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT credentials FROM sites LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn site_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM sites")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Inserts and rewrites registrations in one transaction: all of them or none.
+    pub async fn import_sites(
+        &self,
+        inserts: &[SiteRow],
+        updates: &[SiteRow],
+    ) -> Result<(), StoreError> {
+        // 13 values a row; 500 rows stay under every engine's limit of bound parameters.
+        const ROWS_PER_STATEMENT: usize = 500;
+        let mut transaction = self.pool.begin().await?;
+        for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * 13 + 1;
+                    let values: Vec<String> = (first..first + 13).map(|n| format!("${n}")).collect();
+                    format!("({})", values.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO sites ({SITE_COLUMNS}) VALUES {}",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for site in chunk {
+                query = query
+                    .bind(&site.name)
+                    .bind(&site.auth_url)
+                    .bind(&site.region)
+                    .bind(&site.interface)
+                    .bind(&site.labels)
+                    .bind(&site.credentials)
+                    .bind(site.insecure)
+                    .bind(&site.ca_bundle)
+                    .bind(&site.state)
+                    .bind(&site.last_seen)
+                    .bind(site.latency_ms)
+                    .bind(&site.capabilities)
+                    .bind(&site.created_at);
+            }
+            query.execute(&mut *transaction).await.map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("a site of this import".into())
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        for site in updates {
+            update_site_query(site).execute(&mut *transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
     pub async fn list_sites(&self) -> Result<Vec<SiteRow>, StoreError> {
         let sql = format!("SELECT {SITE_COLUMNS} FROM sites ORDER BY name");
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
@@ -106,20 +172,22 @@ impl Store {
 impl Store {
     /// Rewrites a site's registration (not its health columns).
     pub async fn update_site(&self, site: &SiteRow) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sites SET auth_url = $1, region = $2, interface = $3, labels = $4, credentials = $5, \
-             insecure = $6, ca_bundle = $7 WHERE name = $8",
-        )
-        .bind(&site.auth_url)
-        .bind(&site.region)
-        .bind(&site.interface)
-        .bind(&site.labels)
-        .bind(&site.credentials)
-        .bind(site.insecure)
-        .bind(&site.ca_bundle)
-        .bind(&site.name)
-        .execute(&self.pool)
-        .await?;
+        let done = update_site_query(site).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+fn update_site_query(site: &SiteRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "UPDATE sites SET auth_url = $1, region = $2, interface = $3, labels = $4, credentials = $5, \
+         insecure = $6, ca_bundle = $7 WHERE name = $8",
+    )
+    .bind(&site.auth_url)
+    .bind(&site.region)
+    .bind(&site.interface)
+    .bind(&site.labels)
+    .bind(&site.credentials)
+    .bind(site.insecure)
+    .bind(&site.ca_bundle)
+    .bind(&site.name)
 }
