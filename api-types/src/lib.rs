@@ -51,7 +51,10 @@ impl FieldError {
             .iter()
             .find_map(|start| problem.strip_prefix(start))
             .and_then(|rest| rest.split('`').next());
-        let field = [prefix, path.trim_start_matches('.'), named.unwrap_or_default()]
+        let path = path.trim_start_matches('.');
+        // Some reports already end their path with the field's name.
+        let named = named.filter(|name| path.rsplit('.').next() != Some(*name));
+        let field = [prefix, path, named.unwrap_or_default()]
             .into_iter()
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
@@ -224,6 +227,7 @@ mod tests {
         assert_eq!(field("", "credentials", "missing field `secret`"), "credentials.secret");
         assert_eq!(field("", "rollout.max_parallel", "invalid type: string"), "rollout.max_parallel");
         assert_eq!(field("", ".", "invalid type: null"), "body");
+        assert_eq!(field("", "policy", "unknown field `policy`, expected `kind`"), "policy");
     }
 
     #[test]

@@ -535,6 +535,10 @@ fn operation(route: &Route) -> Operation {
             .response(
                 "429",
                 error("Too many failed sign-ins: locked out for a while"),
+            )
+            .response(
+                "503",
+                error("Too many sign-ins are being checked at once: try again shortly"),
             );
     }
     if route.authenticated {

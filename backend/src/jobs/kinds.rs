@@ -511,6 +511,19 @@ mod tests {
             unknown.err().map(|e| e[0].field.clone()),
             Some("kind".into())
         );
+        assert!(JobSpec::parse(
+            "quota.set",
+            &json!({"project": "p", "compute": {"cores": 8}})
+        )
+        .is_ok());
+        let misspelled = JobSpec::parse(
+            "quota.set",
+            &json!({"project": "p", "compte": {"cores": 8}}),
+        );
+        assert_eq!(
+            misspelled.err().map(|e| e[0].field.clone()),
+            Some("params.compte".into())
+        );
         assert!(JobSpec::parse("servers.delete", &json!({})).is_err());
         assert!(JobSpec::parse("servers.delete", &json!({"name_prefix": ""})).is_err());
         assert!(JobSpec::parse(

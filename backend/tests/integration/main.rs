@@ -10,4 +10,5 @@ mod helpers;
 mod jobs;
 mod l1;
 mod registry;
+mod security;
 mod sim;
