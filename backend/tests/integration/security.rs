@@ -539,18 +539,21 @@ async fn the_database_and_its_companions_are_private_files() {
 
 #[tokio::test]
 async fn a_misspelled_field_is_refused_not_dropped() {
+    // A registered site, so that without the check the job would be accepted.
+    let sim = crate::helpers::start_sim(1).await;
     let app = spawn_app().await;
+    app.register_all(&sim).await;
     let cases = [
         (
             "/api/v1/jobs",
-            json!({"kind": "flavor.create", "targets": {"all": true},
+            json!({"kind": "flavor.create", "targets": {"sites": ["site-001"]},
                    "params": {"name": "f", "vcpus": 1, "ram_mb": 64, "disk_gb": 1},
                    "policy": {"max_parallel": 4}}),
             "policy",
         ),
         (
             "/api/v1/jobs",
-            json!({"kind": "flavor.create", "targets": {"all": true},
+            json!({"kind": "flavor.create", "targets": {"sites": ["site-001"]},
                    "params": {"name": "f", "vcpus": 1, "ram": 64, "disk_gb": 1}}),
             "params.ram",
         ),
