@@ -60,7 +60,11 @@ impl FieldError {
             .collect::<Vec<_>>()
             .join(".");
         FieldError {
-            field: if field.is_empty() { "body".into() } else { field },
+            field: if field.is_empty() {
+                "body".into()
+            } else {
+                field
+            },
             message: problem.to_owned(),
         }
     }
@@ -223,19 +227,34 @@ mod tests {
     fn decoding_errors_name_the_field() {
         let field = |prefix, path, problem| FieldError::from_decoding(prefix, path, problem).field;
         assert_eq!(field("", ".", "missing field `password`"), "password");
-        assert_eq!(field("params", ".", "unknown field `policy`, expected one of `a`"), "params.policy");
-        assert_eq!(field("", "credentials", "missing field `secret`"), "credentials.secret");
-        assert_eq!(field("", "rollout.max_parallel", "invalid type: string"), "rollout.max_parallel");
+        assert_eq!(
+            field("params", ".", "unknown field `policy`, expected one of `a`"),
+            "params.policy"
+        );
+        assert_eq!(
+            field("", "credentials", "missing field `secret`"),
+            "credentials.secret"
+        );
+        assert_eq!(
+            field("", "rollout.max_parallel", "invalid type: string"),
+            "rollout.max_parallel"
+        );
         assert_eq!(field("", ".", "invalid type: null"), "body");
-        assert_eq!(field("", "policy", "unknown field `policy`, expected `kind`"), "policy");
+        assert_eq!(
+            field("", "policy", "unknown field `policy`, expected `kind`"),
+            "policy"
+        );
     }
 
     #[test]
     fn requests_refuse_unknown_fields() {
         let job = r#"{"kind":"flavor.create","targets":{"all":true},"policy":{"max_parallel":4}}"#;
-        let error = serde_json::from_str::<jobs::NewJob>(job).err().map(|e| e.to_string());
+        let error = serde_json::from_str::<jobs::NewJob>(job)
+            .err()
+            .map(|e| e.to_string());
         assert!(error.is_some_and(|e| e.contains("unknown field `policy`")));
-        let credentials = r#"{"type":"password","username":"u","password":"p","project_name":"a","pasword":"x"}"#;
+        let credentials =
+            r#"{"type":"password","username":"u","password":"p","project_name":"a","pasword":"x"}"#;
         assert!(serde_json::from_str::<SiteCredentials>(credentials).is_err());
     }
 

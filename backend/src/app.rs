@@ -45,7 +45,12 @@ impl Application {
             None => Key::load_or_create(&settings.data_dir, "jwt.key")?,
         };
 
-        check_secret_key(&store, &Sealer::new(&secret_key), settings.secret_key.is_some()).await?;
+        check_secret_key(
+            &store,
+            &Sealer::new(&secret_key),
+            settings.secret_key.is_some(),
+        )
+        .await?;
 
         let generated_admin_password = match auth::bootstrap_admin(
             &store,

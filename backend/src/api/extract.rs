@@ -189,16 +189,26 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}"))];
+        let trusted: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}"))];
         let ip = |text: &str| text.parse::<IpAddr>().unwrap_or_else(|e| panic!("{e}"));
         let mut headers = axum::http::HeaderMap::new();
         headers.insert(
             "x-forwarded-for",
             axum::http::HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.2"),
         );
-        assert_eq!(client_address(ip("10.0.0.1"), &headers, &trusted), ip("203.0.113.7"));
-        assert_eq!(client_address(ip("198.51.100.1"), &headers, &trusted), ip("198.51.100.1"));
-        assert_eq!(client_address(ip("10.0.0.1"), &axum::http::HeaderMap::new(), &trusted), ip("10.0.0.1"));
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &headers, &trusted),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            client_address(ip("198.51.100.1"), &headers, &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &axum::http::HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

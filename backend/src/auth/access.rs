@@ -210,8 +210,7 @@ impl FailureTable {
         self.pairs.retain(|_, f| {
             f.in_flight > 0
                 || f.locked_until.is_some_and(|until| until > now)
-                || f
-                    .last_failure
+                || f.last_failure
                     .is_some_and(|at| now.saturating_duration_since(at) <= FORGET_FAILURES_AFTER)
         });
     }

@@ -274,9 +274,11 @@ mod tests {
             .hash_password(b"made before the change", &salt)
             .map(|h| h.to_string())
             .unwrap_or_default();
-        assert!(verify_password("made before the change".into(), Some(stored))
-            .await
-            .unwrap_or(false));
+        assert!(
+            verify_password("made before the change".into(), Some(stored))
+                .await
+                .unwrap_or(false)
+        );
     }
 
     #[tokio::test]
@@ -293,11 +295,20 @@ mod tests {
         assert!(check_password(&" ".repeat(12)).is_err());
         assert!(check_password(&"\0".repeat(12)).is_err());
         assert!(check_password("  twelve-chars  ").is_ok());
-        assert!(check_password("   ten  chrs   ").is_err(), "10 after trimming");
+        assert!(
+            check_password("   ten  chrs   ").is_err(),
+            "10 after trimming"
+        );
         assert!(check_password("Password1234").is_err());
         assert!(check_password(&"x".repeat(20)).is_err());
         assert!(check_password("tab\there-is-long").is_err());
-        assert!(check_password(&"é".repeat(6).repeat(2)).is_err(), "repeated");
-        assert!(check_password("ééééééééééé!").is_ok(), "12 characters, 23 bytes");
+        assert!(
+            check_password(&"é".repeat(6).repeat(2)).is_err(),
+            "repeated"
+        );
+        assert!(
+            check_password("ééééééééééé!").is_ok(),
+            "12 characters, 23 bytes"
+        );
     }
 }

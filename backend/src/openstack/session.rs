@@ -286,7 +286,14 @@ impl SiteSession {
             return Err(redirected(service.name(), status, response.headers()));
         }
         let response_headers = response.headers().clone();
-        let bytes = read_body(service.name(), response, ANSWER_BODY_LIMIT, status, remaining).await?;
+        let bytes = read_body(
+            service.name(),
+            response,
+            ANSWER_BODY_LIMIT,
+            status,
+            remaining,
+        )
+        .await?;
         if status.is_success() {
             Ok(Answer {
                 status,
@@ -528,7 +535,11 @@ async fn read_body(
         ),
     };
     let error = !status.is_success();
-    if !error && response.content_length().is_some_and(|length| length > limit as u64) {
+    if !error
+        && response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+    {
         return Err(too_large());
     }
     let mut body = bytes::BytesMut::new();

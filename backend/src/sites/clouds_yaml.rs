@@ -61,9 +61,8 @@ pub fn inline_ca_files(
             continue;
         };
         let path = path.as_str().unwrap_or_default().to_owned();
-        let pem = read(&path).map_err(|e| {
-            format!("cloud {}: cacert {path}: {e}", name.as_str().unwrap_or("?"))
-        })?;
+        let pem = read(&path)
+            .map_err(|e| format!("cloud {}: cacert {path}: {e}", name.as_str().unwrap_or("?")))?;
         cloud.insert("ca_bundle".into(), Value::String(pem));
         changed = true;
     }
@@ -197,8 +196,8 @@ clouds:
         let reason = entries.first().and_then(|(_, e)| e.clone().err());
         assert!(reason.is_some_and(|r| r.contains("ca_bundle") && !r.contains("No such")));
 
-        let inlined = inline_ca_files(file, |path| Ok(format!("PEM of {path}")))
-            .unwrap_or_default();
+        let inlined =
+            inline_ca_files(file, |path| Ok(format!("PEM of {path}"))).unwrap_or_default();
         let entries = parse(&inlined, &BTreeMap::new()).unwrap_or_default();
         let bundle = entries
             .first()

@@ -158,10 +158,7 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
     }
     if let Some(region) = &site.region {
         if region.trim().is_empty() || region.chars().count() > MAX_REGION_CHARS {
-            errors.push(field(
-                "region",
-                format!("1-{MAX_REGION_CHARS} characters"),
-            ));
+            errors.push(field("region", format!("1-{MAX_REGION_CHARS} characters")));
         } else if region.chars().any(char::is_control) {
             errors.push(field("region", "must not contain control characters"));
         }
@@ -204,8 +201,16 @@ pub fn validate_new_site(site: &NewSite) -> Result<SiteName, SiteError> {
                 ("username", username, MAX_CREDENTIAL_NAME_CHARS),
                 ("password", password, MAX_SECRET_CHARS),
                 ("project_name", project_name, MAX_CREDENTIAL_NAME_CHARS),
-                ("user_domain_name", user_domain_name, MAX_CREDENTIAL_NAME_CHARS),
-                ("project_domain_name", project_domain_name, MAX_CREDENTIAL_NAME_CHARS),
+                (
+                    "user_domain_name",
+                    user_domain_name,
+                    MAX_CREDENTIAL_NAME_CHARS,
+                ),
+                (
+                    "project_domain_name",
+                    project_domain_name,
+                    MAX_CREDENTIAL_NAME_CHARS,
+                ),
             ] {
                 check_credential(&mut errors, name, value, max);
             }

@@ -126,11 +126,13 @@ impl Store {
 
     /// Sets `key` unless it is set already; returns the value in force.
     pub async fn meta_set_once(&self, key: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT INTO console_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO console_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(self.meta(key).await?.unwrap_or_default())
     }
 }
@@ -170,7 +172,9 @@ mod sqlite_files {
     use super::StoreError;
 
     pub fn path_of(url: &str) -> Option<std::path::PathBuf> {
-        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or_default();
         if path.is_empty() || path.starts_with(":memory:") {
             return None;

@@ -81,7 +81,8 @@ impl Store {
             let placeholders: Vec<String> = (0..chunk.len())
                 .map(|row| {
                     let first = row * 13 + 1;
-                    let values: Vec<String> = (first..first + 13).map(|n| format!("${n}")).collect();
+                    let values: Vec<String> =
+                        (first..first + 13).map(|n| format!("${n}")).collect();
                     format!("({})", values.join(", "))
                 })
                 .collect();
@@ -177,7 +178,9 @@ impl Store {
     }
 }
 
-fn update_site_query(site: &SiteRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+fn update_site_query(
+    site: &SiteRow,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
     sqlx::query(
         "UPDATE sites SET auth_url = $1, region = $2, interface = $3, labels = $4, credentials = $5, \
          insecure = $6, ca_bundle = $7 WHERE name = $8",

@@ -28,8 +28,13 @@ async fn serve(router: axum::Router) -> String {
 }
 
 async fn create_token(app: &TestApp, bearer: &str, body: Value) -> (u16, Value) {
-    app.call(Some(bearer), Method::POST, "/api/v1/auth/tokens", Some(body))
-        .await
+    app.call(
+        Some(bearer),
+        Method::POST,
+        "/api/v1/auth/tokens",
+        Some(body),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -140,7 +145,9 @@ async fn a_clouds_yaml_naming_files_is_refused_per_cloud_and_nothing_is_read() {
     assert_eq!(failed.len(), 3, "{report}");
     let reasons: Vec<&str> = failed.iter().filter_map(|f| f["reason"].as_str()).collect();
     assert!(
-        reasons.iter().all(|r| *r == reasons[0] && r.contains("ca_bundle")),
+        reasons
+            .iter()
+            .all(|r| *r == reasons[0] && r.contains("ca_bundle")),
         "one reason, which says nothing of the console's files: {reasons:?}"
     );
     let (status, _) = app.call(None, Method::GET, "/healthz", None).await;
@@ -152,9 +159,13 @@ fn bloated_keystone(megabytes: usize) -> axum::Router {
     axum::Router::new().route(
         "/v3/auth/tokens",
         post(move || async move {
-            let chunks = (0..megabytes * 16).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 64 * 1024])));
+            let chunks = (0..megabytes * 16)
+                .map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 64 * 1024])));
             let mut headers = HeaderMap::new();
-            headers.insert("x-subject-token", "hostile".parse().unwrap_or_else(|e| panic!("{e}")));
+            headers.insert(
+                "x-subject-token",
+                "hostile".parse().unwrap_or_else(|e| panic!("{e}")),
+            );
             (
                 StatusCode::CREATED,
                 headers,
@@ -214,7 +225,11 @@ async fn site_sign_in_never_follows_a_redirect_with_the_password() {
         .admin(
             Method::POST,
             "/api/v1/sites",
-            Some(site_body("redirecting", &format!("{redirecting}/v3"), "secret")),
+            Some(site_body(
+                "redirecting",
+                &format!("{redirecting}/v3"),
+                "secret",
+            )),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -224,10 +239,19 @@ async fn site_sign_in_never_follows_a_redirect_with_the_password() {
     assert_eq!(status, 502, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("does not follow redirects"), "{message}");
-    assert_eq!(stolen.load(Ordering::SeqCst), 0, "the password went to the redirect's target");
+    assert_eq!(
+        stolen.load(Ordering::SeqCst),
+        0,
+        "the password went to the redirect's target"
+    );
 }
 
-async fn login_status(app: &TestApp, username: &str, password: &str, forwarded: Option<&str>) -> u16 {
+async fn login_status(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> u16 {
     let mut request = app
         .http
         .post(format!("{}/api/v1/auth/login", app.url))
@@ -253,7 +277,10 @@ async fn concurrent_wrong_passwords_are_counted_before_they_are_checked() {
     let checked = statuses.iter().filter(|s| **s == 401).count();
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(checked + refused, 40, "{statuses:?}");
-    assert!(checked <= 5, "{checked} of 40 simultaneous guesses were checked");
+    assert!(
+        checked <= 5,
+        "{checked} of 40 simultaneous guesses were checked"
+    );
 }
 
 #[tokio::test]
@@ -277,7 +304,10 @@ async fn behind_a_trusted_proxy_one_clients_lockout_leaves_the_others_alone() {
         login_status(&direct, "admin", "not-the-password", Some(&forged)).await;
     }
     let evading = login_status(&direct, "admin", ADMIN_PASSWORD, Some("192.0.2.99")).await;
-    assert_eq!(evading, 429, "a forged X-Forwarded-For does not escape the lockout");
+    assert_eq!(
+        evading, 429,
+        "a forged X-Forwarded-For does not escape the lockout"
+    );
 }
 
 #[tokio::test]
@@ -294,13 +324,18 @@ async fn sign_in_floods_hash_at_most_one_password_per_core() {
     );
     let peak = overcast::auth::peak_concurrent_hashes();
     let slots = overcast::auth::hashing_slots();
-    assert!(peak >= 1 && peak <= slots, "{peak} hashes ran at once, the bound is {slots}");
+    assert!(
+        peak >= 1 && peak <= slots,
+        "{peak} hashes ran at once, the bound is {slots}"
+    );
 }
 
 #[tokio::test]
 async fn a_session_does_not_pass_to_a_new_account_of_the_same_name() {
     let app = spawn_app().await;
-    let old = app.user_token("tmpuser", "operator", json!({"all": true})).await;
+    let old = app
+        .user_token("tmpuser", "operator", json!({"all": true}))
+        .await;
     let (_, users) = app.admin(Method::GET, "/api/v1/admin/users", None).await;
     let id = users["items"]
         .as_array()
@@ -316,18 +351,27 @@ async fn a_session_does_not_pass_to_a_new_account_of_the_same_name() {
         .admin(
             Method::POST,
             "/api/v1/admin/users",
-            Some(json!({"username": "tmpuser", "password": "a-new-long-password", "role": "admin"})),
+            Some(
+                json!({"username": "tmpuser", "password": "a-new-long-password", "role": "admin"}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = app.call(Some(&old), Method::GET, "/api/v1/auth/me", None).await;
-    assert_eq!(status, 401, "the deleted account's token works for the new one: {body}");
+    let (status, body) = app
+        .call(Some(&old), Method::GET, "/api/v1/auth/me", None)
+        .await;
+    assert_eq!(
+        status, 401,
+        "the deleted account's token works for the new one: {body}"
+    );
 }
 
 #[tokio::test]
 async fn a_session_refreshes_once_however_many_ask_at_once() {
     let app = spawn_app().await;
-    let token = app.user_token("refresher", "viewer", json!({"all": true})).await;
+    let token = app
+        .user_token("refresher", "viewer", json!({"all": true}))
+        .await;
     let refreshes = (0..8).map(|_| {
         let (app, token) = (&app, token.clone());
         async move {
@@ -337,8 +381,15 @@ async fn a_session_refreshes_once_however_many_ask_at_once() {
         }
     });
     let statuses = futures::future::join_all(refreshes).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 401), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
 }
 
 fn clouds(count: usize) -> String {
@@ -400,7 +451,10 @@ async fn every_stored_string_is_bounded_and_route_names_are_reserved() {
         .json()
         .await
         .unwrap_or_default();
-    assert_eq!(report["failed"][0]["fields"][0]["field"], "region", "{report}");
+    assert_eq!(
+        report["failed"][0]["fields"][0]["field"], "region",
+        "{report}"
+    );
 
     let (status, body) = app
         .admin(
@@ -410,7 +464,9 @@ async fn every_stored_string_is_bounded_and_route_names_are_reserved() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    let message = body["error"]["fields"][0]["message"].as_str().unwrap_or_default();
+    let message = body["error"]["fields"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(message.contains("reserved"), "{body}");
 }
 
@@ -468,7 +524,12 @@ async fn the_servers_own_limits_answer_in_the_contracts_json() {
 #[tokio::test]
 async fn one_password_policy_holds_everywhere() {
     let app = spawn_app().await;
-    for password in [" ".repeat(12), "\0".repeat(12), "Password1234".into(), "short".into()] {
+    for password in [
+        " ".repeat(12),
+        "\0".repeat(12),
+        "Password1234".into(),
+        "short".into(),
+    ] {
         let (status, body) = app
             .admin(
                 Method::POST,
@@ -489,7 +550,10 @@ async fn one_password_policy_holds_everywhere() {
         .unwrap_or_else(|e| panic!("{e}")),
     )
     .await;
-    let error = weak_admin.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    let error = weak_admin
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
     assert!(error.contains("OVERCAST_ADMIN_PASSWORD"), "{error}");
 }
 
@@ -509,15 +573,27 @@ async fn a_damaged_data_dir_stops_the_start_at_once_with_the_cause() {
     let corrupt = temp_dir("corrupt");
     std::fs::write(corrupt.join("overcast.db"), vec![0x5a; 8192]).unwrap_or_default();
     let started = std::time::Instant::now();
-    let error = build(corrupt, "key").await.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    let error = build(corrupt, "key")
+        .await
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
     assert!(error.contains("not a database"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 
     let dir = temp_dir("rekeyed");
     let first = build(dir.clone(), "the first key").await;
     assert!(first.is_ok(), "{:?}", first.err());
     drop(first);
-    let error = build(dir, "another key").await.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    let error = build(dir, "another key")
+        .await
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
     assert!(error.contains("OVERCAST_SECRET_KEY"), "{error}");
 }
 
@@ -528,7 +604,8 @@ async fn the_database_and_its_companions_are_private_files() {
     let dir = temp_dir("modes");
     let app = spawn_app_in(&dir).await;
     // A write, so that the WAL and shared-memory files exist.
-    app.user_token("moder", "viewer", json!({"all": true})).await;
+    app.user_token("moder", "viewer", json!({"all": true}))
+        .await;
     for name in ["overcast.db", "overcast.db-wal", "overcast.db-shm"] {
         let mode = std::fs::metadata(dir.join(name))
             .map(|m| m.permissions().mode() & 0o777)
@@ -568,12 +645,19 @@ async fn a_misspelled_field_is_refused_not_dropped() {
             json!({"username": "typo", "password": "a-long-password-1", "rol": "admin", "role": "viewer"}),
             "rol",
         ),
-        ("/api/v1/auth/tokens", json!({"name": "typo", "scopes": {"all": true}}), "scopes"),
+        (
+            "/api/v1/auth/tokens",
+            json!({"name": "typo", "scopes": {"all": true}}),
+            "scopes",
+        ),
     ];
     for (path, body, field) in cases {
         let (status, answer) = app.admin(Method::POST, path, Some(body)).await;
         assert_eq!(status, 400, "{path}: {answer}");
-        assert_eq!(answer["error"]["fields"][0]["field"], field, "{path}: {answer}");
+        assert_eq!(
+            answer["error"]["fields"][0]["field"], field,
+            "{path}: {answer}"
+        );
     }
     let response = app
         .http
