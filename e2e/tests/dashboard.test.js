@@ -22,6 +22,13 @@ before(async () => {
     const server = await cloud.api('POST', `/sites/${site}/servers`, JSON.stringify({ name, flavor: 'm1.small', image: 'cirros-0.6.2' }));
     assert.equal(server.status, 202, `${name} on ${site}: ${await server.text()}`);
   }
+  // More rows than one page of a table holds.
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e';
+  for (let n = 1; n <= 55; n += 1) {
+    const name = `key-${String(n).padStart(3, '0')}`;
+    const made = await cloud.api('POST', '/sites/site-002/keypairs', JSON.stringify({ name, public_key: key }));
+    assert.equal(made.status, 201, `${name}: ${await made.text()}`);
+  }
   browser = await launchBrowser();
 });
 
@@ -101,6 +108,31 @@ test('a site page lists its servers and creates one', async () => {
   assert.equal(await page.getByRole('tab', { name: 'Images' }).getAttribute('aria-selected'), 'true');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-images');
   await page.getByRole('tabpanel').getByRole('rowheader', { name: 'cirros-0.6.2' }).waitFor();
+  assert.deepEqual(errors, [], 'no error in the browser console');
+});
+
+test('a table longer than a page is paged through with Next and Previous', async () => {
+  const { page, errors } = browser;
+  await nav('Sites');
+  await page.getByRole('link', { name: 'site-002', exact: true }).click();
+  await page.getByRole('heading', { name: /site-002/ }).waitFor();
+  await page.getByRole('tab', { name: 'Key pairs' }).click();
+  const panel = page.getByRole('tabpanel');
+  const pager = panel.getByRole('navigation', { name: 'Pages' });
+  await pager.getByText('1–50 of 55').waitFor();
+  const next = pager.getByRole('button', { name: 'Next' });
+  const previous = pager.getByRole('button', { name: 'Previous' });
+  assert.equal(await next.textContent(), 'Next', 'the button shows its label and nothing else');
+  assert.equal(await previous.isDisabled(), true);
+  await next.click();
+  await pager.getByText('51–55 of 55').waitFor();
+  await panel.getByText('key-055').waitFor();
+  assert.equal(await panel.getByText('key-001', { exact: true }).count(), 0);
+  assert.equal(await next.isDisabled(), true, 'no page after the last');
+  await previous.click();
+  await pager.getByText('1–50 of 55').waitFor();
+  await panel.getByText('key-001', { exact: true }).waitFor();
+  await shot('site-paged');
   assert.deepEqual(errors, [], 'no error in the browser console');
 });
 

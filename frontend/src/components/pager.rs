@@ -13,6 +13,7 @@ pub fn Pager(#[prop(into)] total: Signal<usize>, page: RwSignal<usize>) -> impl 
             page.set(pages() - 1);
         }
     });
+    // A comparison in an attribute closure is braced: in `view!` a bare `>` ends the tag.
     view! {
         <Show when=move || { pages() > 1 }>
             <nav class="pager" aria-label="Pages">
@@ -23,7 +24,7 @@ pub fn Pager(#[prop(into)] total: Signal<usize>, page: RwSignal<usize>) -> impl 
                     let last = ((page.get() + 1) * PAGE_SIZE).min(total.get());
                     format!("{first}–{last} of {}", total.get())
                 }}</span>
-                <button type="button" class="secondary small" disabled=move || page.get() + 1 >= pages()
+                <button type="button" class="secondary small" disabled=move || { page.get() + 1 >= pages() }
                     on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
             </nav>
         </Show>
