@@ -29,20 +29,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO sites ({SITE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         );
-        sqlx::query(&sql)
-            .bind(&site.name)
-            .bind(&site.auth_url)
-            .bind(&site.region)
-            .bind(&site.interface)
-            .bind(&site.labels)
-            .bind(&site.credentials)
-            .bind(site.insecure)
-            .bind(&site.ca_bundle)
-            .bind(&site.state)
-            .bind(&site.last_seen)
-            .bind(site.latency_ms)
-            .bind(&site.capabilities)
-            .bind(&site.created_at)
+        bind_row(sqlx::query(&sql), site)
             .execute(&self.pool)
             .await
             .map_err(|e| {
@@ -90,23 +77,7 @@ impl Store {
                 "INSERT INTO sites ({SITE_COLUMNS}) VALUES {}",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql);
-            for site in chunk {
-                query = query
-                    .bind(&site.name)
-                    .bind(&site.auth_url)
-                    .bind(&site.region)
-                    .bind(&site.interface)
-                    .bind(&site.labels)
-                    .bind(&site.credentials)
-                    .bind(site.insecure)
-                    .bind(&site.ca_bundle)
-                    .bind(&site.state)
-                    .bind(&site.last_seen)
-                    .bind(site.latency_ms)
-                    .bind(&site.capabilities)
-                    .bind(&site.created_at);
-            }
+            let query = chunk.iter().fold(sqlx::query(&sql), bind_row);
             query.execute(&mut *transaction).await.map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::Conflict("a site of this import".into())
@@ -176,6 +147,26 @@ impl Store {
         let done = update_site_query(site).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a row's values in the order of `SITE_COLUMNS`.
+fn bind_row<'q>(query: AnyQuery<'q>, site: &'q SiteRow) -> AnyQuery<'q> {
+    query
+        .bind(&site.name)
+        .bind(&site.auth_url)
+        .bind(&site.region)
+        .bind(&site.interface)
+        .bind(&site.labels)
+        .bind(&site.credentials)
+        .bind(site.insecure)
+        .bind(&site.ca_bundle)
+        .bind(&site.state)
+        .bind(&site.last_seen)
+        .bind(site.latency_ms)
+        .bind(&site.capabilities)
+        .bind(&site.created_at)
 }
 
 fn update_site_query(

@@ -167,6 +167,21 @@ impl TestApp {
         )
     }
 
+    /// `POST /api/v1/sites/import` of a clouds.yaml as the admin; `query` is `?…` or empty.
+    pub async fn import_clouds(&self, yaml: &str, query: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/sites/import{query}", self.url))
+            .bearer_auth(self.admin_token().await)
+            .header("content-type", "application/yaml")
+            .body(yaml.to_owned())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("import: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     /// Creates a console user with a role and a site scope, and signs them in.
     pub async fn user_token(&self, username: &str, role: &str, scope: Value) -> String {
         let password = format!("{username}-password-long");

@@ -2,24 +2,9 @@
 
 use overcast::sim::{SimArgs, Simulator};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{site_body, spawn_app, start_sim, temp_dir};
-
-async fn import(app: &crate::helpers::TestApp, yaml: &str, query: &str) -> (u16, Value) {
-    let token = app.admin_token().await;
-    let response = app
-        .http
-        .post(format!("{}/api/v1/sites/import{query}", app.url))
-        .bearer_auth(token)
-        .header("content-type", "application/yaml")
-        .body(yaml.to_owned())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
-}
 
 #[tokio::test]
 async fn a_clouds_yaml_written_by_the_simulator_imports_and_works() {
@@ -33,7 +18,9 @@ async fn a_clouds_yaml_written_by_the_simulator_imports_and_works() {
     let yaml = std::fs::read_to_string(&path).unwrap_or_default();
     let app = spawn_app().await;
 
-    let (status, report) = import(&app, &yaml, "?labels=region=eu,tier=edge").await;
+    let (status, report) = app
+        .import_clouds(&yaml, "?labels=region=eu,tier=edge")
+        .await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         report["created"],
@@ -47,13 +34,13 @@ async fn a_clouds_yaml_written_by_the_simulator_imports_and_works() {
     assert_eq!(status, 200, "imported credentials sign in: {servers}");
 
     // Importing again skips what exists; with replace=true it updates in place.
-    let (_, again) = import(&app, &yaml, "").await;
+    let (_, again) = app.import_clouds(&yaml, "").await;
     assert_eq!(
         again["skipped"].as_array().map(Vec::len),
         Some(3),
         "{again}"
     );
-    let (_, replaced) = import(&app, &yaml, "?replace=true").await;
+    let (_, replaced) = app.import_clouds(&yaml, "?replace=true").await;
     assert_eq!(
         replaced["replaced"].as_array().map(Vec::len),
         Some(3),
@@ -73,7 +60,7 @@ clouds:
   Bad_Name:
     auth: {auth_url: "https://x.example/v3", username: u, password: p, project_name: admin}
 "#;
-    let (status, report) = import(&app, yaml, "").await;
+    let (status, report) = app.import_clouds(yaml, "").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["created"], json!(["good-one"]));
     let failed: Vec<&str> = report["failed"]
@@ -85,13 +72,13 @@ clouds:
     assert_eq!(failed, ["no-url", "Bad_Name"]);
     assert_eq!(report["failed"][1]["fields"][0]["field"], "name");
 
-    let (status, body) = import(&app, "clouds: [not, a, mapping", "").await;
+    let (status, body) = app.import_clouds("clouds: [not, a, mapping", "").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_input")),
         "{body}"
     );
-    let (status, body) = import(&app, yaml, "?labels=noequals").await;
+    let (status, body) = app.import_clouds(yaml, "?labels=noequals").await;
     assert_eq!(status, 400, "{body}");
 }
 

@@ -128,18 +128,7 @@ async fn a_clouds_yaml_naming_files_is_refused_per_cloud_and_nothing_is_read() {
          \x20 plain:\n    auth: {{auth_url: 'http://127.0.0.1:9/v3', username: u, password: p, project_name: x}}\n",
         fifo.display()
     );
-    let report: Value = app
-        .http
-        .post(format!("{}/api/v1/sites/import", app.url))
-        .bearer_auth(app.admin_token().await)
-        .header("content-type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+    let (_, report) = app.import_clouds(&yaml, "").await;
     assert_eq!(report["created"], json!(["plain"]), "{report}");
     let failed = report["failed"].as_array().cloned().unwrap_or_default();
     assert_eq!(failed.len(), 3, "{report}");
@@ -406,18 +395,7 @@ fn clouds(count: usize) -> String {
 async fn ten_thousand_clouds_import_in_one_request() {
     let app = spawn_app().await;
     let started = std::time::Instant::now();
-    let response = app
-        .http
-        .post(format!("{}/api/v1/sites/import", app.url))
-        .bearer_auth(app.admin_token().await)
-        .header("content-type", "application/yaml")
-        .body(clouds(10_000))
-        .timeout(Duration::from_secs(60))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = response.status().as_u16();
-    let report: Value = response.json().await.unwrap_or_default();
+    let (status, report) = app.import_clouds(&clouds(10_000), "").await;
     eprintln!("10,000 clouds imported in {:?}", started.elapsed());
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["created"].as_array().map(Vec::len), Some(10_000));
@@ -439,18 +417,7 @@ async fn every_stored_string_is_bounded_and_route_names_are_reserved() {
         "clouds:\n  huge:\n    auth: {{auth_url: 'http://127.0.0.1:9/v3', username: u, password: p, project_name: x}}\n    region_name: {}\n",
         "r".repeat(1_000_000)
     );
-    let report: Value = app
-        .http
-        .post(format!("{}/api/v1/sites/import", app.url))
-        .bearer_auth(app.admin_token().await)
-        .header("content-type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+    let (_, report) = app.import_clouds(&yaml, "").await;
     assert_eq!(
         report["failed"][0]["fields"][0]["field"], "region",
         "{report}"
@@ -659,14 +626,6 @@ async fn a_misspelled_field_is_refused_not_dropped() {
             "{path}: {answer}"
         );
     }
-    let response = app
-        .http
-        .post(format!("{}/api/v1/sites/import?lables=a=b", app.url))
-        .bearer_auth(app.admin_token().await)
-        .header("content-type", "application/yaml")
-        .body("clouds: {}\n")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status().as_u16(), 400);
+    let (status, _) = app.import_clouds("clouds: {}\n", "?lables=a=b").await;
+    assert_eq!(status, 400);
 }
