@@ -131,6 +131,11 @@ fn require(errors: &mut Vec<FieldError>, ok: bool, field: &str, message: &str) {
     }
 }
 
+/// Job parameters are stored with the job: every string has a bound.
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+const MAX_SECRET_CHARS: usize = 4096;
+const MAX_PUBLIC_KEY_BYTES: usize = 16 * 1024;
+
 fn name_ok(name: &str) -> bool {
     !name.trim().is_empty() && name.len() <= 255
 }
@@ -172,6 +177,12 @@ impl JobSpec {
                     "name",
                     "must be 1-64 characters",
                 );
+                require(
+                    &mut errors,
+                    new.description.chars().count() <= MAX_DESCRIPTION_CHARS,
+                    "description",
+                    "must be at most 1,000 characters",
+                );
                 JobSpec::ProjectCreate(new)
             }
             "user.create" => {
@@ -184,9 +195,9 @@ impl JobSpec {
                 );
                 require(
                     &mut errors,
-                    !new.password.is_empty(),
+                    !new.password.is_empty() && new.password.chars().count() <= MAX_SECRET_CHARS,
                     "password",
-                    "must not be empty",
+                    "must be 1-4,096 characters",
                 );
                 JobSpec::UserCreate(new)
             }
@@ -194,9 +205,9 @@ impl JobSpec {
                 let set: QuotaSet = parse(params)?;
                 require(
                     &mut errors,
-                    !set.project.trim().is_empty(),
+                    name_ok(&set.project),
                     "project",
-                    "must name a project",
+                    "must name a project (1-255 characters)",
                 );
                 let limits = &set.limits;
                 require(
@@ -226,7 +237,8 @@ impl JobSpec {
                 );
                 require(
                     &mut errors,
-                    new.public_key.split_whitespace().count() >= 2,
+                    new.public_key.split_whitespace().count() >= 2
+                        && new.public_key.len() <= MAX_PUBLIC_KEY_BYTES,
                     "public_key",
                     "must be an OpenSSH public key (`ssh-ed25519 AAAA… comment`)",
                 );
@@ -523,6 +535,14 @@ mod tests {
         assert_eq!(
             misspelled.err().map(|e| e[0].field.clone()),
             Some("params.compte".into())
+        );
+        let long = JobSpec::parse(
+            "project.create",
+            &json!({"name": "p", "description": "d".repeat(1001)}),
+        );
+        assert_eq!(
+            long.err().map(|e| e[0].field.clone()),
+            Some("params.description".into())
         );
         assert!(JobSpec::parse("servers.delete", &json!({})).is_err());
         assert!(JobSpec::parse("servers.delete", &json!({"name_prefix": ""})).is_err());
