@@ -259,6 +259,36 @@ mod tests {
     }
 
     #[test]
+    fn server_networks_take_the_forms_nova_takes() {
+        use l1::{NetworkMode, ServerNetworks};
+        let parse =
+            |text: &str| serde_json::from_str::<ServerNetworks>(text).map_err(|e| e.to_string());
+        assert_eq!(
+            parse(r#""none""#),
+            Ok(ServerNetworks::Mode(NetworkMode::None))
+        );
+        assert_eq!(
+            parse(r#""auto""#),
+            Ok(ServerNetworks::Mode(NetworkMode::Auto))
+        );
+        assert!(parse(r#"[{"network": "n1", "fixed_ip": "10.0.0.5"}, {"port": "p1"}]"#).is_ok());
+        assert!(parse(r#"["n1"]"#).is_ok(), "the earlier form");
+        for bad in [
+            r#""any""#,
+            r#"[]"#,
+            r#"[{"port": "p", "fixed_ip": "10.0.0.5"}]"#,
+            r#"[{"network": "n", "port": "p"}]"#,
+            r#"[{"uuid": "n"}]"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            serde_json::to_string(&ServerNetworks::Mode(NetworkMode::None)).unwrap_or_default(),
+            r#""none""#
+        );
+    }
+
+    #[test]
     fn error_body_omits_empty_extras() {
         let body = ErrorBody {
             error: ErrorDetail {
@@ -334,10 +364,95 @@ pub mod l1 {
         pub flavor: String,
         /// Image id or name.
         pub image: String,
-        #[serde(default)]
-        pub networks: Vec<String>,
+        /// `"auto"` (the default: the site allocates a network, where its Neutron can),
+        /// `"none"`, or a list of `{"network"}`, `{"port"}`, `{"network", "fixed_ip"}`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub networks: Option<ServerNetworks>,
         #[serde(default)]
         pub key_name: Option<String>,
+    }
+
+    /// The networks of a new server, as Nova's `networks` takes them.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(untagged)]
+    pub enum ServerNetworks {
+        Mode(NetworkMode),
+        Attach(Vec<NetworkAttachment>),
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(rename_all = "snake_case")]
+    pub enum NetworkMode {
+        /// The site allocates (and, the first time, creates) a network for the project:
+        /// Neutron's `auto-allocated-topology`.
+        Auto,
+        /// No network interface at all.
+        None,
+    }
+
+    /// One interface: a network (optionally with a fixed address) or an existing port.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct NetworkAttachment {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub network: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub port: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub fixed_ip: Option<String>,
+    }
+
+    /// A site's `capabilities["network"]` when its Neutron can allocate networks by itself
+    /// (the `auto-allocated-topology` extension), so `"networks": "auto"` works there.
+    pub const AUTO_ALLOCATION: &str = "auto-allocation";
+
+    const NETWORKS_FORMS: &str = "networks must be \"auto\", \"none\", or a list of {\"network\": id}, {\"port\": id} or {\"network\": id, \"fixed_ip\": address}";
+
+    impl<'de> Deserialize<'de> for ServerNetworks {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            use serde::de::Error;
+            #[derive(Deserialize)]
+            #[serde(untagged)]
+            enum Raw {
+                Mode(String),
+                Attach(Vec<NetworkAttachment>),
+                /// The form of earlier releases: network ids.
+                Ids(Vec<String>),
+            }
+            let raw =
+                Raw::deserialize(deserializer).map_err(|_| D::Error::custom(NETWORKS_FORMS))?;
+            let attachments = match raw {
+                Raw::Mode(mode) if mode == "auto" => {
+                    return Ok(ServerNetworks::Mode(NetworkMode::Auto))
+                }
+                Raw::Mode(mode) if mode == "none" => {
+                    return Ok(ServerNetworks::Mode(NetworkMode::None))
+                }
+                Raw::Mode(_) => return Err(D::Error::custom(NETWORKS_FORMS)),
+                Raw::Ids(ids) => ids
+                    .into_iter()
+                    .map(|id| NetworkAttachment {
+                        network: Some(id),
+                        port: None,
+                        fixed_ip: None,
+                    })
+                    .collect(),
+                Raw::Attach(list) => list,
+            };
+            for attachment in &attachments {
+                let one_of = attachment.network.is_some() != attachment.port.is_some();
+                if !one_of || (attachment.port.is_some() && attachment.fixed_ip.is_some()) {
+                    return Err(D::Error::custom(NETWORKS_FORMS));
+                }
+            }
+            if attachments.is_empty() {
+                return Err(D::Error::custom("networks must not be an empty list: give \"none\" for a server without a network"));
+            }
+            Ok(ServerNetworks::Attach(attachments))
+        }
     }
 
     /// Server statuses Nova leaves by itself within seconds: worth reading again soon.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use std::time::Duration;
 
-use overcast_api_types::l1::{NewImage, NewServer};
+use overcast_api_types::l1::{NetworkAttachment, NetworkMode, NewImage, NewServer, ServerNetworks};
 use overcast_api_types::{NewSite, SiteCredentials};
 
 use crate::api::AppState;
@@ -100,13 +100,27 @@ async fn seed_site(state: &AppState, site: &str, n: usize) -> anyhow::Result<()>
         visibility: Some("public".into()),
     })
     .await?;
+    // Where the site cannot allocate a network by itself, boot on its own first network.
+    let networks = if ops.can_allocate_networks().await? {
+        None
+    } else {
+        let own = ops.networks().await?.into_iter().find(|n| !n.external);
+        Some(match own {
+            Some(network) => ServerNetworks::Attach(vec![NetworkAttachment {
+                network: Some(network.id),
+                port: None,
+                fixed_ip: None,
+            }]),
+            None => ServerNetworks::Mode(NetworkMode::None),
+        })
+    };
     let servers = ["web-1", "web-2", "db-1"];
     for name in &servers[..1 + n % servers.len()] {
         ops.create_server(&NewServer {
             name: (*name).into(),
             flavor: "m1.small".into(),
             image: "cirros-0.6.2".into(),
-            networks: Vec::new(),
+            networks: networks.clone(),
             key_name: None,
         })
         .await?;

@@ -47,11 +47,28 @@ def test_sdk_sees_over_quota_as_openstack_reports_it(sim):
     project = conn.identity.find_project("admin")
     conn.set_compute_quotas(project.id, instances=1)
     image = conn.create_image("quota-image", data=b"x" * 1024, disk_format="raw", container_format="bare", wait=True)
-    conn.compute.create_server(name="q1", flavor_id="1", image_id=image.id, networks="auto")
+    conn.compute.create_server(name="q1", flavor_id="1", image_id=image.id, networks="none")
     try:
-        conn.compute.create_server(name="q2", flavor_id="1", image_id=image.id, networks="auto")
+        conn.compute.create_server(name="q2", flavor_id="1", image_id=image.id, networks="none")
     except openstack.exceptions.HttpException as error:
         assert error.status_code == 403
         assert "Quota exceeded for instances" in str(error)
     else:
         raise AssertionError("the second server should exceed the quota")
+
+
+def test_auto_networks_fail_as_real_nova_fails_without_auto_allocation(sim):
+    """Zed (site-003) has no auto-allocated-topology: a real Nova answers 500, and so does
+    the simulator, while site-001 (2025.2) has it and boots."""
+    for cloud, boots in [("site-003", False), ("site-001", True)]:
+        conn = connect(sim, cloud)
+        aliases = {extension.alias for extension in conn.network.extensions()}
+        assert ("auto-allocated-topology" in aliases) == boots
+        image = conn.create_image("auto-image", data=b"x" * 1024, disk_format="raw", container_format="bare", wait=True)
+        try:
+            server = conn.compute.create_server(name="auto-vm", flavor_id="1", image_id=image.id, networks="auto")
+        except openstack.exceptions.HttpException as error:
+            assert not boots and error.status_code == 500
+        else:
+            assert boots
+            conn.compute.wait_for_server(server, status="ACTIVE", wait=30, interval=0.2)

@@ -8,7 +8,7 @@ mod catalog;
 mod session;
 
 pub use catalog::{Catalog, ServiceType};
-pub use session::{SiteAuth, SiteSession};
+pub use session::{SiteAuth, SiteSession, AUTO_ALLOCATION_EXTENSION};
 
 use std::time::Duration;
 

@@ -51,6 +51,8 @@ pub struct SiteSession {
     token: tokio::sync::Mutex<Option<CachedToken>>,
     /// Nova's (min, max) microversions, learned once per session.
     compute_versions: tokio::sync::OnceCell<((u16, u16), (u16, u16))>,
+    /// The aliases of Neutron's API extensions, learned once per session.
+    network_extensions: tokio::sync::OnceCell<Arc<std::collections::BTreeSet<String>>>,
 }
 
 const TOKEN_REFRESH_MARGIN: time::Duration = time::Duration::minutes(2);
@@ -63,6 +65,7 @@ impl SiteSession {
             auth,
             token: tokio::sync::Mutex::new(None),
             compute_versions: tokio::sync::OnceCell::new(),
+            network_extensions: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -415,6 +418,33 @@ impl SiteSession {
             .copied()
     }
 
+    /// The aliases of the extensions the site's Neutron offers (`auto-allocated-topology`,
+    /// `quota_details`, …), asked once.
+    pub async fn network_extensions(
+        &self,
+        deadline: Instant,
+    ) -> Result<Arc<std::collections::BTreeSet<String>>, OpenStackError> {
+        #[derive(Deserialize)]
+        struct Extensions {
+            extensions: Vec<Extension>,
+        }
+        #[derive(Deserialize)]
+        struct Extension {
+            alias: String,
+        }
+        self.network_extensions
+            .get_or_try_init(|| async {
+                let list: Extensions = self
+                    .get_json(ServiceType::Network, "v2.0/extensions", &[], deadline)
+                    .await?;
+                Ok(Arc::new(
+                    list.extensions.into_iter().map(|e| e.alias).collect(),
+                ))
+            })
+            .await
+            .cloned()
+    }
+
     /// The cheap liveness check: Keystone's unauthenticated version document. Returns the
     /// round trip; a 5xx answer is an `Api` error (the site is up but unwell).
     pub async fn liveness(&self, timeout: Duration) -> Result<Duration, OpenStackError> {
@@ -461,12 +491,25 @@ impl SiteSession {
                 );
             }
         }
+        if capabilities.contains_key("network") {
+            if let Ok(aliases) = self.network_extensions(deadline).await {
+                if aliases.contains(AUTO_ALLOCATION_EXTENSION) {
+                    capabilities.insert(
+                        "network".into(),
+                        overcast_api_types::l1::AUTO_ALLOCATION.into(),
+                    );
+                }
+            }
+        }
         Ok(Probe {
             latency,
             capabilities,
         })
     }
 }
+
+/// Neutron's extension behind Nova's `"networks": "auto"`.
+pub const AUTO_ALLOCATION_EXTENSION: &str = "auto-allocated-topology";
 
 /// What a probe learned.
 #[derive(Debug, Clone)]

@@ -1,13 +1,14 @@
 use std::collections::BTreeMap;
 
 use overcast_api_types::l1::{
-    ComputeService, Flavor, Hypervisor, Keypair, NewFlavor, NewKeypair, NewServer, Server,
-    ServerAction, ServerFlavor,
+    ComputeService, Flavor, Hypervisor, Keypair, NetworkMode, NewFlavor, NewKeypair, NewServer,
+    Server, ServerAction, ServerFlavor, ServerNetworks,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{array, is_not_found, number, object, segment, text, ResourceError, Result, SiteOps};
+use crate::openstack::OpenStackError;
 use crate::openstack::ServiceType::{Compute, Image};
 
 fn server(value: &Value) -> Server {
@@ -114,12 +115,11 @@ impl SiteOps {
         }
         let flavor_id = self.resolve_flavor(&new.flavor).await?;
         let image_id = self.resolve_image(&new.image).await?;
-        let networks = if new.networks.is_empty() {
-            json!("auto")
-        } else {
-            Value::Array(new.networks.iter().map(|n| json!({"uuid": n})).collect())
-        };
-        let mut body = json!({"server": {"name": new.name, "flavorRef": flavor_id, "imageRef": image_id, "networks": networks}});
+        let mut body =
+            json!({"server": {"name": new.name, "flavorRef": flavor_id, "imageRef": image_id}});
+        if let Some(networks) = self.nova_networks(new.networks.as_ref()).await? {
+            body["server"]["networks"] = networks;
+        }
         if let Some(key) = &new.key_name {
             body["server"]["key_name"] = json!(key);
         }
@@ -128,6 +128,59 @@ impl SiteOps {
             .await?;
         let id = text(object(&created, "server", "compute")?, "id").unwrap_or_default();
         self.server(&id).await
+    }
+
+    /// Nova's `networks` for a new server. `"auto"` is refused before Nova is asked when
+    /// the site's Neutron cannot allocate a network (no `auto-allocated-topology`): Nova
+    /// would answer 500. Below microversion 2.37 Nova takes neither `"auto"` nor `"none"`.
+    async fn nova_networks(&self, wanted: Option<&ServerNetworks>) -> Result<Option<Value>> {
+        let (_, max) = self.session.compute_versions(self.deadline).await?;
+        let modes_known = max >= (2, 37);
+        match wanted.unwrap_or(&ServerNetworks::Mode(NetworkMode::Auto)) {
+            ServerNetworks::Attach(list) => list
+                .iter()
+                .map(|a| match (&a.network, &a.port, &a.fixed_ip) {
+                    (None, Some(port), None) => Ok(json!({"port": port})),
+                    (Some(network), None, Some(ip)) => Ok(json!({"uuid": network, "fixed_ip": ip})),
+                    (Some(network), None, None) => Ok(json!({"uuid": network})),
+                    _ => Err(ResourceError::invalid(
+                        "networks",
+                        "each entry names a network (with or without a fixed_ip) or a port",
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(|list| Some(Value::Array(list))),
+            ServerNetworks::Mode(NetworkMode::None) if modes_known => Ok(Some(json!("none"))),
+            ServerNetworks::Mode(NetworkMode::None) => Err(ResourceError::invalid(
+                "networks",
+                format!(
+                    "site {}'s Nova (up to microversion {}.{}) cannot boot a server without a network; give a list of networks",
+                    self.site, max.0, max.1
+                ),
+            )),
+            ServerNetworks::Mode(NetworkMode::Auto) => {
+                if !self.can_allocate_networks().await? {
+                    return Err(ResourceError::invalid(
+                        "networks",
+                        format!(
+                            "site {} cannot allocate a network by itself (its Neutron has no auto-allocated-topology extension): give \"none\" or a list of {{\"network\": id}} or {{\"port\": id}}",
+                            self.site
+                        ),
+                    ));
+                }
+                Ok(modes_known.then(|| json!("auto")))
+            }
+        }
+    }
+
+    /// Whether `"networks": "auto"` can work here. A site without Neutron leaves the
+    /// choice to Nova.
+    pub async fn can_allocate_networks(&self) -> Result<bool> {
+        match self.session.network_extensions(self.deadline).await {
+            Ok(aliases) => Ok(aliases.contains(crate::openstack::AUTO_ALLOCATION_EXTENSION)),
+            Err(OpenStackError::MissingService(_)) => Ok(true),
+            Err(other) => Err(other.into()),
+        }
     }
 
     pub async fn delete_server(&self, id: &str) -> Result<()> {

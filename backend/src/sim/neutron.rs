@@ -60,67 +60,99 @@ pub struct Port {
     pub created_at: time::OffsetDateTime,
 }
 
-/// Plugs a new server into networks as Nova does through Neutron: `requested` is the
-/// create request's `networks` (absent or `"auto"`: the first network the project may
-/// use that is not external; `"none"`: no port). Returns an error message for a bad request.
+/// Why Nova could not plug a new server: the status and message Nova answers with.
+pub type PlugError = (StatusCode, String);
+
+/// Plugs a new server into networks as Nova does through Neutron. `requested` is the
+/// create request's `networks`: absent (before microversion 2.37) or `"auto"`, the first
+/// network the project may use that is not external, where the site can allocate one
+/// (without `auto-allocated-topology` a real Nova fails with a 500); `"none"`, no port;
+/// or a list of `{"uuid"}`, `{"uuid", "fixed_ip"}` and `{"port"}`.
 pub fn plug_server(
     data: &mut super::site::SiteData,
     server_id: &str,
     project_id: &str,
     requested: Option<&Value>,
-) -> Result<(), String> {
-    let network_ids: Vec<String> = match requested {
-        None => Vec::new(),
+    auto_allocation: bool,
+) -> Result<(), PlugError> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let usable = |n: &Network| !n.external && (n.shared || n.project_id == project_id);
+    let auto = matches!(requested, Some(Value::String(mode)) if mode == "auto");
+    let first_usable = |data: &super::site::SiteData| {
+        data.networks
+            .iter()
+            .find(|n| usable(n))
+            .map(|n| vec![(Some(n.id.clone()), None, None)])
+    };
+    let wanted: Vec<(Option<String>, Option<String>, Option<String>)> = match requested {
         Some(Value::String(mode)) if mode == "none" => return Ok(()),
-        Some(Value::String(mode)) if mode == "auto" => Vec::new(),
+        _ if auto && !auto_allocation => {
+            // What a real Nova answers when Neutron has no auto-allocated-topology.
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'neutronclient.common.exceptions.NotFound'>".into(),
+            ));
+        }
+        None => match first_usable(data) {
+            Some(first) => first,
+            None => return Ok(()),
+        },
+        _ if auto => match first_usable(data) {
+            Some(first) => first,
+            None => return Ok(()),
+        },
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| {
-                item.get("uuid")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .ok_or("Bad networks format: each entry needs a uuid")
+                let field = |key| item.get(key).and_then(Value::as_str).map(str::to_owned);
+                match (field("uuid"), field("port"), field("fixed_ip")) {
+                    (None, None, _) | (Some(_), Some(_), _) | (None, Some(_), Some(_)) => Err(bad(
+                        format!("Invalid input for field/attribute networks. Value: {item}."),
+                    )),
+                    entry => Ok(entry),
+                }
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("Bad networks format: {other}")),
-    };
-    let usable = |n: &Network| !n.external && (n.shared || n.project_id == project_id);
-    let network_ids = if network_ids.is_empty() {
-        match data.networks.iter().find(|n| usable(n)) {
-            Some(n) => vec![n.id.clone()],
-            None => return Ok(()),
+        Some(other) => {
+            return Err(bad(format!(
+                "Invalid input for field/attribute networks. Value: {other}."
+            )))
         }
-    } else {
-        for id in &network_ids {
-            if !data.networks.iter().any(|n| &n.id == id && usable(n)) {
-                return Err(format!("Network {id} could not be found."));
+    };
+    for (network, port, fixed_ip) in wanted {
+        if let Some(port_id) = port {
+            let Some(port) = data
+                .ports
+                .iter_mut()
+                .find(|p| p.id == port_id && p.project_id == project_id)
+            else {
+                return Err((
+                    StatusCode::NOT_FOUND,
+                    format!("Port id {port_id} could not be found."),
+                ));
+            };
+            if !port.device_id.is_empty() {
+                return Err((
+                    StatusCode::CONFLICT,
+                    format!("Port {port_id} is still in use."),
+                ));
             }
+            port.device_id = server_id.to_owned();
+            port.device_owner = "compute:nova".into();
+            continue;
         }
-        network_ids
-    };
-    for network_id in network_ids {
-        let fixed_ip = data
-            .subnets
+        let network_id = network.unwrap_or_default();
+        if !data
+            .networks
             .iter()
-            .find(|s| s.network_id == network_id)
-            .and_then(|subnet| {
-                let (start, end) = allocation_pool(&subnet.cidr)?;
-                let (start, end) = (
-                    u32::from(start.parse::<Ipv4Addr>().ok()?),
-                    u32::from(end.parse::<Ipv4Addr>().ok()?),
-                );
-                let taken: Vec<&str> = data
-                    .ports
-                    .iter()
-                    .filter_map(|p| p.fixed_ip.as_ref())
-                    .filter(|(s, _)| *s == subnet.id)
-                    .map(|(_, ip)| ip.as_str())
-                    .collect();
-                (start..=end)
-                    .map(|n| Ipv4Addr::from(n).to_string())
-                    .find(|ip| !taken.contains(&ip.as_str()))
-                    .map(|ip| (subnet.id.clone(), ip))
-            });
+            .any(|n| n.id == network_id && usable(n))
+        {
+            return Err(bad(format!("Network {network_id} could not be found.")));
+        }
+        let address = match fixed_ip {
+            Some(ip) => Some(requested_address(data, &network_id, &ip)?),
+            None => free_address(data, &network_id),
+        };
         let id = uuid::Uuid::new_v4();
         let mac = id.as_bytes();
         data.ports.push(Port {
@@ -131,11 +163,79 @@ pub fn plug_server(
             mac_address: format!("fa:16:3e:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2]),
             device_id: server_id.to_owned(),
             device_owner: "compute:nova".into(),
-            fixed_ip,
+            fixed_ip: address,
             created_at: time::OffsetDateTime::now_utc(),
         });
     }
     Ok(())
+}
+
+/// The (subnet, address) of a fixed IP asked for on a network, as Neutron checks it.
+fn requested_address(
+    data: &super::site::SiteData,
+    network_id: &str,
+    ip: &str,
+) -> Result<(String, String), PlugError> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let address: Ipv4Addr = ip.parse().map_err(|_| {
+        bad(format!(
+            "Invalid input for fixed_ip. Reason: '{ip}' is not a valid IP address."
+        ))
+    })?;
+    let subnet = data
+        .subnets
+        .iter()
+        .filter(|s| s.network_id == network_id)
+        .find(|s| in_cidr(&s.cidr, address))
+        .ok_or_else(|| {
+            bad(format!(
+                "Fixed IP {ip} is not a valid ip address for network {network_id}."
+            ))
+        })?;
+    let taken = data.ports.iter().any(|p| {
+        p.fixed_ip
+            .as_ref()
+            .is_some_and(|(s, a)| *s == subnet.id && a == ip)
+    });
+    if taken {
+        return Err((
+            StatusCode::CONFLICT,
+            format!("Unable to complete operation for network {network_id}. The IP address {ip} is in use."),
+        ));
+    }
+    Ok((subnet.id.clone(), ip.to_owned()))
+}
+
+fn in_cidr(cidr: &str, address: Ipv4Addr) -> bool {
+    let Some((base, prefix)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(base), Ok(prefix)) = (base.parse::<Ipv4Addr>(), prefix.parse::<u32>()) else {
+        return false;
+    };
+    let mask = u32::MAX.checked_shl(32 - prefix.min(32)).unwrap_or(0);
+    u32::from(address) & mask == u32::from(base) & mask
+}
+
+/// The first free address of the network's first subnet, as Neutron's IPAM picks it.
+fn free_address(data: &super::site::SiteData, network_id: &str) -> Option<(String, String)> {
+    let subnet = data.subnets.iter().find(|s| s.network_id == network_id)?;
+    let (start, end) = allocation_pool(&subnet.cidr)?;
+    let (start, end) = (
+        u32::from(start.parse::<Ipv4Addr>().ok()?),
+        u32::from(end.parse::<Ipv4Addr>().ok()?),
+    );
+    let taken: Vec<&str> = data
+        .ports
+        .iter()
+        .filter_map(|p| p.fixed_ip.as_ref())
+        .filter(|(s, _)| *s == subnet.id)
+        .map(|(_, ip)| ip.as_str())
+        .collect();
+    (start..=end)
+        .map(|n| Ipv4Addr::from(n).to_string())
+        .find(|ip| !taken.contains(&ip.as_str()))
+        .map(|ip| (subnet.id.clone(), ip))
 }
 
 /// A server's `addresses` as Nova shows them, keyed by network name.
@@ -267,13 +367,24 @@ async fn resources(
     )
 }
 
-async fn extensions(_caller: keystone::Caller) -> Response {
+async fn extensions(
+    _caller: keystone::Caller,
+    Extension(site): Extension<Arc<SimSite>>,
+) -> Response {
     let ext = |alias: &str, name: &str| json!({"alias": alias, "name": name, "description": name, "links": [], "updated": "2013-01-01T00:00:00-00:00"});
-    Json(json!({"extensions": [ext("quotas", "Quota management support"), ext("quota_details", "Quota details extension"),
+    let mut body = json!({"extensions": [ext("quotas", "Quota management support"), ext("quota_details", "Quota details extension"),
         ext("security-group", "security-group"), ext("external-net", "Neutron external network"),
         ext("standard-attr-description", "standard-attr-description"), ext("project-id", "project_id field enabled"),
-        ext("net-mtu", "Network MTU"), ext("standard-attr-timestamp", "Resource timestamps")]}))
-    .into_response()
+        ext("net-mtu", "Network MTU"), ext("standard-attr-timestamp", "Resource timestamps")]});
+    if site.profile.auto_allocation {
+        if let Some(list) = body["extensions"].as_array_mut() {
+            list.push(ext(
+                "auto-allocated-topology",
+                "Auto Allocated Topology Services",
+            ));
+        }
+    }
+    Json(body).into_response()
 }
 
 /// Attributes Neutron accepts on create, per resource; others are refused as Neutron does.

@@ -772,13 +772,14 @@ async fn create_server(
         let now = time::OffsetDateTime::now_utc();
         let id = uuid::Uuid::new_v4().to_string();
         if site.profile.has_neutron {
-            if let Err(message) = super::neutron::plug_server(
+            if let Err((status, message)) = super::neutron::plug_server(
                 &mut data,
                 &id,
                 &caller.project_id,
                 server.get("networks"),
+                site.profile.auto_allocation,
             ) {
-                return error(StatusCode::BAD_REQUEST, &message);
+                return error(status, &message);
             }
         }
         data.servers.push(Server {

@@ -13,6 +13,9 @@ pub struct Profile {
     pub nova_max: (u16, u16),
     pub has_cinder: bool,
     pub has_neutron: bool,
+    /// Neutron's `auto-allocated-topology`, behind Nova's `"networks": "auto"`: many
+    /// edge sites, and the real-services lane's, do not have it.
+    pub auto_allocation: bool,
 }
 
 /// Releases in a mixed fleet; `mixed` cycles through them so capability discovery matters.
@@ -24,6 +27,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             nova_max: (2, 100),
             has_cinder: true,
             has_neutron: true,
+            auto_allocation: true,
         },
     ),
     (
@@ -33,6 +37,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             nova_max: (2, 96),
             has_cinder: true,
             has_neutron: true,
+            auto_allocation: true,
         },
     ),
     (
@@ -42,6 +47,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             nova_max: (2, 93),
             has_cinder: true,
             has_neutron: true,
+            auto_allocation: false,
         },
     ),
     (
@@ -51,6 +57,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             nova_max: (2, 96),
             has_cinder: false,
             has_neutron: true,
+            auto_allocation: false,
         },
     ),
     (
@@ -60,6 +67,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             nova_max: (2, 93),
             has_cinder: true,
             has_neutron: false,
+            auto_allocation: false,
         },
     ),
 ];

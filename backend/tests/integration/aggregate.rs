@@ -320,7 +320,7 @@ async fn servers_are_refreshed_incrementally_with_changes_since() {
             name: "new".into(),
             flavor: "m1.tiny".into(),
             image: "cirros".into(),
-            networks: Vec::new(),
+            networks: None,
             key_name: None,
         })
         .await

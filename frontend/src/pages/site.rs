@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use overcast_api_types::l1::{
-    Items, NewServer, ServerAction, ServerActionRequest, SETTLING_SERVER_STATUSES,
+    Items, NetworkAttachment, NetworkMode, NewServer, ServerAction, ServerActionRequest,
+    ServerNetworks, AUTO_ALLOCATION, SETTLING_SERVER_STATUSES,
 };
 use overcast_api_types::Site;
 use serde_json::Value;
@@ -403,6 +404,20 @@ fn Quotas(quotas: Value) -> impl IntoView {
     }
 }
 
+/// Nova's networks for the form's choice: `auto`, `none` or a network's id.
+fn network_choice(choice: &str) -> Option<ServerNetworks> {
+    match choice {
+        "" => None,
+        "auto" => Some(ServerNetworks::Mode(NetworkMode::Auto)),
+        "none" => Some(ServerNetworks::Mode(NetworkMode::None)),
+        id => Some(ServerNetworks::Attach(vec![NetworkAttachment {
+            network: Some(id.to_owned()),
+            port: None,
+            fixed_ip: None,
+        }])),
+    }
+}
+
 /// Boot a server on this site from its own flavors, images and networks.
 #[component]
 fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
@@ -419,7 +434,17 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
                 };
                 let flavors = names(api::get::<Value>(&format!("{base}/flavors")).await)?;
                 let images = names(api::get::<Value>(&format!("{base}/images")).await)?;
-                let networks = names(api::get::<Value>(&format!("{base}/networks")).await)?;
+                // What the site can do decides the choices: "auto" only where its
+                // Neutron allocates networks by itself (Nova answers 500 elsewhere).
+                let site = api::get::<Site>(&base).await?;
+                let automatic =
+                    site.capabilities.get("network").map(String::as_str) == Some(AUTO_ALLOCATION);
+                let mut networks: Vec<(String, String)> = automatic
+                    .then(|| ("auto".to_owned(), "Allocated by the site".to_owned()))
+                    .into_iter()
+                    .collect();
+                networks.extend(names(api::get::<Value>(&format!("{base}/networks")).await)?);
+                networks.push(("none".to_owned(), "No network".to_owned()));
                 Ok::<_, api::ApiError>((flavors, images, networks))
             }
         })
@@ -436,10 +461,7 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
             name: name.get_untracked().trim().to_owned(),
             flavor: flavor.get_untracked(),
             image: image.get_untracked(),
-            networks: Some(network.get_untracked())
-                .filter(|n| !n.is_empty())
-                .into_iter()
-                .collect(),
+            networks: network_choice(&network.get_untracked()),
             key_name: None,
         };
         let path = format!("{base}/servers");
@@ -485,7 +507,7 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
                             </div>
                             {select("server-flavor", "Flavor", flavor, flavors, false)}
                             {select("server-image", "Image", image, images, false)}
-                            {select("server-network", "Network", network, networks, true)}
+                            {select("server-network", "Network", network, networks, false)}
                         </div>
                     }.into_any(),
                 })}
