@@ -559,15 +559,67 @@ pub mod l1 {
         pub external: bool,
         pub subnets: Vec<String>,
         pub project_id: Option<String>,
+        /// Provider attributes, shown to admins by Neutron.
+        #[serde(
+            default,
+            rename = "provider:network_type",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub network_type: Option<String>,
+        #[serde(
+            default,
+            rename = "provider:physical_network",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub physical_network: Option<String>,
+        #[serde(
+            default,
+            rename = "provider:segmentation_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub segmentation_id: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mtu: Option<u64>,
     }
 
-    #[derive(Debug, Clone, Serialize, Deserialize)]
+    /// A network to create, with Neutron's own names for the provider attributes (the
+    /// only kind of network many edge sites have).
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(deny_unknown_fields)]
     pub struct NewNetwork {
         pub name: String,
         #[serde(default)]
         pub shared: bool,
+        /// `flat`, `vlan`, `vxlan`, `geneve`, `gre` or `local`.
+        #[serde(
+            default,
+            rename = "provider:network_type",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub network_type: Option<String>,
+        #[serde(
+            default,
+            rename = "provider:physical_network",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub physical_network: Option<String>,
+        #[serde(
+            default,
+            rename = "provider:segmentation_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub segmentation_id: Option<u64>,
+        #[serde(
+            default,
+            rename = "router:external",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub external: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mtu: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub port_security_enabled: Option<bool>,
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -239,7 +239,7 @@ impl ApiError {
                     format!("site {site}'s {service} service sent an answer Overcast cannot read: {detail}"),
                     None,
                 ),
-                OpenStackError::Api { service, status, message } => {
+                OpenStackError::Api { service, status, message, .. } => {
                     let (http, code) = match status {
                         400 => (StatusCode::BAD_REQUEST, "site_rejected"),
                         401 => (StatusCode::BAD_GATEWAY, "site_auth_failed"),

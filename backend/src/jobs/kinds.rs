@@ -92,6 +92,14 @@ impl From<ResourceError> for Failure {
                 Failure::Unreachable(message)
             }
             ResourceError::Site(OpenStackError::BadResponse { .. }) => Failure::Transient(message),
+            // Neutron answers 503 with a typed error for conditions another attempt will
+            // not change (`NoNetworkAvailable`: the site has no tenant network types).
+            ResourceError::Site(OpenStackError::Api {
+                service: "network",
+                status: 503,
+                fault: Some(_),
+                ..
+            }) => Failure::Permanent(message),
             ResourceError::Site(OpenStackError::Api { status, .. })
                 if status >= 500 || status == 429 =>
             {
@@ -590,12 +598,29 @@ mod tests {
             service: "compute",
             status: 503,
             message: "busy".into(),
+            fault: None,
         });
         assert!(matches!(Failure::from(busy), Failure::Transient(_)));
         let refused = ResourceError::Site(OpenStackError::Api {
             service: "compute",
             status: 400,
             message: "bad".into(),
+            fault: None,
+        });
+        assert!(matches!(Failure::from(refused), Failure::Permanent(_)));
+        let no_network = ResourceError::Site(OpenStackError::Api {
+            service: "network",
+            status: 503,
+            message: "Unable to create the network. No tenant network is available for allocation."
+                .into(),
+            fault: Some("NoNetworkAvailable".into()),
+        });
+        assert!(matches!(Failure::from(no_network), Failure::Permanent(_)));
+        let refused = ResourceError::Site(OpenStackError::Api {
+            service: "compute",
+            status: 400,
+            message: "bad".into(),
+            fault: None,
         });
         assert!(matches!(Failure::from(refused), Failure::Permanent(_)));
     }

@@ -32,6 +32,9 @@ pub enum OpenStackError {
         service: &'static str,
         status: u16,
         message: String,
+        /// The error's type where the service names one (Neutron's `NoNetworkAvailable`,
+        /// Nova's `itemNotFound`).
+        fault: Option<String>,
     },
     /// The site's catalog has no such service for the configured region and interface.
     #[error("the site offers no {0} service")]
@@ -76,6 +79,36 @@ impl OpenStackError {
             OpenStackError::Unreachable(text)
         }
     }
+}
+
+/// The error an answer with an error status stands for.
+pub(crate) fn api_error(service: &'static str, status: StatusCode, body: &[u8]) -> OpenStackError {
+    let text = String::from_utf8_lossy(body);
+    OpenStackError::Api {
+        service,
+        status: status.as_u16(),
+        message: error_message(status, &text),
+        fault: fault_type(&text),
+    }
+}
+
+/// The type an OpenStack error body names: Neutron's `{"NeutronError": {"type"}}`, or
+/// the key of Nova's `{"itemNotFound": {"message"}}`.
+fn fault_type(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let object = value.as_object()?;
+    if let Some(kind) = object
+        .get("NeutronError")
+        .and_then(|e| e.get("type"))
+        .and_then(|t| t.as_str())
+    {
+        return Some(kind.to_owned());
+    }
+    object
+        .iter()
+        .find(|(_, inner)| inner.get("message").is_some())
+        .map(|(key, _)| key.clone())
+        .filter(|key| key != "error")
 }
 
 /// How much of an error body to keep: enough to read, never a whole HTML page.
@@ -196,6 +229,11 @@ mod tests {
             "The request you have made requires authentication."
         );
         assert_eq!(error_message(StatusCode::BAD_GATEWAY, ""), "Bad Gateway");
+        let neutron = r#"{"NeutronError": {"type": "NoNetworkAvailable", "message": "Unable to create the network. No tenant network is available for allocation.", "detail": ""}}"#;
+        assert_eq!(fault_type(neutron).as_deref(), Some("NoNetworkAvailable"));
+        assert_eq!(fault_type(nova).as_deref(), Some("itemNotFound"));
+        assert_eq!(fault_type(keystone), None);
+        assert_eq!(fault_type("<html>503</html>"), None);
         let long = "x".repeat(2000);
         assert!(error_message(StatusCode::INTERNAL_SERVER_ERROR, &long).len() < 600);
     }

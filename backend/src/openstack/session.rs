@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::catalog::{Catalog, CatalogEntry, ServiceType};
-use super::{error_message, OpenStackError};
+use super::{api_error, error_message, OpenStackError};
 
 /// Where and as whom the console signs in to a site.
 #[derive(Debug, Clone)]
@@ -151,11 +151,7 @@ impl SiteSession {
             )));
         }
         if !status.is_success() {
-            return Err(OpenStackError::Api {
-                service: "identity",
-                status: status.as_u16(),
-                message: error_message(status, &String::from_utf8_lossy(&body)),
-            });
+            return Err(api_error("identity", status, &body));
         }
         let bad = |detail: String| OpenStackError::BadResponse {
             service: "identity",
@@ -304,11 +300,7 @@ impl SiteSession {
                 body: bytes,
             })
         } else {
-            Err(OpenStackError::Api {
-                service: service.name(),
-                status: status.as_u16(),
-                message: error_message(status, &String::from_utf8_lossy(&bytes)),
-            })
+            Err(api_error(service.name(), status, &bytes))
         }
     }
 
@@ -462,6 +454,7 @@ impl SiteSession {
                 service: "identity",
                 status: status.as_u16(),
                 message: format!("identity answered {status}"),
+                fault: None,
             });
         }
         Ok(started.elapsed())
@@ -543,11 +536,7 @@ async fn finish(
             body,
         })
     } else {
-        Err(OpenStackError::Api {
-            service: service.name(),
-            status: status.as_u16(),
-            message: error_message(status, &String::from_utf8_lossy(&body)),
-        })
+        Err(api_error(service.name(), status, &body))
     }
 }
 
@@ -624,6 +613,7 @@ fn redirected(
             "redirected to {location}; Overcast does not follow redirects, which would re-send \
              the site's credentials elsewhere: register the URL the site really answers on"
         ),
+        fault: None,
     }
 }
 

@@ -4,7 +4,7 @@ use overcast_api_types::l1::{
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{array, object, segment, text, ResourceError, Result, SiteOps};
+use super::{array, number, object, segment, text, ResourceError, Result, SiteOps};
 use crate::openstack::ServiceType::Network as Neutron;
 
 fn network(value: &Value) -> Network {
@@ -28,6 +28,60 @@ fn network(value: &Value) -> Network {
             .filter_map(|s| s.as_str().map(str::to_owned))
             .collect(),
         project_id: text(value, "project_id").or_else(|| text(value, "tenant_id")),
+        network_type: text(value, "provider:network_type"),
+        physical_network: text(value, "provider:physical_network"),
+        segmentation_id: number(value, "provider:segmentation_id"),
+        mtu: number(value, "mtu"),
+    }
+}
+
+/// Checks provider attributes as Neutron's type drivers would, so that a typo is a 400
+/// naming the field rather than a site's error.
+fn check_provider(new: &NewNetwork) -> Result<()> {
+    let invalid = |field: &str, message: &str| Err(ResourceError::invalid(field, message));
+    let Some(kind) = new.network_type.as_deref() else {
+        if new.physical_network.is_some() || new.segmentation_id.is_some() {
+            return invalid(
+                "provider:network_type",
+                "give the network type with a physical network or segmentation id",
+            );
+        }
+        return Ok(());
+    };
+    let most = match kind {
+        "flat" | "local" => 0,
+        "vlan" => 4094,
+        "vxlan" | "geneve" => (1 << 24) - 1,
+        "gre" => u64::from(u32::MAX),
+        _ => {
+            return invalid(
+                "provider:network_type",
+                "one of flat, vlan, vxlan, geneve, gre, local",
+            )
+        }
+    };
+    if kind == "flat" && new.physical_network.as_deref().is_none_or(str::is_empty) {
+        return invalid(
+            "provider:physical_network",
+            "a flat network needs the physical network it is on",
+        );
+    }
+    if matches!(kind, "vxlan" | "geneve" | "gre" | "local") && new.physical_network.is_some() {
+        return invalid(
+            "provider:physical_network",
+            "only flat and vlan networks are on a physical network",
+        );
+    }
+    match new.segmentation_id {
+        Some(_) if most == 0 => invalid(
+            "provider:segmentation_id",
+            "flat and local networks have no segmentation id",
+        ),
+        Some(id) if id == 0 || id > most => invalid(
+            "provider:segmentation_id",
+            &format!("must be 1-{most} for a {kind} network"),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -91,7 +145,12 @@ impl SiteOps {
                 "must be at most 255 characters",
             ));
         }
-        let body = json!({"network": {"name": new.name, "shared": new.shared}});
+        check_provider(new)?;
+        if new.mtu.is_some_and(|mtu| !(68..=65535).contains(&mtu)) {
+            return Err(ResourceError::invalid("mtu", "must be 68-65535"));
+        }
+        // Neutron's own names: what is not set is left to the site's defaults.
+        let body = json!({ "network": new });
         let created = self
             .send(Neutron, Method::POST, "v2.0/networks", Some(&body))
             .await?;
@@ -196,6 +255,31 @@ impl SiteOps {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn provider_attributes_are_checked_as_type_drivers_do() {
+        use overcast_api_types::l1::NewNetwork;
+        let net = |kind: &str, physical: Option<&str>, segment: Option<u64>| NewNetwork {
+            name: "n".into(),
+            network_type: Some(kind.into()),
+            physical_network: physical.map(str::to_owned),
+            segmentation_id: segment,
+            ..NewNetwork::default()
+        };
+        assert!(super::check_provider(&net("flat", Some("physnet1"), None)).is_ok());
+        assert!(super::check_provider(&net("vlan", Some("physnet1"), Some(100))).is_ok());
+        assert!(super::check_provider(&net("vxlan", None, Some(5000))).is_ok());
+        assert!(super::check_provider(&net("flat", None, None)).is_err());
+        assert!(super::check_provider(&net("flat", Some("physnet1"), Some(4))).is_err());
+        assert!(super::check_provider(&net("vlan", Some("physnet1"), Some(5000))).is_err());
+        assert!(super::check_provider(&net("vxlan", Some("physnet1"), None)).is_err());
+        assert!(super::check_provider(&net("flot", Some("physnet1"), None)).is_err());
+        let orphan = NewNetwork {
+            physical_network: Some("physnet1".into()),
+            ..NewNetwork::default()
+        };
+        assert!(super::check_provider(&orphan).is_err());
+    }
+
     #[test]
     fn cidrs_are_checked_before_asking() {
         assert!(super::valid_cidr("10.1.0.0/24"));

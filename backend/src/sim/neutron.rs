@@ -30,7 +30,154 @@ pub struct Network {
     pub external: bool,
     pub mtu: u32,
     pub description: String,
+    pub segment: Segment,
     pub created_at: time::OffsetDateTime,
+}
+
+/// A network's provider segment, as ML2 records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub network_type: String,
+    pub physical_network: Option<String>,
+    pub segmentation_id: Option<u64>,
+}
+
+impl Segment {
+    pub fn flat(physical_network: &str) -> Segment {
+        Segment {
+            network_type: "flat".into(),
+            physical_network: Some(physical_network.into()),
+            segmentation_id: None,
+        }
+    }
+
+    pub fn tenant(vni: u64) -> Segment {
+        Segment {
+            network_type: "vxlan".into(),
+            physical_network: None,
+            segmentation_id: Some(vni),
+        }
+    }
+}
+
+/// Physical networks the simulated ML2 maps (`flat_networks`, `network_vlan_ranges`).
+const PHYSICAL_NETWORKS: [&str; 3] = ["public", "physnet1", "physnet2"];
+
+/// The segment a create request asks for, checked as ML2's type drivers check it;
+/// `Err` is Neutron's answer.
+fn requested_segment(
+    fields: &serde_json::Map<String, Value>,
+    tenant_networks: bool,
+    existing: &[Network],
+) -> Result<Segment, Response> {
+    let invalid = |message: String| {
+        Err(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            &format!("Invalid input for operation: {message}."),
+        ))
+    };
+    let text = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_owned);
+    let segment = Segment {
+        network_type: text("provider:network_type").unwrap_or_default(),
+        physical_network: text("provider:physical_network"),
+        segmentation_id: fields
+            .get("provider:segmentation_id")
+            .and_then(Value::as_u64),
+    };
+    let supported: &[&str] = if tenant_networks {
+        &["flat", "vlan", "vxlan"]
+    } else {
+        &["flat"]
+    };
+    match segment.network_type.as_str() {
+        "" if segment.physical_network.is_some() || segment.segmentation_id.is_some() => {
+            invalid("provider:network_type required".into())
+        }
+        "" if !tenant_networks => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NoNetworkAvailable",
+            "Unable to create the network. No tenant network is available for allocation.",
+        )),
+        "" => {
+            let next = existing
+                .iter()
+                .filter(|n| n.segment.network_type == "vxlan")
+                .filter_map(|n| n.segment.segmentation_id)
+                .max()
+                .unwrap_or(1000)
+                + 1;
+            Ok(Segment::tenant(next))
+        }
+        kind if !supported.contains(&kind) => {
+            invalid(format!("network_type value '{kind}' not supported"))
+        }
+        kind => {
+            let in_use = |s: &Segment| existing.iter().any(|n| n.segment == *s);
+            match (kind, &segment.physical_network, segment.segmentation_id) {
+                ("flat", None, _) => {
+                    invalid("physical_network required for flat provider network".into())
+                }
+                ("flat", _, Some(_)) => {
+                    invalid("segmentation_id specified for flat provider network".into())
+                }
+                ("flat" | "vlan", Some(physnet), _)
+                    if !PHYSICAL_NETWORKS.contains(&physnet.as_str()) =>
+                {
+                    invalid(format!(
+                        "physical_network '{physnet}' unknown for {kind} provider network"
+                    ))
+                }
+                ("flat", Some(physnet), None) if in_use(&segment) => Err(error(
+                    StatusCode::CONFLICT,
+                    "FlatNetworkInUse",
+                    &format!(
+                        "Unable to create the flat network. Physical network {physnet} is in use."
+                    ),
+                )),
+                ("vlan", None, _) => {
+                    invalid("physical_network required for VLAN provider network".into())
+                }
+                ("vlan", _, Some(id)) if !(1..=4094).contains(&id) => {
+                    invalid("segmentation_id out of range (1 through 4094)".into())
+                }
+                ("vxlan", Some(_), _) => {
+                    invalid("physical_network specified for vxlan provider network".into())
+                }
+                ("vxlan", None, Some(id)) if !(1..(1 << 24)).contains(&id) => {
+                    invalid("segmentation_id out of range (1 through 16777215)".into())
+                }
+                (_, _, Some(id)) if in_use(&segment) => Err(error(
+                    StatusCode::CONFLICT,
+                    if kind == "vlan" {
+                        "VlanIdInUse"
+                    } else {
+                        "TunnelIdInUse"
+                    },
+                    &format!("Unable to create the network. The segmentation id {id} is in use."),
+                )),
+                // No id given: ML2 allocates the next free one of its ranges.
+                (_, physnet, None) if kind != "flat" => {
+                    let first = if kind == "vlan" { 100 } else { 1001 };
+                    (first..first + 100)
+                        .map(|id| Segment {
+                            network_type: kind.to_owned(),
+                            physical_network: physnet.clone(),
+                            segmentation_id: Some(id),
+                        })
+                        .find(|candidate| !in_use(candidate))
+                        .ok_or_else(|| {
+                            error(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "NoNetworkAvailable",
+                                "Unable to create the network. No tenant network is available for allocation.",
+                            )
+                        })
+                }
+                _ => Ok(segment),
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -517,6 +664,8 @@ fn network_json(n: &Network, subnets: &[Subnet]) -> Value {
            "admin_state_up": n.admin_state_up, "status": "ACTIVE", "shared": n.shared, "router:external": n.external,
            "mtu": n.mtu, "subnets": subnet_ids, "description": n.description, "availability_zones": ["nova"],
            "port_security_enabled": true, "tags": [], "revision_number": 1,
+           "provider:network_type": n.segment.network_type, "provider:physical_network": n.segment.physical_network,
+           "provider:segmentation_id": n.segment.segmentation_id,
            "created_at": rfc3339(n.created_at), "updated_at": rfc3339(n.created_at)})
 }
 
@@ -592,7 +741,18 @@ async fn create_network(
             "(rule:create_network:shared) is disallowed by policy",
         );
     }
+    if fields.keys().any(|key| key.starts_with("provider:")) && !caller.is_admin {
+        return error(
+            StatusCode::FORBIDDEN,
+            "PolicyNotAuthorized",
+            "(rule:create_network:provider:network_type) is disallowed by policy",
+        );
+    }
     let mut data = site.data();
+    let segment = match requested_segment(&fields, site.profile.tenant_networks, &data.networks) {
+        Ok(segment) => segment,
+        Err(response) => return response,
+    };
     let limit = data.network_quota(&project_id).network;
     if limit >= 0
         && data
@@ -627,6 +787,7 @@ async fn create_network(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
+        segment,
         created_at: time::OffsetDateTime::now_utc(),
     };
     let body = json!({"network": network_json(&network, &[])});

@@ -16,6 +16,10 @@ pub struct Profile {
     /// Neutron's `auto-allocated-topology`, behind Nova's `"networks": "auto"`: many
     /// edge sites, and the real-services lane's, do not have it.
     pub auto_allocation: bool,
+    /// Whether Neutron has tenant network types (vxlan here). Without them, as on the
+    /// real-services lane's sites, only provider networks can be created, and a network
+    /// without provider attributes gets `503 NoNetworkAvailable`.
+    pub tenant_networks: bool,
 }
 
 /// Releases in a mixed fleet; `mixed` cycles through them so capability discovery matters.
@@ -28,6 +32,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_cinder: true,
             has_neutron: true,
             auto_allocation: true,
+            tenant_networks: true,
         },
     ),
     (
@@ -38,6 +43,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_cinder: true,
             has_neutron: true,
             auto_allocation: true,
+            tenant_networks: true,
         },
     ),
     (
@@ -48,6 +54,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_cinder: true,
             has_neutron: true,
             auto_allocation: false,
+            tenant_networks: true,
         },
     ),
     (
@@ -58,6 +65,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_cinder: false,
             has_neutron: true,
             auto_allocation: false,
+            tenant_networks: false,
         },
     ),
     (
@@ -68,6 +76,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_cinder: true,
             has_neutron: false,
             auto_allocation: false,
+            tenant_networks: false,
         },
     ),
 ];
@@ -405,6 +414,13 @@ impl SimSite {
                     external,
                     mtu: 1450,
                     description: String::new(),
+                    segment: if external {
+                        super::neutron::Segment::flat("public")
+                    } else if profile.tenant_networks {
+                        super::neutron::Segment::tenant(1000 + n as u64)
+                    } else {
+                        super::neutron::Segment::flat("physnet2")
+                    },
                     created_at: created,
                 });
                 subnets.push(super::neutron::Subnet {

@@ -540,3 +540,64 @@ async fn a_site_that_leaves_has_its_waiting_task_cancelled_with_the_reason() {
         "site site-002 was removed from the console"
     );
 }
+
+#[tokio::test]
+async fn network_jobs_create_provider_networks_and_fail_at_once_where_no_tenant_network_exists() {
+    // site-004 has the edge profile: flat provider networks only, like the real lane's.
+    let sim = start_sim(4).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let targets = json!({"sites": ["site-001", "site-004"]});
+    let tenant = create_job(
+        &app,
+        json!({"kind": "network.create", "targets": targets, "params": {"name": "apps"}}),
+    )
+    .await;
+    let id = tenant["id"].as_str().unwrap_or_default();
+    let done = job_when(
+        &app,
+        id,
+        Duration::from_secs(20),
+        "the tenant network job ends",
+        |job| job["state"] == "partially_failed",
+    )
+    .await;
+    assert_eq!(task(&done, "site-001")["state"], "succeeded", "{done}");
+    let refused = task(&done, "site-004");
+    assert_eq!(refused["state"], "failed", "{done}");
+    assert_eq!(
+        refused["attempts"], 1,
+        "a stated condition is not retried: {done}"
+    );
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(error.contains("No tenant network is available"), "{error}");
+
+    let provider = create_job(
+        &app,
+        json!({"kind": "network.create", "targets": targets,
+               "params": {"name": "edge-lan", "provider:network_type": "flat",
+                          "provider:physical_network": "physnet1", "shared": true}}),
+    )
+    .await;
+    let id = provider["id"].as_str().unwrap_or_default();
+    job_when(
+        &app,
+        id,
+        Duration::from_secs(20),
+        "the provider network job succeeds",
+        |job| job["state"] == "succeeded",
+    )
+    .await;
+    for site in ["site-001", "site-004"] {
+        let data = sim
+            .site(site)
+            .map(|s| s.data().networks.clone())
+            .unwrap_or_default();
+        let made: Vec<_> = data.iter().filter(|n| n.name == "edge-lan").collect();
+        assert_eq!(made.len(), 1, "{site}");
+        assert_eq!(
+            made[0].segment.physical_network.as_deref(),
+            Some("physnet1")
+        );
+    }
+}

@@ -213,6 +213,66 @@ async fn servers_boot_with_no_network_or_a_fixed_address_as_nova_takes_them() {
 }
 
 #[tokio::test]
+async fn networks_take_neutrons_provider_attributes_and_its_refusals() {
+    let (_sim, app) = fleet(4).await;
+    let create = |site: &'static str, body: Value| {
+        let app = &app;
+        async move { call(app, Method::POST, &format!("{site}/networks"), Some(body)).await }
+    };
+    // site-004: the edge profile, flat provider networks only.
+    let (status, refused) = create("site-004", json!({"name": "apps"})).await;
+    assert_eq!(status, 502, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("No tenant network is available"),
+        "{message}"
+    );
+
+    let flat = json!({"name": "edge-lan", "provider:network_type": "flat",
+                      "provider:physical_network": "physnet1", "mtu": 1500, "port_security_enabled": false});
+    let (status, made) = create("site-004", flat.clone()).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["provider:network_type"], "flat", "{made}");
+    assert_eq!(made["provider:physical_network"], "physnet1", "{made}");
+    assert_eq!(made["mtu"], 1500, "{made}");
+    let (status, again) = create("site-004", flat).await;
+    assert_eq!(
+        status, 409,
+        "one flat network per physical network: {again}"
+    );
+
+    let (status, vlan) = create(
+        "site-001",
+        json!({"name": "vlan-100", "provider:network_type": "vlan",
+               "provider:physical_network": "physnet1", "provider:segmentation_id": 100}),
+    )
+    .await;
+    assert_eq!(status, 201, "{vlan}");
+    assert_eq!(vlan["provider:segmentation_id"], 100, "{vlan}");
+
+    for (body, field) in [
+        (
+            json!({"name": "x", "provider:network_type": "flat"}),
+            "provider:physical_network",
+        ),
+        (
+            json!({"name": "x", "provider:network_type": "vlan", "provider:physical_network": "physnet1",
+                "provider:segmentation_id": 5000}),
+            "provider:segmentation_id",
+        ),
+        (
+            json!({"name": "x", "provider:netwrk_type": "flat"}),
+            "provider:netwrk_type",
+        ),
+        (json!({"name": "x", "mtu": 20}), "mtu"),
+    ] {
+        let (status, refused) = create("site-001", body.clone()).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert_eq!(refused["error"]["fields"][0]["field"], field, "{refused}");
+    }
+}
+
+#[tokio::test]
 async fn servers_are_created_acted_on_and_deleted() {
     let (_sim, app) = fleet(5).await;
     // Zed (site-003) caps Nova at 2.93; the console negotiates down without the caller knowing.
@@ -357,7 +417,11 @@ async fn round_trip(app: &TestApp, site: &str, cinder: bool, neutron: bool) {
         ),
     ];
     if neutron {
-        cases.push(("networks", json!({"name": "edge-net"})));
+        // A provider network: the edge profile has no tenant networks, like real edge sites.
+        cases.push((
+            "networks",
+            json!({"name": "edge-net", "provider:network_type": "flat", "provider:physical_network": "physnet1"}),
+        ));
         cases.push((
             "security-groups",
             json!({"name": "web", "description": "http"}),
