@@ -743,6 +743,8 @@ pub mod l1 {
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct RoleAssignment {
+        /// `project_id:user_id:role_id`, which `DELETE …/role-assignments/{id}` takes.
+        pub id: String,
         pub user_id: String,
         pub user_name: Option<String>,
         pub project_id: String,
@@ -865,6 +867,15 @@ pub enum SiteAnswerStatus {
     Timeout,
     Error,
     AuthFailed,
+    /// The site's catalog has no such service (no Cinder, say): nothing is missing.
+    NotOffered,
+}
+
+impl SiteAnswerStatus {
+    /// Whether the site said all it has: it answered, or it has no such service.
+    pub fn is_complete(self) -> bool {
+        matches!(self, SiteAnswerStatus::Ok | SiteAnswerStatus::NotOffered)
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

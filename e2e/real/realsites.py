@@ -892,10 +892,14 @@ def init_commands(paths, site):
     neutron_conf = ["--config-file", etc / "neutron/neutron.conf",
                     "--config-file", etc / "neutron/ml2_conf.ini"]
     return {
-        "keystone": [
-            keystone + ["db_sync"],
+        # Key repositories are plain files: they need no database, so they are set up
+        # beside db_sync and bootstrap rather than before them.
+        "keystone-keys": [
             keystone + ["fernet_setup", *owner],
             keystone + ["credential_setup", *owner],
+        ],
+        "keystone": [
+            keystone + ["db_sync"],
             keystone + ["bootstrap", "--bootstrap-password", ADMIN_PASSWORD,
                         "--bootstrap-username", ADMIN_USER,
                         "--bootstrap-project-name", ADMIN_PROJECT,
@@ -937,12 +941,17 @@ def initialise_site(paths, site, pool, deadline, launched):
         for db in site.db.glob("*.sqlite"):
             if db.stem.startswith(service):
                 set_wal(db)
-        say(f"{site.name}: {service} databases ready")
+        say(f"{site.name}: {service} set up")
 
-    # Keystone first: it is on the critical path (everything else signs in to it).
-    chains = {service: pool.submit(chain, service, commands)
-              for service, commands in init_commands(paths, site).items()}
-    chains["keystone"].result()
+    # Keystone's chain runs here, not in the shared pool: it is on the critical path
+    # (everything else signs in to it) and must not queue behind other sites' chains.
+    commands = init_commands(paths, site)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="keys") as keys_runner:
+        keys = keys_runner.submit(chain, "keystone-keys", commands.pop("keystone-keys"))
+        chains = {service: pool.submit(chain, service, commands.pop(service))
+                  for service in ("nova", "neutron", "glance", "placement")}
+        chain("keystone", commands.pop("keystone"))
+        keys.result()
     start_site_process(paths, site, "keystone", launched)
     wait_http(paths, site, "keystone", site.process("keystone"), deadline)
     wait_for(f"{site.name}: a token", lambda: issue_token(site), deadline, paths,
@@ -990,6 +999,15 @@ def setup_identity(site):
 
 def start_site(paths, site, pool, timeout):
     """Starts (initialising first if needed) one site and waits until it is ready."""
+    try:
+        _start_site(paths, site, pool, timeout)
+    except LaunchError as e:
+        # Said now: run_sites reports the first failure only after every site finished.
+        say(f"{site.name}: failed: {e}")
+        raise
+
+
+def _start_site(paths, site, pool, timeout):
     deadline = Deadline(timeout)
     launched = {}
     write_configs(paths, site)

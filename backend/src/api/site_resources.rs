@@ -205,14 +205,14 @@ pub async fn show(
     let response = match resource {
         Resource::Servers => one(ok, ops.server(&id).await.map_err(failed)?),
         Resource::Images => one(ok, ops.image(&id).await.map_err(failed)?),
-        Resource::Flavors => one(ok, ops.flavor(&id).await.map_err(failed)?),
+        Resource::Flavors => one(ok, ops.find_flavor(&id).await.map_err(failed)?),
         Resource::Networks => one(ok, ops.network(&id).await.map_err(failed)?),
         Resource::Subnets => one(ok, ops.subnet(&id).await.map_err(failed)?),
         Resource::Volumes => one(ok, ops.volume(&id).await.map_err(failed)?),
         Resource::Keypairs => one(ok, ops.keypair(&id).await.map_err(failed)?),
         Resource::SecurityGroups => one(ok, ops.security_group(&id).await.map_err(failed)?),
         Resource::Projects => one(ok, ops.find_project(&id).await.map_err(failed)?),
-        Resource::Users => one(ok, ops.user(&id).await.map_err(failed)?),
+        Resource::Users => one(ok, ops.find_user(&id).await.map_err(failed)?),
         Resource::Quotas => one(ok, ops.quotas(&id).await.map_err(failed)?),
         Resource::Hypervisors => {
             let found = ops

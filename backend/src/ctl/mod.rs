@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use overcast_api_types::jobs::{Job, JobList, Rollout, Targets};
-use overcast_api_types::{
-    Aggregate, ImportReport, LoginResponse, Site, SiteAnswerStatus, SiteList,
-};
+use overcast_api_types::{Aggregate, ImportReport, LoginResponse, Site, SiteList};
 use serde_json::{json, Value};
 
 pub use client::{Client, CtlError};
@@ -247,10 +245,7 @@ async fn dispatch(client: &Client, args: &CtlArgs) -> Result<Verdict, CtlError> 
                 Output::Json => output::json(&answer),
                 Output::Table => output::aggregate(&answer),
             }
-            let all_ok = answer
-                .sites
-                .values()
-                .all(|a| a.status == SiteAnswerStatus::Ok);
+            let all_ok = answer.sites.values().all(|a| a.status.is_complete());
             Ok(if all_ok {
                 Verdict::Success
             } else {

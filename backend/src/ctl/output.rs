@@ -83,7 +83,7 @@ pub fn aggregate(answer: &Aggregate) {
     let troubled: Vec<String> = answer
         .sites
         .iter()
-        .filter(|(_, a)| a.status != overcast_api_types::SiteAnswerStatus::Ok)
+        .filter(|(_, a)| !a.status.is_complete())
         .map(|(site, a)| {
             format!(
                 "{site}: {} {}{}",

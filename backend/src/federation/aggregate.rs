@@ -210,6 +210,9 @@ impl FanOut {
                     ResourceError::Site(
                         OpenStackError::AuthFailed(_) | OpenStackError::Api { status: 401, .. },
                     ) => SiteAnswerStatus::AuthFailed,
+                    ResourceError::Site(OpenStackError::MissingService(_)) => {
+                        SiteAnswerStatus::NotOffered
+                    }
                     _ => SiteAnswerStatus::Error,
                 };
                 failed(status, error.to_string())

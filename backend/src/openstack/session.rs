@@ -55,6 +55,8 @@ pub struct SiteSession {
     network_extensions: tokio::sync::OnceCell<Arc<std::collections::BTreeSet<String>>>,
 }
 
+/// Every call asks for JSON: Glance, for one, answers errors as HTML pages otherwise.
+const JSON: &str = "application/json";
 const TOKEN_REFRESH_MARGIN: time::Duration = time::Duration::minutes(2);
 const MAX_ATTEMPTS: u32 = 3;
 
@@ -129,6 +131,7 @@ impl SiteSession {
         let response = self
             .http
             .post(self.tokens_url())
+            .header(reqwest::header::ACCEPT, JSON)
             .json(&self.auth_body())
             .timeout(remaining)
             .send()
@@ -269,6 +272,7 @@ impl SiteSession {
             .http
             .request(method, url)
             .header("x-auth-token", token)
+            .header(reqwest::header::ACCEPT, JSON)
             .timeout(remaining);
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -321,6 +325,7 @@ impl SiteSession {
             .http
             .put(join(&endpoint, path))
             .header("x-auth-token", &token.id)
+            .header(reqwest::header::ACCEPT, JSON)
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()
@@ -347,6 +352,11 @@ impl SiteSession {
             self.http
                 .get(join(&endpoint, path))
                 .header("x-auth-token", &token.id)
+                // Data when it works, an error the console can read when it does not.
+                .header(
+                    reqwest::header::ACCEPT,
+                    "application/octet-stream, application/json",
+                )
                 .send(),
         )
         .await
@@ -444,6 +454,7 @@ impl SiteSession {
         let response = self
             .http
             .get(&self.auth.auth_url)
+            .header(reqwest::header::ACCEPT, JSON)
             .timeout(timeout)
             .send()
             .await

@@ -210,28 +210,36 @@ impl SiteOps {
         Ok(())
     }
 
-    async fn resolve_flavor(&self, wanted: &str) -> Result<String> {
+    /// A flavor by id or, as Nova does not look names up, by its unique name.
+    pub async fn find_flavor(&self, wanted: &str) -> Result<Flavor> {
         match self.flavor(wanted).await {
-            Ok(found) => return Ok(found.id),
-            Err(e) if !is_not_found(&e) => return Err(e),
-            Err(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            other => return other,
         }
-        let matches: Vec<Flavor> = self
+        let mut matches: Vec<Flavor> = self
             .flavors()
             .await?
             .into_iter()
             .filter(|f| f.name == wanted)
             .collect();
-        match matches.as_slice() {
-            [one] => Ok(one.id.clone()),
-            [] => Err(ResourceError::invalid(
-                "flavor",
-                format!("no flavor {wanted:?} on site {}", self.site),
-            )),
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err(ResourceError::NotFound(format!(
+                "no flavor {wanted:?} on site {}",
+                self.site
+            ))),
             _ => Err(ResourceError::invalid(
                 "flavor",
                 format!("several flavors are named {wanted:?}; give the id"),
             )),
+        }
+    }
+
+    async fn resolve_flavor(&self, wanted: &str) -> Result<String> {
+        match self.find_flavor(wanted).await {
+            Ok(found) => Ok(found.id),
+            Err(ResourceError::NotFound(message)) => Err(ResourceError::invalid("flavor", message)),
+            Err(other) => Err(other),
         }
     }
 

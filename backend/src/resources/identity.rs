@@ -35,6 +35,11 @@ fn user(value: &Value) -> User {
 }
 
 /// The identity endpoint is `…/v3` in every catalog Overcast has met; paths here are relative to it.
+/// The id L1 gives a role assignment, which `revoke_role` takes apart.
+fn assignment_id(project_id: &str, user_id: &str, role_id: &str) -> String {
+    format!("{project_id}:{user_id}:{role_id}")
+}
+
 impl SiteOps {
     pub async fn projects(&self) -> Result<Vec<Project>> {
         let body: Value = self.get(Identity, "projects").await?;
@@ -106,7 +111,8 @@ impl SiteOps {
         Ok(user(object(&body, "user", "identity")?))
     }
 
-    async fn find_user(&self, wanted: &str) -> Result<User> {
+    /// A user by id or, as Keystone does not look names up, by its unique name.
+    pub async fn find_user(&self, wanted: &str) -> Result<User> {
         match self.user(wanted).await {
             Err(e) if is_not_found(&e) => {}
             other => return other,
@@ -159,13 +165,21 @@ impl SiteOps {
             .iter()
             // Domain and group assignments exist on real clouds; L1 shows user-on-project ones.
             .filter(|a| a["scope"]["project"].is_object() && a["user"].is_object())
-            .map(|a| RoleAssignment {
-                user_id: text(&a["user"], "id").unwrap_or_default(),
-                user_name: text(&a["user"], "name"),
-                project_id: text(&a["scope"]["project"], "id").unwrap_or_default(),
-                project_name: text(&a["scope"]["project"], "name"),
-                role_id: text(&a["role"], "id").unwrap_or_default(),
-                role_name: text(&a["role"], "name"),
+            .map(|a| {
+                let (project_id, user_id, role_id) = (
+                    text(&a["scope"]["project"], "id").unwrap_or_default(),
+                    text(&a["user"], "id").unwrap_or_default(),
+                    text(&a["role"], "id").unwrap_or_default(),
+                );
+                RoleAssignment {
+                    id: assignment_id(&project_id, &user_id, &role_id),
+                    user_name: text(&a["user"], "name"),
+                    project_name: text(&a["scope"]["project"], "name"),
+                    role_name: text(&a["role"], "name"),
+                    user_id,
+                    project_id,
+                    role_id,
+                }
             })
             .collect())
     }
@@ -208,6 +222,7 @@ impl SiteOps {
         );
         self.send(Identity, Method::PUT, &path, None).await?;
         Ok(RoleAssignment {
+            id: assignment_id(&project.id, &user.id, &role_id),
             user_id: user.id,
             user_name: Some(user.name),
             project_id: project.id,
@@ -217,7 +232,8 @@ impl SiteOps {
         })
     }
 
-    /// Revokes a role given as `project_id:user_id:role_id`, the id L1 shows.
+    /// Revokes a role given as `project_id:user_id:role_id`, the id L1 shows
+    /// (Keystone's assignments have no id of their own).
     pub async fn revoke_role(&self, id: &str) -> Result<()> {
         let parts: Vec<&str> = id.split(':').collect();
         let [project, user, role] = parts.as_slice() else {

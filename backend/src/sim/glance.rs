@@ -64,9 +64,53 @@ pub fn router() -> Router<Arc<SimContext>> {
             put(add_tag).delete(remove_tag),
         )
         .route("/v2/schemas/image", get(image_schema))
+        .layer(axum::middleware::from_fn(negotiate_errors))
 }
 
-/// Glance answers errors as short text pages.
+/// Glance answers errors as an HTML page unless the request accepts JSON, as a real
+/// Glance does (webob's error pages): clients that do not send `Accept:
+/// application/json` get HTML to show their users.
+async fn negotiate_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let wants_json = request
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"));
+    let response = next.run(request).await;
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    // `error` writes "404 Not Found\n\nmessage\n\n   ".
+    let message = text.split("\n\n").nth(1).unwrap_or(&text).trim().to_owned();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let code = format!("{} {reason}", status.as_u16());
+    if wants_json {
+        return (
+            status,
+            Json(json!({"message": message, "code": code, "title": reason})),
+        )
+            .into_response();
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        format!(
+            "<html>\n <head>\n  <title>{code}</title>\n </head>\n <body>\n  <h1>{code}</h1>\n  {message}<br /><br />\n\n\n\n </body>\n</html>"
+        ),
+    )
+        .into_response()
+}
+
+/// Glance's errors before `negotiate_errors` gives them their form.
 pub fn error(status: StatusCode, message: &str) -> Response {
     let reason = status.canonical_reason().unwrap_or("Error");
     (

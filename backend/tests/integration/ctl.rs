@@ -170,3 +170,36 @@ async fn ctl_speaks_json_and_its_exit_codes_follow_the_sites() {
     let unreachable = ctl("http://127.0.0.1:9", &token, &["sites", "list"]).await;
     assert_eq!(unreachable.status.code(), Some(3));
 }
+
+#[tokio::test]
+async fn a_site_without_the_service_is_not_offered_and_ctl_still_succeeds() {
+    // site-004 has no Cinder, site-005 no Neutron.
+    let sim = start_sim(5).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (status, volumes) = app
+        .admin(reqwest::Method::GET, "/api/v1/volumes", None)
+        .await;
+    assert_eq!(status, 200, "{volumes}");
+    assert_eq!(
+        volumes["sites"]["site-004"]["status"], "not_offered",
+        "{volumes}"
+    );
+    assert_eq!(volumes["sites"]["site-001"]["status"], "ok", "{volumes}");
+    let (_, networks) = app
+        .admin(reqwest::Method::GET, "/api/v1/networks", None)
+        .await;
+    assert_eq!(
+        networks["sites"]["site-005"]["status"], "not_offered",
+        "{networks}"
+    );
+
+    let token = app.admin_token().await;
+    let listed = ctl(&app.url, &token, &["list", "volumes"]).await;
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+}

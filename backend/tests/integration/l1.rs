@@ -273,6 +273,118 @@ async fn networks_take_neutrons_provider_attributes_and_its_refusals() {
 }
 
 #[tokio::test]
+async fn flavors_and_users_show_by_name_and_role_assignments_by_their_id() {
+    let (_sim, app) = fleet(1).await;
+    // Nova and Keystone look up ids only; the console resolves names.
+    let (status, flavor) = call(&app, Method::GET, "site-001/flavors/m1.tiny", None).await;
+    assert_eq!(
+        (status, flavor["name"].as_str()),
+        (200, Some("m1.tiny")),
+        "{flavor}"
+    );
+    let (status, user) = call(&app, Method::GET, "site-001/users/admin", None).await;
+    assert_eq!(
+        (status, user["name"].as_str()),
+        (200, Some("admin")),
+        "{user}"
+    );
+    let (status, _) = call(&app, Method::GET, "site-001/flavors/no-such-flavor", None).await;
+    assert_eq!(status, 404);
+
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "site-001/projects",
+        Some(json!({"name": "team"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, granted) = call(
+        &app,
+        Method::POST,
+        "site-001/role-assignments",
+        Some(json!({"user": "admin", "project": "team", "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{granted}");
+    let (_, listed) = call(&app, Method::GET, "site-001/role-assignments", None).await;
+    let id = listed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|a| a["project_name"] == "team"))
+        .and_then(|a| a["id"].as_str())
+        .unwrap_or_else(|| panic!("no assignment on team: {listed}"))
+        .to_owned();
+    assert_eq!(granted["id"], id.as_str(), "{granted}");
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("site-001/role-assignments/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, listed) = call(&app, Method::GET, "site-001/role-assignments", None).await;
+    assert!(!listed.to_string().contains(&id), "{listed}");
+}
+
+#[tokio::test]
+async fn glance_errors_reach_the_caller_as_text_not_an_html_page() {
+    let (sim, app) = fleet(1).await;
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("site-001/images/{missing}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("No image found with ID {missing}")),
+        "{message}"
+    );
+    assert!(!message.contains('<'), "{message}");
+
+    // Asked without `Accept: application/json`, the simulated Glance answers as a real
+    // one does: an HTML page.
+    let cloud = sim
+        .cloud_entries("secret")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no site"));
+    let http = reqwest::Client::new();
+    let signed = http
+        .post(format!(
+            "{}/auth/tokens",
+            cloud.auth_url.trim_end_matches('/')
+        ))
+        .json(
+            &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"name": "Default"}, "password": "secret"}}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let token = signed
+        .headers()
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let image_url = cloud.auth_url.replace("/identity/v3", "/image");
+    let page = http
+        .get(format!("{image_url}/v2/images/{missing}"))
+        .header("x-auth-token", token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status().as_u16(), 404);
+    assert!(page.text().await.unwrap_or_default().starts_with("<html>"));
+}
+
+#[tokio::test]
 async fn servers_are_created_acted_on_and_deleted() {
     let (_sim, app) = fleet(5).await;
     // Zed (site-003) caps Nova at 2.93; the console negotiates down without the caller knowing.

@@ -99,7 +99,7 @@ fn ResourceTable(kind: &'static str, answer: Aggregate) -> impl IntoView {
     let missing: Vec<String> = answer
         .sites
         .iter()
-        .filter(|(_, a)| a.status != SiteAnswerStatus::Ok)
+        .filter(|(_, a)| !a.status.is_complete())
         .map(|(site, a)| {
             let status = serde_json::to_value(a.status)
                 .ok()
@@ -116,7 +116,7 @@ fn ResourceTable(kind: &'static str, answer: Aggregate) -> impl IntoView {
     let answered = answer
         .sites
         .values()
-        .filter(|a| a.status == SiteAnswerStatus::Ok)
+        .filter(|a| a.status.is_complete())
         .count();
     let summary = format!(
         "{} items from {} of {} sites",
