@@ -1010,6 +1010,11 @@ def start_site(paths, site, pool, timeout):
 def _start_site(paths, site, pool, timeout):
     deadline = Deadline(timeout)
     launched = {}
+    # All ports first: better to fail before starting anything than half-way.
+    for short in SITE_PROCESSES:
+        service = "nova" if short == "nova-api" else short
+        if service in site.ports and not running_pid(paths, site.process(short)):
+            refuse_busy_port(site.ports[service], site.process(short))
     write_configs(paths, site)
     if not site.is_initialised():
         initialise_site(paths, site, pool, deadline, launched)
@@ -1273,7 +1278,11 @@ def memory_kib(pids):
 def cmd_status(args):
     paths = Paths(args.cache)
     report = {}
-    for name in all_recorded_names(paths):
+    names = set(all_recorded_names(paths))
+    names.update(n for site in known_sites(paths) for n in site.processes())
+    if paths.rabbit.is_dir():
+        names.update(["epmd", "rabbitmq"])
+    for name in sorted(names):
         pid = running_pid(paths, name)
         members = session_members(pid) if pid else []
         rss, pss = memory_kib(members)

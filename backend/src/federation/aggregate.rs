@@ -60,6 +60,11 @@ impl FanOut {
         self.inventory.summary(sites)
     }
 
+    /// Takes items a change removed out of a site's snapshot, before it is read again.
+    pub fn forget_items(&self, site: &str, kind: Kind, ids: &[String]) {
+        self.inventory.remove_items(site, kind.name(), ids);
+    }
+
     /// Forgets what is cached of a site that left.
     pub fn forget(&self, site: &str) {
         self.inventory.forget_site(site);

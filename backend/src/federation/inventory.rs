@@ -161,6 +161,22 @@ impl Inventory {
         as_of
     }
 
+    /// Drops the items with these ids from a snapshot, keeping its time: what the
+    /// console itself deleted is gone, whatever else is as it was read.
+    pub fn remove_items(&self, site: &str, resource: &str, ids: &[String]) {
+        let Some(current) = self.get(site, resource) else {
+            return;
+        };
+        let gone: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let items = current
+            .items
+            .iter()
+            .filter(|item| !item["id"].as_str().is_some_and(|id| gone.contains(id)))
+            .cloned()
+            .collect();
+        self.put_as_of(site, resource, items, current.as_of);
+    }
+
     fn take_unsaved(&self) -> HashMap<Key, Arc<Snapshot>> {
         std::mem::take(
             &mut *self

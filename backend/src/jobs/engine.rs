@@ -897,8 +897,36 @@ impl JobEngine {
             outcome = run => outcome,
             () = gone_dark => Err(Failure::Unreachable("the site stopped answering during the attempt".into())),
         };
+        self.write_through(&start.site, &start.spec, &outcome);
         self.record(&start.job_id, &start.site, outcome);
         self.wake.notify_one();
+    }
+
+    /// What an attempt changed at a site reaches the inventory at once: deleted items
+    /// leave the snapshot now (the site may go dark before it is read again), and the
+    /// kind is read again, so cached lists and fleet totals agree with the job.
+    fn write_through(&self, site: &str, spec: &JobSpec, outcome: &Result<Value, Failure>) {
+        let Some(kind) = spec.inventory_kind() else {
+            return;
+        };
+        if let Ok(result) = outcome {
+            let deleted: Vec<String> = match result["outcome"].as_str() {
+                Some("deleted") => result["ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(result.get("id"))
+                    .filter_map(|id| id.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !deleted.is_empty() {
+                self.fan_out.forget_items(site, kind, &deleted);
+            }
+        }
+        if !matches!(outcome, Err(Failure::Unreachable(_))) {
+            self.fan_out.refresh_soon(site, kind);
+        }
     }
 
     /// What an attempt's outcome does to its task.

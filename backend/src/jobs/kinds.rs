@@ -327,6 +327,18 @@ impl JobSpec {
         shown
     }
 
+    /// The inventory kind this job changes, if it keeps one.
+    pub fn inventory_kind(&self) -> Option<Kind> {
+        match self {
+            JobSpec::FlavorCreate(_) | JobSpec::FlavorDelete(_) => Some(Kind::Flavors),
+            JobSpec::ProjectCreate(_) => Some(Kind::Projects),
+            JobSpec::UserCreate(_) => Some(Kind::Users),
+            JobSpec::NetworkCreate(_) => Some(Kind::Networks),
+            JobSpec::ServersDelete(_) => Some(Kind::Servers),
+            JobSpec::QuotaSet(_) | JobSpec::KeypairCreate(_) => None,
+        }
+    }
+
     /// Runs the kind once at one site.
     pub async fn execute(&self, ops: &SiteOps, plan: Option<&Value>) -> Outcome {
         match self {

@@ -601,3 +601,99 @@ async fn network_jobs_create_provider_networks_and_fail_at_once_where_no_tenant_
         );
     }
 }
+
+#[tokio::test]
+async fn what_a_job_changes_reaches_the_inventory_even_if_the_site_goes_dark_after() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (status, image) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/images",
+            Some(json!({"name": "cirros"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{image}");
+    for name in ["keep-1", "keep-2", "keep-3", "victim-1", "victim-2"] {
+        let (status, server) = app
+            .admin(
+                Method::POST,
+                "/api/v1/sites/site-001/servers",
+                Some(json!({"name": name, "flavor": "m1.tiny", "image": "cirros"})),
+            )
+            .await;
+        assert_eq!(status, 202, "{server}");
+    }
+    eventually(
+        Duration::from_secs(20),
+        "5 ACTIVE in the inventory",
+        || async { (active_servers(&app).await == 5).then_some(()) },
+    )
+    .await;
+
+    let flavor = create_job(
+        &app,
+        flavor_job("m1.job", json!({"sites": ["site-001"]}), json!({})),
+    )
+    .await;
+    let deletion = create_job(
+        &app,
+        json!({"kind": "servers.delete", "targets": {"sites": ["site-001"]}, "params": {"name_prefix": "victim-"}}),
+    )
+    .await;
+    for job in [&flavor, &deletion] {
+        let id = job["id"].as_str().unwrap_or_default();
+        job_when(
+            &app,
+            id,
+            Duration::from_secs(20),
+            "the job succeeds",
+            |job| job["state"] == "succeeded",
+        )
+        .await;
+    }
+    // Within seconds, not the 5 minutes of the background refresh.
+    eventually(
+        Duration::from_secs(5),
+        "the job's flavor in the cached list",
+        || async {
+            let (_, flavors) = app
+                .admin(
+                    Method::GET,
+                    "/api/v1/flavors?sites=site-001&max_age_ms=3600000",
+                    None,
+                )
+                .await;
+            flavors.to_string().contains("m1.job").then_some(())
+        },
+    )
+    .await;
+    // The site goes dark at once: what the console shows must still be what the jobs did.
+    sim.set_fault("site-001", Fault::Down);
+    assert_eq!(
+        active_servers(&app).await,
+        3,
+        "deleted servers left the totals"
+    );
+    let (_, cached) = app
+        .admin(
+            Method::GET,
+            "/api/v1/servers?sites=site-001&max_age_ms=3600000",
+            None,
+        )
+        .await;
+    let names: Vec<&str> = cached["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!names.iter().any(|n| n.starts_with("victim-")), "{cached}");
+    assert_eq!(names.len(), 3, "{cached}");
+}
+
+async fn active_servers(app: &TestApp) -> u64 {
+    let (_, summary) = app
+        .admin(Method::GET, "/api/v1/inventory/summary", None)
+        .await;
+    summary["servers"]["ACTIVE"].as_u64().unwrap_or(0)
+}
