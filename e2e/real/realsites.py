@@ -619,6 +619,8 @@ def amqp_answers(port=AMQP_PORT):
 
 
 def ensure_broker(paths, sites, timeout):
+    """Starts epmd and the broker unless they run; returns when the broker was (re)started
+    (UTC), since services connected before then must reconnect, or None."""
     ensure_rabbitmq_installed(paths)
     changed = write_rabbit_config(paths, sites)
     if running_pid(paths, "rabbitmq") and changed:
@@ -630,12 +632,20 @@ def ensure_broker(paths, sites, timeout):
         start_process(paths, "epmd", [find_epmd(), "-port", EPMD_PORT, "-address", "127.0.0.1"],
                       env={"ERL_EPMD_PORT": str(EPMD_PORT), "ERL_EPMD_ADDRESS": "127.0.0.1"})
         wait_for("epmd to listen", lambda: port_is_open(EPMD_PORT), deadline, paths, ["epmd"])
+    started = None
     if not running_pid(paths, "rabbitmq"):
         refuse_busy_port(AMQP_PORT, "rabbitmq")
         say("rabbitmq: starting the broker")
+        started = utcnow()
         start_process(paths, "rabbitmq", [RABBITMQ_SERVER], env=rabbit_env(paths),
                       cwd=paths.rabbit)
     wait_for("RabbitMQ to answer AMQP", amqp_answers, deadline, paths, ["rabbitmq", "epmd"])
+    return started
+
+
+def utcnow():
+    """Naive UTC, as Nova's API writes its timestamps."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def refuse_busy_port(port, name):
@@ -870,7 +880,7 @@ def start_site_process(paths, site, short, launched):
     if service in site.ports:
         refuse_busy_port(site.ports[service], name)
     argv, env = process_spec(paths, site, short)
-    launched[short] = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    launched[short] = utcnow()
     start_process(paths, name, argv, env, cwd=site.dir)
 
 
@@ -997,19 +1007,20 @@ def setup_identity(site):
     return True
 
 
-def start_site(paths, site, pool, timeout):
+def start_site(paths, site, pool, timeout, broker_started=None):
     """Starts (initialising first if needed) one site and waits until it is ready."""
     try:
-        _start_site(paths, site, pool, timeout)
+        _start_site(paths, site, pool, timeout, broker_started)
     except LaunchError as e:
         # Said now: run_sites reports the first failure only after every site finished.
         say(f"{site.name}: failed: {e}")
         raise
 
 
-def _start_site(paths, site, pool, timeout):
+def _start_site(paths, site, pool, timeout, broker_started):
     deadline = Deadline(timeout)
-    launched = {}
+    # Nova services already running must report after a broker restart: they reconnect.
+    launched = {binary: broker_started for binary in SITE_PROCESSES[-3:] if broker_started}
     # All ports first: better to fail before starting anything than half-way.
     for short in SITE_PROCESSES:
         service = "nova" if short == "nova-api" else short
@@ -1173,13 +1184,14 @@ def site_summary(site):
     return {"name": site.name, "auth_url": site.auth_url, "region": REGION, "ports": site.ports}
 
 
-def run_sites(paths, sites, timeout):
+def run_sites(paths, sites, timeout, broker_started=None):
     """Starts the given sites in parallel (one thread each; set-up commands share a pool
     sized to the machine), raising the first failure."""
     workers = max(2, 2 * (os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cmd") as pool, \
             concurrent.futures.ThreadPoolExecutor(len(sites), thread_name_prefix="site") as runner:
-        futures = [runner.submit(start_site, paths, site, pool, timeout) for site in sites]
+        futures = [runner.submit(start_site, paths, site, pool, timeout, broker_started)
+                   for site in sites]
         for future in futures:
             future.result()
 
@@ -1193,8 +1205,9 @@ def cmd_up(args):
     for d in (paths.run, paths.logs, paths.sites, paths.rabbit):
         d.mkdir(parents=True, exist_ok=True)
     ensure_venv(paths)
-    ensure_broker(paths, known_sites(paths, args.sites), timeout=min(args.timeout, 180))
-    run_sites(paths, sites, args.timeout)
+    broker_started = ensure_broker(paths, known_sites(paths, args.sites),
+                                   timeout=min(args.timeout, 180))
+    run_sites(paths, sites, args.timeout, broker_started)
     clouds_yaml = Path(args.clouds_yaml or paths.cache / "clouds.yaml").expanduser()
     write_clouds_yaml(clouds_yaml, sites)
     print(json.dumps({"sites": [site_summary(s) for s in sites],
@@ -1254,8 +1267,8 @@ def cmd_start_site(args):
         raise LaunchError(f"{site.name} has no state under {paths.sites}: `up --sites "
                           f"{site.index}` creates it")
     ensure_venv(paths)
-    ensure_broker(paths, known_sites(paths), timeout=min(args.timeout, 180))
-    run_sites(paths, [site], args.timeout)
+    broker_started = ensure_broker(paths, known_sites(paths), timeout=min(args.timeout, 180))
+    run_sites(paths, [site], args.timeout, broker_started)
     print(json.dumps({**site_summary(site), "seconds": round(time.monotonic() - began, 1)}))
 
 

@@ -79,8 +79,9 @@ fn keypair(value: &Value) -> Keypair {
 
 impl SiteOps {
     pub async fn servers(&self) -> Result<Vec<Server>> {
-        let body: Value = self.get(Compute, "servers/detail").await?;
-        Ok(array(&body, "servers", "compute")?
+        Ok(self
+            .list_all(Compute, "servers/detail", "servers")
+            .await?
             .iter()
             .map(server)
             .collect())
@@ -89,13 +90,13 @@ impl SiteOps {
     /// Servers created, changed or deleted (status `DELETED`) since `since` (RFC 3339),
     /// Nova's `changes-since`: what an incremental refresh needs.
     pub async fn servers_changed_since(&self, since: &str) -> Result<Vec<Server>> {
-        let body: Value = self
-            .get(
+        Ok(self
+            .list_all(
                 Compute,
                 &format!("servers/detail?changes-since={}", segment(since)),
+                "servers",
             )
-            .await?;
-        Ok(array(&body, "servers", "compute")?
+            .await?
             .iter()
             .map(server)
             .collect())
@@ -273,7 +274,7 @@ impl SiteOps {
     }
 
     pub async fn flavors(&self) -> Result<Vec<Flavor>> {
-        let body: Value = self.get(Compute, "flavors/detail").await?;
+        let body = json!({"flavors": self.list_all(Compute, "flavors/detail", "flavors").await?});
         Ok(array(&body, "flavors", "compute")?
             .iter()
             .map(flavor)
@@ -333,7 +334,7 @@ impl SiteOps {
     }
 
     pub async fn keypairs(&self) -> Result<Vec<Keypair>> {
-        let body: Value = self.get(Compute, "os-keypairs").await?;
+        let body = json!({"keypairs": self.list_all(Compute, "os-keypairs", "keypairs").await?});
         Ok(array(&body, "keypairs", "compute")?
             .iter()
             .map(keypair)
@@ -374,7 +375,7 @@ impl SiteOps {
     }
 
     pub async fn hypervisors(&self) -> Result<Vec<Hypervisor>> {
-        let body: Value = self.get(Compute, "os-hypervisors/detail").await?;
+        let body = json!({"hypervisors": self.list_all(Compute, "os-hypervisors/detail", "hypervisors").await?});
         Ok(array(&body, "hypervisors", "compute")?
             .iter()
             .map(|h| Hypervisor {

@@ -21,7 +21,8 @@ fn volume(value: &Value) -> Volume {
 
 impl SiteOps {
     pub async fn volumes(&self) -> Result<Vec<Volume>> {
-        let body: Value = self.get(BlockStorage, "volumes/detail").await?;
+        let body =
+            json!({"volumes": self.list_all(BlockStorage, "volumes/detail", "volumes").await?});
         Ok(array(&body, "volumes", "block-storage")?
             .iter()
             .map(volume)

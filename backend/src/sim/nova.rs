@@ -191,12 +191,23 @@ fn flavor_json(ctx: &SimContext, site: &SimSite, f: &Flavor, version: Microversi
     body
 }
 
-/// `limit` and `marker` paging as Nova does it: the marker must exist, else 400.
+/// Nova's `[api] max_limit`: no page holds more.
+const MAX_LIMIT: usize = 1000;
+
+/// One page of a list, and the marker of the next when the page is full.
+struct Page<'a, T> {
+    items: Vec<&'a T>,
+    next_marker: Option<String>,
+}
+
+/// `limit` and `marker` paging as Nova does it: the marker must exist, else 400; at most
+/// `max_limit` items; a full page links to the next (even when nothing follows, so a
+/// client reads one empty page at the end, as with a real Nova).
 fn page<'a, T>(
     items: Vec<&'a T>,
     query: &HashMap<String, String>,
     id_of: impl Fn(&T) -> &str,
-) -> Result<Vec<&'a T>, Response> {
+) -> Result<Page<'a, T>, Response> {
     let start = match query.get("marker") {
         Some(marker) => match items.iter().position(|item| id_of(item) == marker) {
             Some(at) => at + 1,
@@ -210,16 +221,53 @@ fn page<'a, T>(
         None => 0,
     };
     let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
-        Some(Ok(limit)) => limit,
+        Some(Ok(limit)) => limit.min(MAX_LIMIT),
         Some(Err(_)) => {
             return Err(error(
                 StatusCode::BAD_REQUEST,
                 "limit param must be an integer",
             ))
         }
-        None => 1000,
+        None => MAX_LIMIT,
     };
-    Ok(items.into_iter().skip(start).take(limit).collect())
+    let items: Vec<&T> = items.into_iter().skip(start).take(limit).collect();
+    let next_marker = (items.len() == limit)
+        .then(|| items.last().map(|last| id_of(last).to_owned()))
+        .flatten();
+    Ok(Page { items, next_marker })
+}
+
+/// A list's body with Nova's `{key}_links` "next" link when the page is full: the
+/// request's own parameters with the marker moved.
+fn paged_body(
+    ctx: &SimContext,
+    site: &SimSite,
+    path: &str,
+    key: &str,
+    items: Vec<Value>,
+    query: &HashMap<String, String>,
+    next_marker: Option<String>,
+) -> Value {
+    let mut body = json!({ key: items });
+    if let Some(marker) = next_marker {
+        let mut params: Vec<(&String, &String)> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "marker")
+            .collect();
+        params.sort();
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            next.append_pair(k, v);
+        }
+        next.append_pair("marker", &marker);
+        let href = format!(
+            "{}/{path}?{}",
+            ctx.service_url(&site.name, "compute/v2.1"),
+            next.finish()
+        );
+        body[format!("{key}_links")] = json!([{"rel": "next", "href": href}]);
+    }
+    body
 }
 
 async fn list_flavors(
@@ -233,10 +281,20 @@ async fn list_flavors(
         match page(data.flavors.iter().collect(), &query, |f| &f.id) {
             Ok(flavors) => {
                 let items: Vec<Value> = flavors
+                    .items
                     .iter()
                     .map(|f| json!({"id": f.id, "name": f.name, "description": f.description, "links": flavor_link(&ctx, &site, &f.id)}))
                     .collect();
-                Json(json!({"flavors": items})).into_response()
+                Json(paged_body(
+                    &ctx,
+                    &site,
+                    "flavors",
+                    "flavors",
+                    items,
+                    &query,
+                    flavors.next_marker,
+                ))
+                .into_response()
             }
             Err(response) => response,
         }
@@ -254,10 +312,20 @@ async fn list_flavors_detail(
         match page(data.flavors.iter().collect(), &query, |f| &f.id) {
             Ok(flavors) => {
                 let items: Vec<Value> = flavors
+                    .items
                     .iter()
                     .map(|f| flavor_json(&ctx, &site, f, version))
                     .collect();
-                Json(json!({"flavors": items})).into_response()
+                Json(paged_body(
+                    &ctx,
+                    &site,
+                    "flavors/detail",
+                    "flavors",
+                    items,
+                    &query,
+                    flavors.next_marker,
+                ))
+                .into_response()
             }
             Err(response) => response,
         }
@@ -588,8 +656,17 @@ async fn list_servers(
             &s.id
         }) {
             Ok(servers) => {
-                let items: Vec<Value> = servers.iter().map(|s| json!({"id": s.id, "name": s.name, "links": server_link(&ctx, &site, &s.id)})).collect();
-                Json(json!({"servers": items})).into_response()
+                let items: Vec<Value> = servers.items.iter().map(|s| json!({"id": s.id, "name": s.name, "links": server_link(&ctx, &site, &s.id)})).collect();
+                Json(paged_body(
+                    &ctx,
+                    &site,
+                    "servers",
+                    "servers",
+                    items,
+                    &query,
+                    servers.next_marker,
+                ))
+                .into_response()
             }
             Err(response) => response,
         }
@@ -609,7 +686,9 @@ async fn list_servers_detail(
             &s.id
         }) {
             Ok(servers) => {
+                let next_marker = servers.next_marker;
                 let mut items: Vec<Value> = servers
+                    .items
                     .iter()
                     .map(|s| server_json(&ctx, &site, &data, s, version, now))
                     .collect();
@@ -624,7 +703,16 @@ async fn list_servers_detail(
                                             "updated": rfc3339(d.deleted), "flavor": {}, "addresses": {}})),
                     );
                 }
-                Json(json!({"servers": items})).into_response()
+                Json(paged_body(
+                    &ctx,
+                    &site,
+                    "servers/detail",
+                    "servers",
+                    items,
+                    &query,
+                    next_marker,
+                ))
+                .into_response()
             }
             Err(response) => response,
         }

@@ -328,6 +328,41 @@ async fn flavors_and_users_show_by_name_and_role_assignments_by_their_id() {
 }
 
 #[tokio::test]
+async fn every_page_of_a_large_site_is_read() {
+    let (sim, app) = fleet(1).await;
+    let site = sim
+        .site("site-001")
+        .unwrap_or_else(|| panic!("no site-001"));
+    let images_before = site.data().images.len();
+    // More than two of Nova's 1,000-server pages, and many of Glance's.
+    site.seed(2500, 1200);
+    let (status, servers) =
+        call(&app, Method::GET, "site-001/servers?timeout_ms=60000", None).await;
+    assert_eq!(status, 200, "{}", servers["error"]);
+    let names: std::collections::BTreeSet<&str> = servers["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names.len(), 2500, "every server once");
+    let (status, images) = call(&app, Method::GET, "site-001/images?timeout_ms=60000", None).await;
+    assert_eq!(status, 200, "{}", images["error"]);
+    assert_eq!(
+        images["items"].as_array().map(Vec::len),
+        Some(1200 + images_before)
+    );
+
+    let (status, listed) = app
+        .admin(
+            Method::GET,
+            "/api/v1/servers?sites=site-001&timeout_ms=60000",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["total"], 2500, "{}", listed["sites"]);
+}
+
+#[tokio::test]
 async fn glance_errors_reach_the_caller_as_text_not_an_html_page() {
     let (sim, app) = fleet(1).await;
     let missing = "00000000-0000-4000-8000-000000000000";
