@@ -138,6 +138,10 @@ pub struct Site {
     pub interface: String,
     pub labels: BTreeMap<String, String>,
     pub state: SiteState,
+    /// Why the site is not `online`, as its last health check found (`not answering:
+    /// compute (connection refused)`, `credentials refused: …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
     /// RFC 3339 time of the last successful contact.
     pub last_seen: Option<String>,
     pub latency_ms: Option<u64>,

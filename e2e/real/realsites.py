@@ -49,7 +49,9 @@ Layout under DIR (default ${OVERCAST_CACHE:-~/.cache/overcast}/real-openstack):
 import argparse
 import base64
 import concurrent.futures
+import contextlib
 import datetime
+import fcntl
 import getpass
 import grp
 import hashlib
@@ -98,6 +100,10 @@ SITE_PROCESSES = ["keystone", "glance", "placement", "neutron", "nova-api",
 SITE_LAYOUT_VERSION = 1
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+# The broker defines vhosts for at least this many sites: adding a site then needs no
+# broker restart (which costs running sites about a minute: an RPC in flight during the
+# restart is lost and times out after rpc_response_timeout, 60 s).
+BROKER_MIN_SITES = 4
 STOP_GRACE_SECONDS = 15
 INSTALL_TIMEOUT = 1800
 COMMAND_TIMEOUT = 600
@@ -272,14 +278,17 @@ def running_pid(paths, name):
     return None
 
 
-def child_env(paths, name, extra=None):
+def child_env(paths, name, extra=None, in_venv=True):
+    """The environment of a child: ours without OpenStack/RabbitMQ/Python settings that
+    would redirect it, plus a marker naming this cache (see marked_processes)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OS_", "RABBITMQ_", "ERL_", "PYTHON", "VIRTUAL_ENV"))}
     # Services call each other on 127.0.0.1: a proxy from the environment must not apply.
     no_proxy = ",".join(filter(None, [env.get("no_proxy", ""), "127.0.0.1,localhost"]))
     env.update(no_proxy=no_proxy, NO_PROXY=no_proxy, PYTHONUNBUFFERED="1",
-               PATH=f"{paths.bin}:{env.get('PATH', '/usr/bin:/bin')}",
                OVERCAST_REALSITES=f"{paths.cache}|{name}")
+    if in_venv:  # not for apt: its maintainer scripts must find Debian's python3
+        env["PATH"] = f"{paths.bin}:{env.get('PATH', '/usr/bin:/bin')}"
     env.update(extra or {})
     return env
 
@@ -392,7 +401,7 @@ def wait_for(what, check, deadline, paths, watch=(), interval=0.5):
         time.sleep(min(interval, deadline.left() + 0.01))
 
 
-def run_command(paths, log_name, argv, timeout=COMMAND_TIMEOUT, env=None):
+def run_command(paths, log_name, argv, timeout=COMMAND_TIMEOUT, env=None, in_venv=True):
     """Runs a set-up command to completion, output appended to logs/LOG_NAME.log."""
     log_path = paths.log(log_name)
     paths.logs.mkdir(parents=True, exist_ok=True)
@@ -402,7 +411,7 @@ def run_command(paths, log_name, argv, timeout=COMMAND_TIMEOUT, env=None):
         try:
             result = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-                                    env=child_env(paths, log_name, env))
+                                    env=child_env(paths, log_name, env, in_venv))
         except subprocess.TimeoutExpired:
             raise LaunchError(f"{Path(argv[0]).name} did not finish within {timeout}s", log_path)
         except OSError as e:
@@ -485,7 +494,8 @@ def ensure_venv(paths):
         if sys.version_info < (3, 10):
             raise LaunchError(f"OpenStack 2026.1 needs Python >= 3.10, not {sys.version.split()[0]}")
         say(f"creating the venv {paths.venv} (with {sys.executable})")
-        run_command(paths, "pip", [sys.executable, "-m", "venv", paths.venv], timeout=300)
+        run_command(paths, "pip", [sys.executable, "-m", "venv", paths.venv], timeout=300,
+                    in_venv=False)
     say("installing the OpenStack services into the venv (pip, a few minutes the first time)")
     stamp.unlink(missing_ok=True)
     run_command(paths, "pip", [paths.bin / "pip", "install", "--disable-pip-version-check",
@@ -509,9 +519,9 @@ def ensure_rabbitmq_installed(paths):
         policy.chmod(0o755)
     try:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
-        run_command(paths, "apt", ["apt-get", "update"], timeout=600, env=env)
+        run_command(paths, "apt", ["apt-get", "update"], timeout=600, env=env, in_venv=False)
         run_command(paths, "apt", ["apt-get", "install", "-y", "--no-install-recommends",
-                                   "rabbitmq-server"], timeout=900, env=env)
+                                   "rabbitmq-server"], timeout=900, env=env, in_venv=False)
     finally:
         if ours:
             policy.unlink(missing_ok=True)
@@ -1205,7 +1215,7 @@ def cmd_up(args):
     for d in (paths.run, paths.logs, paths.sites, paths.rabbit):
         d.mkdir(parents=True, exist_ok=True)
     ensure_venv(paths)
-    broker_started = ensure_broker(paths, known_sites(paths, args.sites),
+    broker_started = ensure_broker(paths, known_sites(paths, max(args.sites, BROKER_MIN_SITES)),
                                    timeout=min(args.timeout, 180))
     run_sites(paths, sites, args.timeout, broker_started)
     clouds_yaml = Path(args.clouds_yaml or paths.cache / "clouds.yaml").expanduser()
@@ -1267,7 +1277,8 @@ def cmd_start_site(args):
         raise LaunchError(f"{site.name} has no state under {paths.sites}: `up --sites "
                           f"{site.index}` creates it")
     ensure_venv(paths)
-    broker_started = ensure_broker(paths, known_sites(paths), timeout=min(args.timeout, 180))
+    broker_started = ensure_broker(paths, known_sites(paths, BROKER_MIN_SITES),
+                                   timeout=min(args.timeout, 180))
     run_sites(paths, [site], args.timeout, broker_started)
     print(json.dumps({**site_summary(site), "seconds": round(time.monotonic() - began, 1)}))
 
@@ -1303,19 +1314,44 @@ def cmd_status(args):
                         "rss_mib": round(rss / 1024), "pss_mib": round(pss / 1024)}
     groups = {}
     for name, entry in report.items():
-        group = name[:6] if name.startswith("os-") else "rabbitmq"
+        group = name[:6] if name.startswith("os-") else "broker"
         g = groups.setdefault(group, {"running": 0, "stopped": 0, "pss_mib": 0, "rss_mib": 0})
         g["running" if entry["running"] else "stopped"] += 1
         g["pss_mib"] += entry["pss_mib"]
         g["rss_mib"] += entry["rss_mib"]
     for name, entry in report.items():
-        state = f"pid {entry['pid']:>7}" if entry["running"] else "stopped    "
-        print(f"{name:<24} {state}  rss {entry['rss_mib']:>5} MiB  pss {entry['pss_mib']:>5} MiB")
+        if entry["running"]:
+            print(f"{name:<24} pid {entry['pid']:>7}  rss {entry['rss_mib']:>5} MiB  "
+                  f"pss {entry['pss_mib']:>5} MiB")
+        else:
+            print(f"{name:<24} stopped")
     for group, g in sorted(groups.items()):
         print(f"{group:<24} {g['running']} running, {g['stopped']} stopped, "
               f"rss {g['rss_mib']} MiB, pss {g['pss_mib']} MiB")
     if not report:
         print("nothing recorded: no process of ours runs")
+
+
+@contextlib.contextmanager
+def exclusive(paths, timeout=1800):
+    """One mutating invocation per cache at a time (an `up` and a `down` interleaved
+    would leave half-started sites). Waits, bounded, for the other one to finish."""
+    paths.cache.mkdir(parents=True, exist_ok=True)
+    with open(paths.cache / ".lock", "a+") as lock:
+        deadline, told = Deadline(timeout), False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline.expired():
+                    raise LaunchError(f"another realsites.py still holds {paths.cache}/.lock "
+                                      f"after {timeout}s")
+                if not told:
+                    say(f"waiting for another realsites.py working on {paths.cache}")
+                    told = True
+                time.sleep(0.5)
+        yield
 
 
 def main(argv=None):
@@ -1344,7 +1380,11 @@ def main(argv=None):
     command("status", cmd_status, "which processes run, and their memory", timeout=False)
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        if args.command == "status":
+            args.func(args)
+        else:
+            with exclusive(Paths(args.cache)):
+                args.func(args)
     except LaunchError as e:
         print(f"realsites: error: {e}", file=sys.stderr)
         if e.log:

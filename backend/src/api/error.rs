@@ -227,6 +227,12 @@ impl ApiError {
                     format!("site {site} refused the console's credentials ({detail}); update the site's credentials"),
                     Some(401),
                 ),
+                OpenStackError::ServiceDown { .. } => site_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "site_service_down",
+                    format!("site {site}: {error}"),
+                    None,
+                ),
                 OpenStackError::MissingService(service) => site_error(
                     StatusCode::NOT_FOUND,
                     "service_not_offered",

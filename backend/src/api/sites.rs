@@ -20,6 +20,9 @@ pub async fn list(
 ) -> Result<Json<SiteList>, ApiError> {
     let mut items = state.sites.list().await?;
     items.retain(|s| caller.allows_site(&s.name, &s.labels));
+    for site in &mut items {
+        site.state_reason = state.health.reason(&site.name);
+    }
     Ok(Json(SiteList { items }))
 }
 
@@ -38,7 +41,9 @@ pub async fn show(
     _caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Site>, ApiError> {
-    Ok(Json(state.sites.get(&name).await?))
+    let mut site = state.sites.get(&name).await?;
+    site.state_reason = state.health.reason(&name);
+    Ok(Json(site))
 }
 
 pub async fn remove(

@@ -209,9 +209,9 @@ impl FanOut {
             Ok(Err(error)) => {
                 let status = match &error {
                     ResourceError::Site(OpenStackError::Timeout(_)) => SiteAnswerStatus::Timeout,
-                    ResourceError::Site(OpenStackError::Unreachable(_)) => {
-                        SiteAnswerStatus::Unreachable
-                    }
+                    ResourceError::Site(
+                        OpenStackError::Unreachable(_) | OpenStackError::ServiceDown { .. },
+                    ) => SiteAnswerStatus::Unreachable,
                     ResourceError::Site(
                         OpenStackError::AuthFailed(_) | OpenStackError::Api { status: 401, .. },
                     ) => SiteAnswerStatus::AuthFailed,

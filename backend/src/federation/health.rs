@@ -34,6 +34,11 @@ pub struct HealthConfig {
     /// A round trip slower than this marks the site degraded.
     pub degraded_latency: Duration,
     pub full_probe_every: Duration,
+    /// How often a site impaired as configured (credentials refused, no endpoint in its
+    /// region) is signed in to again.
+    pub impaired_probe_every: Duration,
+    /// Time between checks of each catalog service's version document.
+    pub service_check_every: Duration,
     /// Checks in flight at once, over all sites.
     pub max_concurrent: usize,
     /// Latency and last-seen are written at most this often per site (state changes at once).
@@ -50,6 +55,8 @@ impl Default for HealthConfig {
             successes_to_recover: 2,
             degraded_latency: Duration::from_millis(1500),
             full_probe_every: Duration::from_secs(600),
+            impaired_probe_every: Duration::from_secs(30),
+            service_check_every: Duration::from_secs(15),
             max_concurrent: 256,
             persist_every: Duration::from_secs(30),
         }
@@ -65,6 +72,10 @@ struct Tracker {
     consecutive_successes: u32,
     next_check: Instant,
     last_full_probe: Option<Instant>,
+    /// Why the last full probe found the site unusable as configured, kept until the
+    /// next full probe.
+    probe_problem: Option<String>,
+    next_service_check: Instant,
     last_persisted: Option<Instant>,
     last_error: Option<String>,
     in_flight: bool,
@@ -78,6 +89,8 @@ impl Tracker {
             consecutive_successes: 0,
             next_check: now,
             last_full_probe: None,
+            probe_problem: None,
+            next_service_check: now,
             last_persisted: None,
             last_error: None,
             in_flight: false,
@@ -253,76 +266,131 @@ impl HealthMonitor {
         let Ok(_permit) = self.permits.clone().acquire_owned().await else {
             return;
         };
-        let full = {
+        let now = Instant::now();
+        let (full, services_due) = {
             let trackers = self.trackers();
-            trackers.get(&site).is_some_and(|t| {
-                t.state != SiteState::Online
-                    || t.last_full_probe
-                        .is_none_or(|at| at.elapsed() >= self.config.full_probe_every)
-            })
+            let Some(t) = trackers.get(&site) else {
+                return;
+            };
+            let probe_every = if t.probe_problem.is_some() {
+                self.config.impaired_probe_every
+            } else {
+                self.config.full_probe_every
+            };
+            (
+                t.last_full_probe
+                    .is_none_or(|at| at.elapsed() >= probe_every),
+                t.next_service_check <= now,
+            )
         };
-        let (outcome, capabilities) = self.probe(&site, full).await;
-        self.record(&site, outcome, capabilities, full).await;
+        let (outcome, capabilities, problem) = self.probe(&site, full, services_due).await;
+        self.record(&site, outcome, capabilities, full.then_some(problem))
+            .await;
     }
 
+    /// One check: Keystone's liveness (or, when due, a full probe that signs in), then
+    /// when due each service's version document. A site whose Keystone answers but one
+    /// of whose services does not is impaired, not online.
     async fn probe(
         &self,
         site: &str,
         full: bool,
-    ) -> (Outcome, Option<std::collections::BTreeMap<String, String>>) {
+        services_due: bool,
+    ) -> (
+        Outcome,
+        Option<std::collections::BTreeMap<String, String>>,
+        Option<String>,
+    ) {
         let deadline = Instant::now() + self.config.probe_timeout;
+        let failed = |reason: String| (Outcome::Failed { reason }, None, None);
         let session = match self.sessions.session(site).await {
             Ok(session) => session,
-            Err(error) => {
-                return (
-                    Outcome::Failed {
-                        reason: error.to_string(),
-                    },
-                    None,
-                )
-            }
+            Err(error) => return failed(error.to_string()),
         };
         let result = if full {
             session
                 .probe(deadline)
                 .await
-                .map(|probe| (probe.latency, Some(probe.capabilities)))
+                .map(|probe| (probe.latency, Some(probe.capabilities), probe.problem))
         } else {
             session
                 .liveness(self.config.probe_timeout)
                 .await
-                .map(|latency| (latency, None))
+                .map(|latency| (latency, None, None))
         };
-        match result {
-            Ok((latency, capabilities)) => (Outcome::Answered { latency }, capabilities),
-            Err(OpenStackError::AuthFailed(reason)) => (
-                Outcome::Impaired {
-                    reason: format!("credentials refused: {reason}"),
-                },
-                None,
-            ),
-            Err(error) if error.is_unreachable() => (
-                Outcome::Failed {
-                    reason: error.to_string(),
-                },
-                None,
-            ),
+        let (latency, capabilities, problem) = match result {
+            Ok(answer) => answer,
+            Err(OpenStackError::AuthFailed(reason)) => {
+                let problem = format!("credentials refused: {reason}");
+                return (
+                    Outcome::Impaired {
+                        reason: problem.clone(),
+                    },
+                    None,
+                    Some(problem),
+                );
+            }
+            Err(error) if error.is_unreachable() => return failed(error.to_string()),
             // It answered, but not well: up, yet impaired.
-            Err(error) => (
-                Outcome::Impaired {
-                    reason: error.to_string(),
-                },
-                None,
-            ),
+            Err(error) => {
+                return (
+                    Outcome::Impaired {
+                        reason: error.to_string(),
+                    },
+                    None,
+                    None,
+                )
+            }
+        };
+        if services_due {
+            session.check_services(self.config.probe_timeout).await;
+            let next = if session.down_services().is_empty() {
+                self.config.service_check_every
+            } else {
+                self.config.interval
+            };
+            if let Some(t) = self.trackers().get_mut(site) {
+                t.next_service_check = Instant::now() + next;
+            }
         }
+        let known_problem = problem.clone().or_else(|| {
+            self.trackers()
+                .get(site)
+                .and_then(|t| t.probe_problem.clone())
+                .filter(|_| !full)
+        });
+        let down = session.down_services();
+        let outcome = match (known_problem, down.is_empty()) {
+            (Some(reason), _) => Outcome::Impaired { reason },
+            (None, false) => Outcome::Impaired {
+                reason: format!(
+                    "not answering: {}",
+                    down.iter()
+                        .map(|(service, why)| format!("{service} ({why})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            (None, true) => Outcome::Answered { latency },
+        };
+        (outcome, capabilities, problem)
     }
 
+    /// Why a site is not online, as its last check found.
+    pub fn reason(&self, site: &str) -> Option<String> {
+        self.trackers()
+            .get(site)
+            .filter(|t| t.state != SiteState::Online)
+            .and_then(|t| t.last_error.clone())
+    }
+
+    /// `probe_problem` is `Some` after a full probe: what it found wrong, if anything.
     async fn record(
         &self,
         site: &str,
         outcome: Outcome,
         capabilities: Option<std::collections::BTreeMap<String, String>>,
-        full: bool,
+        probe_problem: Option<Option<String>>,
     ) {
         let now = Instant::now();
         let (change, persist, record) = {
@@ -342,8 +410,11 @@ impl HealthMonitor {
                 Duration::from_millis(rand::thread_rng().gen_range(base * 4 / 5..=base * 6 / 5))
             };
             tracker.next_check = now + wait;
-            if full && !matches!(outcome, Outcome::Failed { .. }) {
-                tracker.last_full_probe = Some(now);
+            if let Some(problem) = probe_problem {
+                if !matches!(outcome, Outcome::Failed { .. }) {
+                    tracker.last_full_probe = Some(now);
+                    tracker.probe_problem = problem;
+                }
             }
             // A recovered site gets a full probe next, to relearn what it offers.
             if change.is_some_and(|(from, _)| from == SiteState::Unreachable) {

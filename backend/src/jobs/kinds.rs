@@ -88,9 +88,11 @@ impl From<ResourceError> for Failure {
     fn from(error: ResourceError) -> Self {
         let message = error.to_string();
         match error {
-            ResourceError::Site(OpenStackError::Unreachable(_) | OpenStackError::Timeout(_)) => {
-                Failure::Unreachable(message)
-            }
+            ResourceError::Site(
+                OpenStackError::Unreachable(_)
+                | OpenStackError::Timeout(_)
+                | OpenStackError::ServiceDown { .. },
+            ) => Failure::Unreachable(message),
             ResourceError::Site(OpenStackError::BadResponse { .. }) => Failure::Transient(message),
             // Neutron answers 503 with a typed error for conditions another attempt will
             // not change (`NoNetworkAvailable`: the site has no tenant network types).

@@ -100,6 +100,19 @@ impl Catalog {
         })
     }
 
+    /// The regions the catalog's endpoints name, for telling an operator what exists.
+    pub fn regions(&self) -> std::collections::BTreeSet<&str> {
+        self.entries
+            .iter()
+            .flat_map(|e| &e.endpoints)
+            .filter_map(|e| e.region.as_deref().or(e.region_id.as_deref()))
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.iter().all(|e| e.endpoints.is_empty())
+    }
+
     pub fn offers(&self, service: ServiceType, interface: &str, region: Option<&str>) -> bool {
         self.endpoint(service, interface, region).is_some()
     }

@@ -39,6 +39,13 @@ pub enum OpenStackError {
     /// The site's catalog has no such service for the configured region and interface.
     #[error("the site offers no {0} service")]
     MissingService(&'static str),
+    /// The service is known not to answer (its health check fails): not asked, so the
+    /// caller does not wait for a timeout, as with an unreachable site.
+    #[error("the site's {service} service does not answer ({reason}); it was not asked")]
+    ServiceDown {
+        service: &'static str,
+        reason: String,
+    },
     /// The answer was not what the OpenStack API reference describes.
     #[error("unexpected answer from {service}: {detail}")]
     BadResponse {

@@ -53,6 +53,26 @@ pub struct SiteSession {
     compute_versions: tokio::sync::OnceCell<((u16, u16), (u16, u16))>,
     /// The aliases of Neutron's API extensions, learned once per session.
     network_extensions: tokio::sync::OnceCell<Arc<std::collections::BTreeSet<String>>>,
+    /// Services the health checks found not answering, with why: calls to them fail at
+    /// once instead of waiting for their deadline.
+    down: std::sync::Mutex<BTreeMap<&'static str, String>>,
+    /// Sign-ins Keystone refused lately: the next is not tried before `retry_at`, so a
+    /// wrong password costs Keystone one attempt a minute at most (with
+    /// `lockout_failure_attempts` set, more would lock the console's account out).
+    refusals: std::sync::Mutex<Refusals>,
+}
+
+#[derive(Debug, Default)]
+struct Refusals {
+    count: u32,
+    retry_at: Option<Instant>,
+    message: String,
+}
+
+/// The wait before another sign-in after `count` refusals in a row: 5 s, doubling, at
+/// most a minute.
+fn sign_in_backoff(count: u32) -> Duration {
+    (Duration::from_secs(5) * 2u32.pow(count.saturating_sub(1).min(4))).min(Duration::from_secs(60))
 }
 
 /// Every call asks for JSON: Glance, for one, answers errors as HTML pages otherwise.
@@ -68,6 +88,8 @@ impl SiteSession {
             token: tokio::sync::Mutex::new(None),
             compute_versions: tokio::sync::OnceCell::new(),
             network_extensions: tokio::sync::OnceCell::new(),
+            down: std::sync::Mutex::default(),
+            refusals: std::sync::Mutex::default(),
         }
     }
 
@@ -115,7 +137,46 @@ impl SiteSession {
         Ok(fresh)
     }
 
+    /// Signs in, unless Keystone refused the credentials moments ago.
     async fn sign_in(&self, deadline: Instant) -> Result<CachedToken, OpenStackError> {
+        if let Some(refused) = self.refused_lately() {
+            return Err(refused);
+        }
+        let result = self.ask_for_token(deadline).await;
+        let mut refusals = self
+            .refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &result {
+            Err(OpenStackError::AuthFailed(message)) => {
+                refusals.count += 1;
+                refusals.retry_at = Some(Instant::now() + sign_in_backoff(refusals.count));
+                refusals.message.clone_from(message);
+            }
+            Ok(_) => *refusals = Refusals::default(),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// The last refusal while its backoff lasts, without asking Keystone.
+    fn refused_lately(&self) -> Option<OpenStackError> {
+        let refusals = self
+            .refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let left = refusals.retry_at?.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then(|| {
+            OpenStackError::AuthFailed(format!(
+                "{} (refused {} times; not asked again for {} s, so that Keystone does not lock the account out)",
+                refusals.message,
+                refusals.count,
+                left.as_secs().max(1)
+            ))
+        })
+    }
+
+    async fn ask_for_token(&self, deadline: Instant) -> Result<CachedToken, OpenStackError> {
         #[derive(Deserialize)]
         struct TokenBody {
             token: TokenFields,
@@ -192,6 +253,74 @@ impl SiteSession {
         })
     }
 
+    fn refuse_if_down(&self, service: ServiceType) -> Result<(), OpenStackError> {
+        match self
+            .down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(service.name())
+        {
+            Some(reason) => Err(OpenStackError::ServiceDown {
+                service: service.name(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The services the last check found not answering, with why.
+    pub fn down_services(&self) -> Vec<(&'static str, String)> {
+        self.down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(service, reason)| (*service, reason.clone()))
+            .collect()
+    }
+
+    /// Asks each service of the catalog (but Keystone, which the liveness check covers)
+    /// for its version document, unauthenticated and at once, and records which do not
+    /// answer. A service answering with any status below 500 is up. Without a cached
+    /// catalog (not signed in yet) nothing is checked.
+    pub async fn check_services(&self, timeout: Duration) {
+        let Some(token) = self.token.lock().await.clone() else {
+            return;
+        };
+        let checks = ServiceType::ALL
+            .into_iter()
+            .filter(|service| *service != ServiceType::Identity)
+            .filter_map(|service| Some((service, self.endpoint(&token, service).ok()?)))
+            .map(|(service, url)| async move {
+                let answer = self
+                    .http
+                    .get(&url)
+                    .header(reqwest::header::ACCEPT, JSON)
+                    .timeout(timeout)
+                    .send()
+                    .await;
+                let problem = match answer {
+                    Err(error) => Some(OpenStackError::from_transport(error, timeout).to_string()),
+                    Ok(response) if response.status().is_server_error() => Some(format!(
+                        "its version document answered {}",
+                        response.status()
+                    )),
+                    Ok(_) => None,
+                };
+                (service.name(), problem)
+            });
+        let results = futures::future::join_all(checks).await;
+        let mut down = self
+            .down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        down.clear();
+        down.extend(
+            results
+                .into_iter()
+                .filter_map(|(service, problem)| Some((service, problem?))),
+        );
+    }
+
     /// Forgets the cached token, e.g. after the site's credentials changed.
     pub async fn invalidate(&self) {
         *self.token.lock().await = None;
@@ -218,6 +347,7 @@ impl SiteSession {
             method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
         );
+        self.refuse_if_down(service)?;
         let mut attempt = 0;
         let mut reauthenticated = false;
         loop {
@@ -319,6 +449,7 @@ impl SiteSession {
         body: reqwest::Body,
         deadline: Instant,
     ) -> Result<Answer, OpenStackError> {
+        self.refuse_if_down(service)?;
         let token = self.token(deadline).await?;
         let endpoint = self.endpoint(&token, service)?;
         let response = self
@@ -344,6 +475,7 @@ impl SiteSession {
         path: &str,
         deadline: Instant,
     ) -> Result<reqwest::Response, OpenStackError> {
+        self.refuse_if_down(service)?;
         let token = self.token(deadline).await?;
         let endpoint = self.endpoint(&token, service)?;
         let left = remaining(deadline)?;
@@ -505,9 +637,25 @@ impl SiteSession {
                 }
             }
         }
+        // A catalog with endpoints, none for this region and interface: every call would
+        // be a 404 "no such service"; say so instead of calling the site online.
+        let problem = (capabilities.is_empty() && !token.catalog.is_empty()).then(|| {
+            let regions: Vec<&str> = token.catalog.regions().into_iter().collect();
+            format!(
+                "the catalog has no {} endpoint in region {}; its regions: {}",
+                self.auth.interface,
+                self.auth.region.as_deref().unwrap_or("(any)"),
+                if regions.is_empty() {
+                    "none named".to_owned()
+                } else {
+                    regions.join(", ")
+                }
+            )
+        });
         Ok(Probe {
             latency,
             capabilities,
+            problem,
         })
     }
 }
@@ -520,6 +668,8 @@ pub const AUTO_ALLOCATION_EXTENSION: &str = "auto-allocated-topology";
 pub struct Probe {
     pub latency: Duration,
     pub capabilities: BTreeMap<String, String>,
+    /// Why the site cannot be used as configured although it answered.
+    pub problem: Option<String>,
 }
 
 /// Reads an answer's body and turns an error status into `OpenStackError::Api`.

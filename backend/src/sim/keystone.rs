@@ -122,6 +122,8 @@ async fn issue_token(
     Extension(site): Extension<Arc<SimSite>>,
     body: axum::body::Bytes,
 ) -> Response {
+    site.token_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,

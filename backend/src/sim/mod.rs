@@ -322,9 +322,18 @@ async fn serve(listener: TcpListener, context: Arc<SimContext>) {
                     let router = router.clone();
                     let context = context.clone();
                     async move {
-                        let down = site_of(request.uri().path())
+                        let path = request.uri().path();
+                        let service = path
+                            .trim_start_matches('/')
+                            .split('/')
+                            .nth(1)
+                            .unwrap_or_default();
+                        let down = site_of(path)
                             .and_then(|name| context.sites.get(name))
-                            .is_some_and(|site| site.fault().is_down(context.started.elapsed()));
+                            .is_some_and(|site| {
+                                site.fault().is_down(context.started.elapsed())
+                                    || site.service_down(service)
+                            });
                         if down {
                             return Err(std::io::Error::new(
                                 std::io::ErrorKind::ConnectionRefused,
@@ -365,6 +374,10 @@ fn routes(context: Arc<SimContext>) -> Router {
         .route("/_sim/sites", get(list_sites))
         .route("/_sim/sites/{site}/fault", post(set_fault).get(get_fault))
         .route("/_sim/sites/{site}/revoke-tokens", post(revoke_tokens))
+        .route(
+            "/_sim/sites/{site}/services/{service}",
+            post(set_service_fault),
+        )
         .merge(per_site)
         .fallback(|| async {
             keystone::error(StatusCode::NOT_FOUND, "The resource could not be found.")
@@ -475,6 +488,31 @@ async fn set_fault(
     tracing::info!(site = %name, ?fault, "fault set");
     site.set_fault(fault.clone());
     Json(json!({"site": name, "fault": fault})).into_response()
+}
+
+/// `{"mode": "down"}` closes one service of a site (`compute`, `image`, `network`,
+/// `volume`, `placement`, `identity`), `{"mode": "up"}` opens it again.
+async fn set_service_fault(
+    State(context): State<Arc<SimContext>>,
+    Path((name, service)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(site) = context.sites.get(&name) else {
+        return sim_error(StatusCode::NOT_FOUND, &format!("no simulated site {name}"));
+    };
+    let down = match serde_json::from_slice::<Fault>(&body) {
+        Ok(Fault::Down) => true,
+        Ok(Fault::Up) => false,
+        Ok(_) => {
+            return sim_error(
+                StatusCode::BAD_REQUEST,
+                "a service takes the modes up and down",
+            )
+        }
+        Err(e) => return sim_error(StatusCode::BAD_REQUEST, &format!("invalid fault: {e}")),
+    };
+    site.set_service_down(&service, down);
+    Json(json!({"site": name, "service": service, "down": down})).into_response()
 }
 
 /// Forgets every token of a site, as a Keystone key rotation or restart with a lost

@@ -293,6 +293,11 @@ pub struct SimSite {
     pub region: String,
     pub profile: Profile,
     pub fault: std::sync::Mutex<Fault>,
+    /// Services (`compute`, `image`, …) whose port is closed while the rest of the site
+    /// answers, as after a restart in which Keystone came up first.
+    pub services_down: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Sign-ins asked of this site's Keystone, to see how hard a client leans on it.
+    pub token_requests: std::sync::atomic::AtomicU64,
     pub data: std::sync::Mutex<SiteData>,
     pub build_delay: Duration,
 }
@@ -441,6 +446,8 @@ impl SimSite {
             index,
             profile,
             fault: std::sync::Mutex::new(Fault::Up),
+            services_down: std::sync::Mutex::default(),
+            token_requests: std::sync::atomic::AtomicU64::new(0),
             data: std::sync::Mutex::new(SiteData {
                 roles,
                 assignments,
@@ -523,6 +530,25 @@ impl SimSite {
                 build_done_at: Instant::now(),
             });
         }
+    }
+
+    pub fn set_service_down(&self, service: &str, down: bool) {
+        let mut services = self
+            .services_down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if down {
+            services.insert(service.to_owned());
+        } else {
+            services.remove(service);
+        }
+    }
+
+    pub fn service_down(&self, service: &str) -> bool {
+        self.services_down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(service)
     }
 
     pub fn fault(&self) -> Fault {

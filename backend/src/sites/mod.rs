@@ -528,6 +528,7 @@ fn site_from_row(row: SiteRow) -> Result<Site, SiteError> {
         interface: row.interface,
         labels,
         state,
+        state_reason: None,
         last_seen: row.last_seen,
         latency_ms: row.latency_ms.and_then(|ms| u64::try_from(ms).ok()),
         capabilities,

@@ -73,3 +73,94 @@ async fn a_site_with_refused_credentials_is_degraded_not_unreachable() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_site_whose_compute_is_down_is_degraded_and_calls_to_it_answer_at_once() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    eventually(Duration::from_secs(10), "site-001 online", || async {
+        (state_of(&app, "site-001").await == "online").then_some(())
+    })
+    .await;
+    let site = sim
+        .site("site-001")
+        .unwrap_or_else(|| panic!("no site-001"));
+    // Keystone answers, Nova does not: as after a restart that brought Keystone up first.
+    site.set_service_down("compute", true);
+    let reason = eventually(Duration::from_secs(30), "site-001 degraded", || async {
+        let (_, shown) = app.admin(Method::GET, "/api/v1/sites/site-001", None).await;
+        (shown["state"] == "degraded").then(|| shown["state_reason"].clone())
+    })
+    .await;
+    assert!(
+        reason.as_str().is_some_and(|r| r.contains("compute")),
+        "{reason}"
+    );
+    let (status, body) = app
+        .admin(Method::GET, "/api/v1/sites/site-001/servers", None)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "site_service_down", "{body}");
+    let (status, _) = app
+        .admin(Method::GET, "/api/v1/sites/site-001/images", None)
+        .await;
+    assert_eq!(status, 200, "the other services still work");
+
+    site.set_service_down("compute", false);
+    eventually(Duration::from_secs(10), "site-001 online again", || async {
+        (state_of(&app, "site-001").await == "online").then_some(())
+    })
+    .await;
+    let (status, _) = app
+        .admin(Method::GET, "/api/v1/sites/site-001/servers", None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn refused_credentials_are_not_tried_again_at_every_call() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    let cloud = sim.cloud_entries("secret").remove(0);
+    let body = crate::helpers::site_body("wrong-pw", &cloud.auth_url, "not-the-password");
+    let (status, _) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
+    assert_eq!(status, 201);
+    for _ in 0..20 {
+        let (status, body) = app
+            .admin(Method::GET, "/api/v1/sites/wrong-pw/flavors", None)
+            .await;
+        assert_eq!(body["error"]["code"], "site_auth_failed", "{status} {body}");
+    }
+    let asked = sim
+        .site("site-001")
+        .map(|s| s.token_requests.load(std::sync::atomic::Ordering::Relaxed))
+        .unwrap_or_default();
+    assert!(
+        asked <= 2,
+        "Keystone was asked {asked} times for 20 calls and the probes"
+    );
+}
+
+#[tokio::test]
+async fn a_site_registered_with_a_region_its_catalog_lacks_says_so() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    let cloud = sim.cloud_entries("secret").remove(0);
+    let mut body = crate::helpers::site_body("elsewhere", &cloud.auth_url, "secret");
+    body["region"] = "RegionTwo".into();
+    let (status, _) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
+    assert_eq!(status, 201);
+    let reason = eventually(Duration::from_secs(10), "elsewhere degraded", || async {
+        let (_, shown) = app
+            .admin(Method::GET, "/api/v1/sites/elsewhere", None)
+            .await;
+        (shown["state"] == "degraded").then(|| shown["state_reason"].clone())
+    })
+    .await;
+    let reason = reason.as_str().unwrap_or_default();
+    assert!(
+        reason.contains("region RegionTwo") && reason.contains("RegionOne"),
+        "{reason}"
+    );
+}
