@@ -68,7 +68,7 @@ def test_auto_networks_fail_as_real_nova_fails_without_auto_allocation(sim):
         try:
             server = conn.compute.create_server(name="auto-vm", flavor_id="1", image_id=image.id, networks="auto")
         except openstack.exceptions.HttpException as error:
-            assert not boots and error.status_code == 500
+            assert not boots and error.status_code == 500, f"{cloud}: {error}"
         else:
             assert boots
             conn.compute.wait_for_server(server, status="ACTIVE", wait=30, interval=0.2)

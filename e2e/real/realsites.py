@@ -72,6 +72,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
+# On PYTHONPATH of every OpenStack process: SQLite transactions that wait for the write
+# lock instead of failing with "database is locked" (see pyhooks/sitecustomize.py).
+PYHOOKS = HERE / "pyhooks"
 CONSTRAINTS = HERE / "upper-constraints.txt"
 
 REGION = "RegionOne"
@@ -287,8 +290,9 @@ def child_env(paths, name, extra=None, in_venv=True):
     no_proxy = ",".join(filter(None, [env.get("no_proxy", ""), "127.0.0.1,localhost"]))
     env.update(no_proxy=no_proxy, NO_PROXY=no_proxy, PYTHONUNBUFFERED="1",
                OVERCAST_REALSITES=f"{paths.cache}|{name}")
-    if in_venv:  # not for apt: its maintainer scripts must find Debian's python3
+    if in_venv:  # not for apt and pip: Debian's python3 and no hook for them
         env["PATH"] = f"{paths.bin}:{env.get('PATH', '/usr/bin:/bin')}"
+        env["PYTHONPATH"] = str(PYHOOKS)
     env.update(extra or {})
     return env
 
@@ -499,7 +503,8 @@ def ensure_venv(paths):
     say("installing the OpenStack services into the venv (pip, a few minutes the first time)")
     stamp.unlink(missing_ok=True)
     run_command(paths, "pip", [paths.bin / "pip", "install", "--disable-pip-version-check",
-                               "-c", CONSTRAINTS, "-r", REQUIREMENTS], timeout=INSTALL_TIMEOUT)
+                               "-c", CONSTRAINTS, "-r", REQUIREMENTS], timeout=INSTALL_TIMEOUT,
+                in_venv=False)
     stamp.write_text(wanted)
 
 
@@ -830,7 +835,7 @@ def set_wal(db_file):
 # --------------------------------------------------------------------------- one site
 
 
-def uwsgi_argv(paths, site, service, app, extra=(), threads=4):
+def uwsgi_argv(paths, site, service, app, extra=()):
     """One uwsgi master and one worker per API. --lazy-apps loads the app in the worker,
     after the fork (no DB or AMQP connection shared across it); --need-app makes a
     broken app exit instead of serving 500s; --die-on-term makes SIGTERM a stop, not
@@ -842,7 +847,7 @@ def uwsgi_argv(paths, site, service, app, extra=(), threads=4):
     `Connection: close` makes clients open a new connection per request."""
     argv = [paths.bin / "uwsgi", "--http-socket", f"127.0.0.1:{site.ports[service]}",
             "--add-header", "Connection: close",
-            "--master", "--processes", "1", "--threads", str(threads), "--enable-threads",
+            "--master", "--processes", "1", "--threads", "4", "--enable-threads",
             "--lazy-apps", "--need-app", "--die-on-term", "--single-interpreter",
             "--virtualenv", paths.venv, "--buffer-size", "65535", "--socket-timeout", "60",
             "--reload-mercy", "5", "--worker-reload-mercy", "5",
@@ -856,11 +861,7 @@ def process_spec(paths, site, short):
     etc = site.etc
     nova_conf = ["--config-file", etc / "nova/nova.conf"]
     specs = {
-        # One thread: every sign-in writes `last_active_at` in a read-then-write
-        # transaction, which SQLite refuses at once (busy snapshot, even in WAL) when
-        # another thread committed meanwhile: 500 "database is locked" on parallel sign-ins.
-        "keystone": (uwsgi_argv(paths, site, "keystone", "keystone.wsgi.api:application",
-                                threads=1),
+        "keystone": (uwsgi_argv(paths, site, "keystone", "keystone.wsgi.api:application"),
                      {"OS_KEYSTONE_CONFIG_DIR": str(etc / "keystone")}),
         # Chunked uploads (image data streamed by clients) need these three.
         "glance": (uwsgi_argv(paths, site, "glance", "glance.wsgi.api:application",

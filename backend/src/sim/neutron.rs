@@ -207,6 +207,22 @@ pub struct Port {
     pub created_at: time::OffsetDateTime,
 }
 
+/// `"networks": "auto"` where Neutron has no auto-allocated-topology: a real Nova's
+/// check of it ends in a 500, before anything else about the request is looked at.
+pub fn check_auto_allocation(
+    requested: Option<&Value>,
+    auto_allocation: bool,
+) -> Result<(), PlugError> {
+    let auto = matches!(requested, Some(Value::String(mode)) if mode == "auto");
+    if auto && !auto_allocation {
+        return Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'neutronclient.common.exceptions.NotFound'>".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Why Nova could not plug a new server: the status and message Nova answers with.
 pub type PlugError = (StatusCode, String);
 
@@ -233,13 +249,7 @@ pub fn plug_server(
     };
     let wanted: Vec<(Option<String>, Option<String>, Option<String>)> = match requested {
         Some(Value::String(mode)) if mode == "none" => return Ok(()),
-        _ if auto && !auto_allocation => {
-            // What a real Nova answers when Neutron has no auto-allocated-topology.
-            return Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'neutronclient.common.exceptions.NotFound'>".into(),
-            ));
-        }
+        _ if auto && !auto_allocation => return check_auto_allocation(requested, auto_allocation),
         None => match first_usable(data) {
             Some(first) => first,
             None => return Ok(()),

@@ -820,6 +820,15 @@ async fn create_server(
                 return error(StatusCode::BAD_REQUEST, "Invalid key_name provided.");
             }
         }
+        // Nova validates the requested networks with Neutron before it counts quota.
+        if site.profile.has_neutron {
+            if let Err((status, message)) = super::neutron::check_auto_allocation(
+                server.get("networks"),
+                site.profile.auto_allocation,
+            ) {
+                return error(status, &message);
+            }
+        }
         let quota = data.quota(&caller.project_id);
         let flavors = data.flavors.clone();
         let used: Vec<&Server> = data
