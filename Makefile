@@ -17,7 +17,7 @@ WASM_BUDGET := 1572864
 VENV := e2e/.venv
 PY_REQUIREMENTS := e2e/openstack/requirements.txt e2e/api/requirements.txt
 
-.PHONY: help demo test build frontend backend tools test-tools lint unit e2e fidelity clean
+.PHONY: help demo test build frontend backend tools test-tools lint unit e2e fidelity real clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -25,7 +25,7 @@ help: ## list the targets
 demo: build ## build everything and run `overcast demo` (console + 12 simulated sites)
 	./target/release/overcast demo $(ARGS)
 
-test: test-tools lint frontend unit e2e fidelity ## install what is missing, then run every test
+test: test-tools lint frontend unit e2e fidelity real ## install what is missing, then run every test
 	@echo "make test: all lanes passed"
 
 build: frontend backend ## build the dashboard and the release binary
@@ -76,6 +76,10 @@ e2e: ## browser and multi-process tests against real `overcast` processes
 fidelity: ## python-openstackclient and openstacksdk against `overcast sim`; schemathesis against the console
 	cargo build -p overcast
 	OVERCAST_BIN=$(CURDIR)/target/debug/overcast $(VENV)/bin/python -m pytest -q -p no:cacheprovider e2e/openstack e2e/api
+
+real: ## the console against two real OpenStack sites on loopback (installed once into ~/.cache/overcast)
+	cargo build -p overcast
+	OVERCAST_BIN=$(CURDIR)/target/debug/overcast $(VENV)/bin/python -m pytest -q -p no:cacheprovider e2e/real
 
 clean:
 	rm -rf $(DIST) $(DIST).tmp e2e/artifacts

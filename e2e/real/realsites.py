@@ -44,6 +44,10 @@ Layout under DIR (default ${OVERCAST_CACHE:-~/.cache/overcast}/real-openstack):
     run/NAME.pid            PID of each process we started (NAME.started: its start time,
                             so a recycled PID is never signalled)
     logs/NAME.log           each process's output; logs/os-NNN-init-*.log for first runs
+
+Beside this script: requirements.txt and upper-constraints.txt (the venv), and
+pyhooks/sitecustomize.py, on PYTHONPATH of every service (SQLite's "database is locked"
+retried as a deadlock).
 """
 
 import argparse
@@ -72,8 +76,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
-# On PYTHONPATH of every OpenStack process: SQLite transactions that wait for the write
-# lock instead of failing with "database is locked" (see pyhooks/sitecustomize.py).
+# On PYTHONPATH of every OpenStack process: SQLite's "database is locked" becomes a
+# DBDeadlock, which OpenStack retries (see pyhooks/sitecustomize.py).
 PYHOOKS = HERE / "pyhooks"
 CONSTRAINTS = HERE / "upper-constraints.txt"
 
@@ -835,7 +839,7 @@ def set_wal(db_file):
 # --------------------------------------------------------------------------- one site
 
 
-def uwsgi_argv(paths, site, service, app, extra=()):
+def uwsgi_argv(paths, site, service, app, extra=(), threads=4):
     """One uwsgi master and one worker per API. --lazy-apps loads the app in the worker,
     after the fork (no DB or AMQP connection shared across it); --need-app makes a
     broken app exit instead of serving 500s; --die-on-term makes SIGTERM a stop, not
@@ -847,7 +851,7 @@ def uwsgi_argv(paths, site, service, app, extra=()):
     `Connection: close` makes clients open a new connection per request."""
     argv = [paths.bin / "uwsgi", "--http-socket", f"127.0.0.1:{site.ports[service]}",
             "--add-header", "Connection: close",
-            "--master", "--processes", "1", "--threads", "4", "--enable-threads",
+            "--master", "--processes", "1", "--threads", str(threads), "--enable-threads",
             "--lazy-apps", "--need-app", "--die-on-term", "--single-interpreter",
             "--virtualenv", paths.venv, "--buffer-size", "65535", "--socket-timeout", "60",
             "--reload-mercy", "5", "--worker-reload-mercy", "5",
@@ -861,7 +865,12 @@ def process_spec(paths, site, short):
     etc = site.etc
     nova_conf = ["--config-file", etc / "nova/nova.conf"]
     specs = {
-        "keystone": (uwsgi_argv(paths, site, "keystone", "keystone.wsgi.api:application"),
+        # One thread: a sign-in writes `user.last_active_at` in a read-then-write
+        # transaction that Keystone does not retry, and SQLite refuses it ("database is
+        # locked", even in WAL) when another thread committed meanwhile: 500s on parallel
+        # first sign-ins of the day. Keystone's database has no other writer.
+        "keystone": (uwsgi_argv(paths, site, "keystone", "keystone.wsgi.api:application",
+                                threads=1),
                      {"OS_KEYSTONE_CONFIG_DIR": str(etc / "keystone")}),
         # Chunked uploads (image data streamed by clients) need these three.
         "glance": (uwsgi_argv(paths, site, "glance", "glance.wsgi.api:application",

@@ -1,0 +1,229 @@
+"""The console against two real OpenStack 2026.1 sites (Keystone, Glance, Placement, Neutron
+API only with flat provider networks, Nova with the fake driver; no Cinder): what the
+simulator promises, checked where it counts."""
+import hashlib
+import os
+import subprocess
+import sys
+
+from conftest import SITES, realsites
+
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl real-lane"
+LISTS = ["servers", "images", "flavors", "networks", "subnets", "keypairs", "security-groups",
+         "projects", "users", "role-assignments", "hypervisors", "services"]
+
+
+def items(console, path):
+    status, body = console.get(path)
+    assert status == 200, (path, body)
+    return body["items"]
+
+
+def test_every_list_each_site_offers_answers_and_cinder_is_not_offered(console):
+    for site in SITES:
+        for resource in LISTS:
+            items(console, f"/sites/{site}/{resource}")
+        status, quotas = console.get(f"/sites/{site}/quotas")
+        assert status == 200, quotas
+        status, body = console.get(f"/sites/{site}/volumes")
+        assert (status, body["error"]["code"]) == (404, "service_not_offered"), body
+        hypervisors = items(console, f"/sites/{site}/hypervisors")
+        assert hypervisors, "the fake compute host is mapped"
+        status, shown = console.get(f"/sites/{site}/hypervisors/{hypervisors[0]['id']}")
+        assert status == 200, shown
+        status, shown = console.get(f"/sites/{site}/users/admin")
+        assert (status, shown.get("name")) == (200, "admin"), "users show by name: Keystone takes ids only"
+
+
+def test_identity_and_compute_objects_are_created_shown_and_deleted(console):
+    site = "os-001"
+    created = []
+    for resource, body in [
+        ("flavors", {"name": "lane.small", "vcpus": 1, "ram_mb": 256, "disk_gb": 1}),
+        ("keypairs", {"name": "lane-key", "public_key": SSH_KEY}),
+        ("security-groups", {"name": "lane-web", "description": "http"}),
+        ("projects", {"name": "lane-team"}),
+        ("users", {"name": "lane-alice", "password": "lane-alice-password", "default_project": "lane-team"}),
+    ]:
+        status, made = console.call("POST", f"/sites/{site}/{resource}", body)
+        assert status == 201, (resource, made)
+        key = made.get("id") or made["name"]
+        status, shown = console.get(f"/sites/{site}/{resource}/{key}")
+        assert status == 200, (resource, shown)
+        created.append((resource, key))
+    status, shown = console.get(f"/sites/{site}/flavors/lane.small")
+    assert (status, shown.get("name")) == (200, "lane.small"), "flavors show by name: Nova takes ids only"
+
+    status, granted = console.call("POST", f"/sites/{site}/role-assignments",
+                                   {"user": "lane-alice", "project": "lane-team", "role": "member"})
+    assert status == 201, granted
+    assert any(a["id"] == granted["id"] for a in items(console, f"/sites/{site}/role-assignments"))
+    status, _ = console.call("DELETE", f"/sites/{site}/role-assignments/{granted['id']}")
+    assert status == 204
+
+    status, quotas = console.call("PUT", f"/sites/{site}/quotas/lane-team", {"compute": {"instances": 7}})
+    assert status == 200, quotas
+    for resource, key in reversed(created):
+        status, body = console.call("DELETE", f"/sites/{site}/{resource}/{key}")
+        assert status == 204, (resource, body)
+
+
+def test_networks_are_provider_networks_here_and_tenant_networks_are_refused_with_neutrons_words(console):
+    site = "os-002"
+    status, refused = console.call("POST", f"/sites/{site}/networks", {"name": "lane-tenant"})
+    assert status == 502 and "No tenant network is available" in refused["error"]["message"], refused
+    status, network = console.call("POST", f"/sites/{site}/networks", {
+        "name": "lane-flat", "provider:network_type": "flat", "provider:physical_network": "physnet1",
+        "shared": True, "mtu": 1450})
+    assert status == 201, network
+    assert network["provider:network_type"] == "flat" and network["provider:physical_network"] == "physnet1"
+    status, subnet = console.call("POST", f"/sites/{site}/subnets",
+                                  {"name": "lane-flat-v4", "network_id": network["id"], "cidr": "10.77.0.0/24"})
+    assert status == 201, subnet
+    for resource, key in [("subnets", subnet["id"]), ("networks", network["id"])]:
+        status, body = console.call("DELETE", f"/sites/{site}/{resource}/{key}")
+        assert status == 204, (resource, body)
+
+
+def test_an_image_keeps_its_bytes_and_glances_sha512(console):
+    site = "os-001"
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    status, image = console.call("POST", f"/sites/{site}/images",
+                                 {"name": "lane-image", "disk_format": "raw", "container_format": "bare"})
+    assert status == 201, image
+    uploaded = console.http.put(f"{console.url}/api/v1/sites/{site}/images/{image['id']}/file", data=data,
+                                headers={"Content-Type": "application/octet-stream"}, timeout=120)
+    assert uploaded.status_code in (200, 204), uploaded.text
+    shown = console.eventually("the image active", lambda: (lambda b: b if b.get("status") == "active" else None)(
+        console.get(f"/sites/{site}/images/{image['id']}")[1]))
+    assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest(), shown
+    downloaded = console.http.get(f"{console.url}/api/v1/sites/{site}/images/{image['id']}/file", timeout=120)
+    assert downloaded.status_code == 200 and downloaded.content == data
+    status, missing = console.get(f"/sites/{site}/images/00000000-0000-4000-8000-000000000000")
+    assert status == 404 and "<" not in missing["error"]["message"], "Glance's error as text, not HTML"
+    status, _ = console.call("DELETE", f"/sites/{site}/images/{image['id']}")
+    assert status == 204
+
+
+def test_a_server_boots_to_active_stops_starts_and_is_deleted(console):
+    site = "os-002"
+    status, image = console.call("POST", f"/sites/{site}/images",
+                                 {"name": "lane-boot", "disk_format": "raw", "container_format": "bare"})
+    assert status == 201, image
+    put = console.http.put(f"{console.url}/api/v1/sites/{site}/images/{image['id']}/file", data=b"\0" * 65536,
+                           headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert put.status_code in (200, 204), put.text
+    status, flavor = console.call("POST", f"/sites/{site}/flavors",
+                                  {"name": "lane.boot", "vcpus": 1, "ram_mb": 128, "disk_gb": 1})
+    assert status == 201, flavor
+    # No auto-allocated-topology on these sites: "auto" is refused before Nova (which answers 500).
+    status, refused = console.call("POST", f"/sites/{site}/servers",
+                                   {"name": "lane-auto", "flavor": "lane.boot", "image": "lane-boot"})
+    assert status == 400 and refused["error"]["fields"][0]["field"] == "networks", refused
+    status, server = console.call("POST", f"/sites/{site}/servers",
+                                  {"name": "lane-vm", "flavor": "lane.boot", "image": "lane-boot", "networks": "none"})
+    assert status == 202, server
+
+    def state(wanted):
+        def check():
+            status, shown = console.get(f"/sites/{site}/servers/{server['id']}")
+            assert shown.get("status") != "ERROR", shown
+            return shown if shown.get("status") == wanted else None
+        return console.eventually(f"lane-vm {wanted}", check, within=120)
+
+    state("ACTIVE")
+    for action, wanted in [("stop", "SHUTOFF"), ("start", "ACTIVE")]:
+        status, body = console.call("POST", f"/sites/{site}/servers/{server['id']}/action", {"action": action})
+        assert status in (202, 204), body
+        state(wanted)
+    status, _ = console.call("DELETE", f"/sites/{site}/servers/{server['id']}")
+    assert status == 204
+    console.eventually("lane-vm gone", lambda: console.get(f"/sites/{site}/servers/{server['id']}")[0] == 404,
+                       within=120)
+    for resource, key in [("flavors", flavor["id"]), ("images", image["id"])]:
+        console.call("DELETE", f"/sites/{site}/{resource}/{key}")
+
+
+def test_every_aggregated_list_with_every_selection(console):
+    for resource in ["servers", "images", "flavors", "networks", "volumes", "projects", "users"]:
+        for query in ["", "?sites=os-001,os-002", "?selector=lane=real", "?selector=lane=real&max_age_ms=600000"]:
+            status, answer = console.get(f"/{resource}{query}")
+            assert status == 200, (resource, query, answer)
+            wanted = {"not_offered" if resource == "volumes" else "ok"}
+            if "max_age_ms" in query:
+                wanted.add("stale")  # young cached data is served as such
+            statuses = {answer["sites"][site]["status"] for site in SITES}
+            assert statuses <= wanted, (resource, query, answer["sites"])
+
+
+def job(console, body, within=180):
+    status, created = console.call("POST", "/jobs", body)
+    assert status == 202, created
+
+    def finished():
+        status, shown = console.get(f"/jobs/{created['id']}")
+        return shown if shown["state"] in ("succeeded", "partially_failed", "failed", "cancelled") else None
+
+    return console.eventually(f"job {body['kind']}", finished, within=within)
+
+
+def test_one_job_of_every_kind_succeeds_on_both_sites(console):
+    targets = {"selector": "lane=real"}
+    kinds = [
+        ("flavor.create", {"name": "lane.job", "vcpus": 1, "ram_mb": 128, "disk_gb": 1}),
+        ("project.create", {"name": "lane-job-team"}),
+        ("user.create", {"name": "lane-job-user", "password": "lane-job-password", "default_project": "lane-job-team"}),
+        ("quota.set", {"project": "lane-job-team", "compute": {"instances": 5}}),
+        ("keypair.create", {"name": "lane-job-key", "public_key": SSH_KEY}),
+        ("network.create", {"name": "lane-job-net", "provider:network_type": "flat",
+                            "provider:physical_network": "physnet1"}),
+        ("servers.delete", {"name_prefix": "lane-job-nothing-"}),
+        ("flavor.delete", {"name": "lane.job"}),
+    ]
+    for kind, params in kinds:
+        done = job(console, {"kind": kind, "targets": targets, "params": params})
+        assert done["state"] == "succeeded", (kind, done)
+        assert all(t["attempts"] == 1 for t in done["tasks"]), (kind, done["tasks"])
+    # Done exactly once: the flavor is gone and each network exists once per site.
+    for site in SITES:
+        assert not [f for f in items(console, f"/sites/{site}/flavors") if f["name"] == "lane.job"]
+        assert len([n for n in items(console, f"/sites/{site}/networks") if n["name"] == "lane-job-net"]) == 1
+    # A tenant network cannot be had here: the task fails at once with Neutron's words.
+    done = job(console, {"kind": "network.create", "targets": targets, "params": {"name": "lane-job-tenant"}})
+    assert done["state"] == "failed", done
+    assert all(t["attempts"] == 1 and "No tenant network" in t["error"] for t in done["tasks"]), done["tasks"]
+
+
+def test_a_stopped_site_is_unreachable_and_its_waiting_task_completes_once_when_it_returns(console):
+    realsites("stop-site", "os-002", timeout=120)
+    try:
+        console.eventually("os-002 unreachable",
+                           lambda: console.get("/sites/os-002")[1]["state"] == "unreachable", within=30)
+        status, listed = console.get("/flavors?timeout_ms=2000")
+        assert status == 200 and listed["sites"]["os-001"]["status"] == "ok", listed
+        assert listed["sites"]["os-002"]["status"] in ("stale", "unreachable"), listed
+        status, created = console.call("POST", "/jobs", {"kind": "flavor.create", "targets": {"selector": "lane=real"},
+                                                         "params": {"name": "lane.partition", "vcpus": 1,
+                                                                    "ram_mb": 128, "disk_gb": 1}})
+        assert status == 202, created
+        console.eventually("os-002 waiting", lambda: any(
+            t["site"] == "os-002" and t["state"] == "waiting_for_site"
+            for t in console.get(f"/jobs/{created['id']}")[1]["tasks"]), within=60)
+    finally:
+        realsites("start-site", "os-002", timeout=600)
+    done = console.eventually("the job succeeds", lambda: (lambda j: j if j["state"] == "succeeded" else None)(
+        console.get(f"/jobs/{created['id']}")[1]), within=180)
+    assert len([f for f in items(console, "/sites/os-002/flavors") if f["name"] == "lane.partition"]) == 1, done
+
+
+def test_overcast_ctl_lists_both_sites_and_exits_zero_with_cinder_not_offered(console):
+    token = console.http.headers["Authorization"].removeprefix("Bearer ")
+    from conftest import BIN
+    env = dict(os.environ, OVERCAST_URL=console.url, OVERCAST_TOKEN=token)
+    for resource in ["servers", "volumes"]:
+        done = subprocess.run([BIN, "ctl", "list", resource], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (resource, done.stdout, done.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit("run with pytest")
