@@ -26,6 +26,9 @@ pub struct Application {
     state: AppState,
     /// Set when this start created the admin with a generated password.
     pub generated_admin_password: Option<String>,
+    /// Whether this start created the user `admin` (the configured password applies
+    /// then only; later starts keep the password in force).
+    pub created_admin: bool,
 }
 
 impl Application {
@@ -52,12 +55,9 @@ impl Application {
         )
         .await?;
 
-        let generated_admin_password = match auth::bootstrap_admin(
-            &store,
-            settings.admin_password.as_deref(),
-        )
-        .await?
-        {
+        let bootstrap = auth::bootstrap_admin(&store, settings.admin_password.as_deref()).await?;
+        let created_admin = bootstrap != Bootstrap::AlreadyDone;
+        let generated_admin_password = match bootstrap {
             Bootstrap::CreatedWithGeneratedPassword(password) => {
                 tracing::warn!("created user admin with a generated password; it is shown once on standard output");
                 Some(password)
@@ -125,6 +125,7 @@ impl Application {
             router,
             state,
             generated_admin_password,
+            created_admin,
         })
     }
 

@@ -20,6 +20,8 @@ use crate::telemetry;
 
 const DEMO_ADMIN_PASSWORD: &str = "overcast-demo";
 const REGIONS: [&str; 3] = ["eu", "us", "asia"];
+/// The size of each demo site's image.
+const DEMO_IMAGE_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
@@ -42,24 +44,36 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let simulator = Simulator::start(&sim_args).await?;
     let application = Application::build(settings.clone()).await?;
     register_sites(&application, &simulator, &sim_args.password).await?;
-    tokio::spawn(seed_sites(application.state().clone(), args.sites));
-
     let addr = application.local_addr()?;
-    println!();
-    println!("  Overcast demo is running: http://{addr}/");
-    println!(
-        "  Log in as admin / {}",
-        settings
-            .admin_password
-            .as_deref()
-            .unwrap_or(DEMO_ADMIN_PASSWORD)
-    );
-    println!(
-        "  {} simulated sites on http://{} (fault control: POST /_sim/sites/{{site}}/fault)",
+    let password = if application.created_admin {
+        format!(
+            "Log in as admin / {}",
+            settings
+                .admin_password
+                .as_deref()
+                .unwrap_or(DEMO_ADMIN_PASSWORD)
+        )
+    } else {
+        format!(
+            "Log in as admin with the password set when {} was first used \
+             (OVERCAST_ADMIN_PASSWORD applies on a first start only)",
+            settings.data_dir.display()
+        )
+    };
+    let banner = format!(
+        "\n  Overcast demo is running: http://{addr}/\n  {password}\n  \
+         {} simulated sites on http://{} (fault control: POST /_sim/sites/{{site}}/fault)\n  \
+         Stop with Ctrl-C.\n",
         args.sites, simulator.addr
     );
-    println!("  Stop with Ctrl-C.");
-    println!();
+    let state = application.state().clone();
+    let sites = args.sites;
+    tokio::spawn(async move {
+        // The banner comes after the start-up lines (sites seen for the first time), so
+        // that it is the last thing on the screen; seeding that hangs does not hold it.
+        let _ = tokio::time::timeout(Duration::from_secs(15), seed_sites(state, sites)).await;
+        println!("{banner}");
+    });
     application.run_until(shutdown_signal()).await?;
     drop(simulator);
     Ok(())
@@ -93,13 +107,18 @@ async fn seed_site(state: &AppState, site: &str, n: usize) -> anyhow::Result<()>
         session,
         tokio::time::Instant::now() + Duration::from_secs(30),
     );
-    ops.create_image(&NewImage {
-        name: "cirros-0.6.2".into(),
-        disk_format: "qcow2".into(),
-        container_format: "bare".into(),
-        visibility: Some("public".into()),
-    })
-    .await?;
+    let image = ops
+        .create_image(&NewImage {
+            name: "cirros-0.6.2".into(),
+            disk_format: "qcow2".into(),
+            container_format: "bare".into(),
+            visibility: Some("public".into()),
+        })
+        .await?;
+    // With data, as a real Glance image has: `active`, with a size and a checksum.
+    let data: Vec<u8> = (0..DEMO_IMAGE_BYTES).map(|i| (i % 251) as u8).collect();
+    ops.upload_image(&image.id, reqwest::Body::from(data))
+        .await?;
     // Where the site cannot allocate a network by itself, boot on its own first network.
     let networks = if ops.can_allocate_networks().await? {
         None

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, waitForSiteState } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, waitForSiteState, apiLogin } from '../lib/overcast.js';
 
 let demo;
 let browser;
@@ -15,6 +15,21 @@ after(async () => {
   await browser?.context.close();
   const code = await demo?.stop();
   assert.equal(code, 0, 'the console stops cleanly on SIGTERM');
+});
+
+test('the banner comes after the start-up lines and names the password in force; seeded images are active', async () => {
+  const output = demo.output();
+  const banner = output.lastIndexOf('Overcast demo is running');
+  assert.ok(banner >= 0, output);
+  assert.match(output.slice(banner), /Log in as admin \/ e2e-admin-password/);
+  const token = await apiLogin(demo.url, 'admin', demo.adminPassword);
+  const answer = await fetch(`${demo.url}/api/v1/images`, { headers: { Authorization: `Bearer ${token}` } });
+  const images = (await answer.json()).items;
+  assert.ok(images.length >= 5, JSON.stringify(images));
+  for (const image of images) {
+    assert.equal(image.status, 'active', JSON.stringify(image));
+    assert.ok(image.size > 0, JSON.stringify(image));
+  }
 });
 
 test('an unauthenticated visit lands on the login page', async () => {

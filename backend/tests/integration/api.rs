@@ -287,3 +287,30 @@ async fn the_openapi_document_is_served_without_a_token() {
     assert!(doc["paths"]["/api/v1/sites/{site}/servers"]["post"]["requestBody"].is_object());
     assert!(doc["paths"]["/api/v1/sites/import"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn only_the_first_start_applies_the_configured_admin_password() {
+    let dir = crate::helpers::temp_dir("first-start");
+    let build = |password: &str| {
+        let settings = overcast::config::Settings::load(&overcast::config::ServeArgs {
+            listen: Some("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
+            data_dir: Some(dir.clone()),
+            admin_password: Some(password.into()),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        overcast::app::Application::build(settings)
+    };
+    let first = build("the-first-password")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(first.created_admin, "the first start creates admin with it");
+    drop(first);
+    let second = build("another-password-later")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        !second.created_admin,
+        "a later start keeps the password in force, and says so"
+    );
+}
