@@ -47,6 +47,32 @@ pub struct Image {
     pub file: Option<PathBuf>,
 }
 
+impl Image {
+    /// An image record as Glance creates it: `queued`, without data or attributes.
+    pub fn queued(id: String, owner: String, now: time::OffsetDateTime) -> Image {
+        Image {
+            id,
+            name: None,
+            status: "queued",
+            visibility: "shared".into(),
+            owner,
+            disk_format: None,
+            container_format: None,
+            size: None,
+            checksum: None,
+            hash_value: None,
+            min_disk: 0,
+            min_ram: 0,
+            protected: false,
+            tags: Vec::new(),
+            properties: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            file: None,
+        }
+    }
+}
+
 pub fn router() -> Router<Arc<SimContext>> {
     Router::new()
         .route("/", get(versions))
@@ -377,30 +403,12 @@ async fn create_image(
         return error(StatusCode::BAD_REQUEST, "Body expected in request.");
     };
     let now = time::OffsetDateTime::now_utc();
-    let mut image = Image {
-        id: request
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        name: None,
-        status: "queued",
-        visibility: "shared".into(),
-        owner: caller.project_id.clone(),
-        disk_format: None,
-        container_format: None,
-        size: None,
-        checksum: None,
-        hash_value: None,
-        min_disk: 0,
-        min_ram: 0,
-        protected: false,
-        tags: Vec::new(),
-        properties: BTreeMap::new(),
-        created_at: now,
-        updated_at: now,
-        file: None,
-    };
+    let id = request
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut image = Image::queued(id, caller.project_id.clone(), now);
     for (key, value) in &request {
         if let Err(message) = set_attribute(&mut image, key, value) {
             let status = if message.contains("read-only") || message.contains("reserved") {

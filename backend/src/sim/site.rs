@@ -492,24 +492,17 @@ impl SimSite {
         let hosts = data.hypervisors.len();
         for n in 0..images {
             data.images.push(super::glance::Image {
-                id: uuid::Uuid::new_v4().to_string(),
                 name: Some(format!("seeded-image-{n:05}")),
                 status: "active",
                 visibility: "public".into(),
-                owner: project_id.clone(),
                 disk_format: Some("raw".into()),
                 container_format: Some("bare".into()),
                 size: Some(0),
-                checksum: None,
-                hash_value: None,
-                min_disk: 0,
-                min_ram: 0,
-                protected: false,
-                tags: Vec::new(),
-                properties: BTreeMap::new(),
-                created_at: now,
-                updated_at: now,
-                file: None,
+                ..super::glance::Image::queued(
+                    uuid::Uuid::new_v4().to_string(),
+                    project_id.clone(),
+                    now,
+                )
             });
         }
         for n in 0..servers {
