@@ -65,6 +65,21 @@ class Console:
             time.sleep(0.5)
 
 
+def remove_leftovers(console):
+    """The sites' state is kept between runs: what an interrupted run left (a flat network
+    holds its physical network) is removed first, so each run starts alike."""
+    for site in SITES:
+        for resource in ["servers", "networks", "images", "flavors", "keypairs", "security-groups", "users",
+                         "projects"]:
+            status, body = console.get(f"/sites/{site}/{resource}")
+            for item in body.get("items", []) if status == 200 else []:
+                if item.get("name", "").startswith("lane"):
+                    key = item.get("id") or item["name"]
+                    console.call("DELETE", f"/sites/{site}/{resource}/{key}")
+        console.eventually(f"{site} without lane servers", lambda site=site: not [
+            s for s in console.get(f"/sites/{site}/servers")[1]["items"] if s["name"].startswith("lane")], within=120)
+
+
 @pytest.fixture(scope="session")
 def sites():
     """Two real sites; their clouds.yaml. Stopped at the end of the run by PID."""
@@ -107,6 +122,7 @@ def console(sites):
     assert response.status_code == 200 and sorted(report["created"]) == list(SITES), report
     for site in SITES:
         console.eventually(f"{site} online", lambda site=site: console.get(f"/sites/{site}")[1]["state"] == "online")
+    remove_leftovers(console)
     try:
         yield console
     finally:

@@ -308,7 +308,8 @@ def start_process(paths, name, argv, env=None, cwd=None):
     log_path = paths.log(name)
     with open(log_path, "ab") as log:
         stamp = datetime.datetime.now().isoformat(timespec="seconds")
-        log.write(f"\n===== {stamp} realsites.py starts {name}: {' '.join(map(str, argv))}\n".encode())
+        command = " ".join(map(str, argv))
+        log.write(f"\n===== {stamp} realsites.py starts {name}: {command}\n".encode())
         log.flush()
         try:
             child = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
@@ -500,7 +501,8 @@ def ensure_venv(paths):
         return
     if not python.exists():
         if sys.version_info < (3, 10):
-            raise LaunchError(f"OpenStack 2026.1 needs Python >= 3.10, not {sys.version.split()[0]}")
+            raise LaunchError(f"OpenStack 2026.1 needs Python >= 3.10, not "
+                              f"{sys.version.split()[0]}")
         say(f"creating the venv {paths.venv} (with {sys.executable})")
         run_command(paths, "pip", [sys.executable, "-m", "venv", paths.venv], timeout=300,
                     in_venv=False)
@@ -608,7 +610,8 @@ def write_rabbit_config(paths, sites):
     """Writes the broker's files; True when the definitions changed."""
     base = paths.rabbit
     (base / "mnesia").mkdir(parents=True, exist_ok=True)
-    (base / "rabbitmq-env.conf").write_text("# empty: /etc/rabbitmq/rabbitmq-env.conf is not read\n")
+    (base / "rabbitmq-env.conf").write_text(
+        "# empty: /etc/rabbitmq/rabbitmq-env.conf is not read\n")
     (base / "enabled_plugins").write_text("[].\n")
     (base / "rabbitmq.conf").write_text("\n".join([
         f"listeners.tcp.default = 127.0.0.1:{AMQP_PORT}",
@@ -711,6 +714,8 @@ def write_configs(paths, site):
                 "db", "keystone/fernet-keys", "keystone/credential-keys", "glance/images",
                 "glance/staging", "glance/tasks", "neutron", "nova/instances", "lock"):
         (d / sub).mkdir(parents=True, exist_ok=True)
+    for keys in ("keystone/fernet-keys", "keystone/credential-keys"):
+        (d / keys).chmod(0o700)  # Keystone warns on every token when others can read them
     common = {"debug": False}  # oslo.log writes to stdout, which is logs/NAME.log
     vendor = paths.venv / "etc"
 
@@ -726,7 +731,8 @@ def write_configs(paths, site):
         "cache": {"enabled": True, "backend": "dogpile.cache.memory"},
     }))
 
-    shutil.copyfile(vendor / "glance/glance-api-paste.ini", site.etc / "glance/glance-api-paste.ini")
+    glance_paste = site.etc / "glance/glance-api-paste.ini"
+    shutil.copyfile(vendor / "glance/glance-api-paste.ini", glance_paste)
     (site.etc / "glance/glance-api.conf").write_text(ini({
         "DEFAULT": {**common, "enabled_backends": "local:file"},
         "glance_store": {"default_backend": "local"},
@@ -735,7 +741,7 @@ def write_configs(paths, site):
         "os_glance_tasks_store": {"filesystem_store_datadir": d / "glance/tasks"},
         "database": database(site, "glance"),
         "keystone_authtoken": authtoken(site, "glance"),
-        "paste_deploy": {"flavor": "keystone", "config_file": site.etc / "glance/glance-api-paste.ini"},
+        "paste_deploy": {"flavor": "keystone", "config_file": glance_paste},
         "oslo_concurrency": {"lock_path": lock},
     }))
 
@@ -1115,7 +1121,8 @@ def wait_site_ready(paths, site, deadline, launched):
         hypervisors = nova_get(site, token, "/os-hypervisors")["hypervisors"]
         if not any(h["hypervisor_hostname"] == site.compute_host and h["state"] == "up"
                    and h["status"] == "enabled" for h in hypervisors):
-            raise LaunchError(f"hypervisors: {hypervisors}", paths.log(site.process("nova-compute")))
+            raise LaunchError(f"hypervisors: {hypervisors}",
+                              paths.log(site.process("nova-compute")))
         return True
 
     wait_for(f"{site.name}: hypervisor {site.compute_host} in GET /os-hypervisors",
@@ -1386,7 +1393,8 @@ def main(argv=None):
     command("down", cmd_down, "stop every process this cache started", timeout=False)
     command("stop-site", cmd_stop_site, "stop one site's processes (state kept)",
             timeout=False).add_argument("name")
-    command("start-site", cmd_start_site, "start one site again, wait until ready").add_argument("name")
+    command("start-site", cmd_start_site,
+            "start one site again, wait until ready").add_argument("name")
     command("status", cmd_status, "which processes run, and their memory", timeout=False)
     args = parser.parse_args(argv)
     try:
