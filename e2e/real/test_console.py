@@ -71,7 +71,7 @@ def test_identity_and_compute_objects_are_created_shown_and_deleted(console):
 def test_networks_are_provider_networks_here_and_tenant_networks_are_refused_with_neutrons_words(console):
     site = "os-002"
     status, refused = console.call("POST", f"/sites/{site}/networks", {"name": "lane-tenant"})
-    assert status == 502 and "No tenant network is available" in refused["error"]["message"], refused
+    assert status == 502 and "No project network is available" in refused["error"]["message"], refused
     status, network = console.call("POST", f"/sites/{site}/networks", {
         "name": "lane-flat", "provider:network_type": "flat", "provider:physical_network": "physnet1",
         "shared": True, "mtu": 1450})
@@ -96,7 +96,7 @@ def test_an_image_keeps_its_bytes_and_glances_sha512(console):
     assert uploaded.status_code in (200, 204), uploaded.text
     shown = console.eventually("the image active", lambda: (lambda b: b if b.get("status") == "active" else None)(
         console.get(f"/sites/{site}/images/{image['id']}")[1]))
-    assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest(), shown
+    assert shown["hash"] == hashlib.sha512(data).hexdigest(), shown  # Glance's os_hash_value
     downloaded = console.http.get(f"{console.url}/api/v1/sites/{site}/images/{image['id']}/file", timeout=120)
     assert downloaded.status_code == 200 and downloaded.content == data
     status, missing = console.get(f"/sites/{site}/images/00000000-0000-4000-8000-000000000000")
@@ -195,7 +195,7 @@ def test_one_job_of_every_kind_succeeds_on_both_sites(console):
     # A tenant network cannot be had here: the task fails at once with Neutron's words.
     done = job(console, {"kind": "network.create", "targets": targets, "params": {"name": "lane-job-tenant"}})
     assert done["state"] == "failed", done
-    assert all(t["attempts"] == 1 and "No tenant network" in t["error"] for t in done["tasks"]), done["tasks"]
+    assert all(t["attempts"] == 1 and "No project network" in t["error"] for t in done["tasks"]), done["tasks"]
 
 
 def test_a_stopped_site_is_unreachable_and_its_waiting_task_completes_once_when_it_returns(console):

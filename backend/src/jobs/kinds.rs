@@ -625,7 +625,7 @@ mod tests {
         let no_network = ResourceError::Site(OpenStackError::Api {
             service: "network",
             status: 503,
-            message: "Unable to create the network. No tenant network is available for allocation."
+            message: "Unable to create the network. No project network is available for allocation."
                 .into(),
             fault: Some("NoNetworkAvailable".into()),
         });

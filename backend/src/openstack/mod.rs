@@ -143,7 +143,13 @@ pub(crate) fn error_message(status: StatusCode, body: &str) -> String {
                     .map(str::to_owned)
             })
     });
-    let text = message.unwrap_or_else(|| body.trim().to_owned());
+    // Glance's messages keep webob's HTML line breaks ("…<br /><br />\n\n\n").
+    let text = message
+        .unwrap_or_else(|| body.to_owned())
+        .replace("<br />", " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let text = if text.is_empty() {
         status.canonical_reason().unwrap_or("error").to_owned()
     } else {
@@ -236,7 +242,9 @@ mod tests {
             "The request you have made requires authentication."
         );
         assert_eq!(error_message(StatusCode::BAD_GATEWAY, ""), "Bad Gateway");
-        let neutron = r#"{"NeutronError": {"type": "NoNetworkAvailable", "message": "Unable to create the network. No tenant network is available for allocation.", "detail": ""}}"#;
+        let glance = r#"{"message": "No image found with ID x<br /><br />\n\n\n", "code": "404 Not Found", "title": "Not Found"}"#;
+        assert_eq!(error_message(StatusCode::NOT_FOUND, glance), "No image found with ID x");
+        let neutron = r#"{"NeutronError": {"type": "NoNetworkAvailable", "message": "Unable to create the network. No project network is available for allocation.", "detail": ""}}"#;
         assert_eq!(fault_type(neutron).as_deref(), Some("NoNetworkAvailable"));
         assert_eq!(fault_type(nova).as_deref(), Some("itemNotFound"));
         assert_eq!(fault_type(keystone), None);

@@ -120,9 +120,10 @@ async fn negotiate_errors(
     let reason = status.canonical_reason().unwrap_or("Error");
     let code = format!("{} {reason}", status.as_u16());
     if wants_json {
+        // A real Glance leaves webob's line breaks in the JSON message too.
         return (
             status,
-            Json(json!({"message": message, "code": code, "title": reason})),
+            Json(json!({"message": format!("{message}<br /><br />\n\n\n"), "code": code, "title": reason})),
         )
             .into_response();
     }

@@ -97,7 +97,7 @@ fn requested_segment(
         "" if !tenant_networks => Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "NoNetworkAvailable",
-            "Unable to create the network. No tenant network is available for allocation.",
+            "Unable to create the network. No project network is available for allocation.",
         )),
         "" => {
             let next = existing
@@ -170,7 +170,7 @@ fn requested_segment(
                             error(
                                 StatusCode::SERVICE_UNAVAILABLE,
                                 "NoNetworkAvailable",
-                                "Unable to create the network. No tenant network is available for allocation.",
+                                "Unable to create the network. No project network is available for allocation.",
                             )
                         })
                 }

@@ -570,7 +570,7 @@ async fn network_jobs_create_provider_networks_and_fail_at_once_where_no_tenant_
         "a stated condition is not retried: {done}"
     );
     let error = refused["error"].as_str().unwrap_or_default();
-    assert!(error.contains("No tenant network is available"), "{error}");
+    assert!(error.contains("No project network is available"), "{error}");
 
     let provider = create_job(
         &app,

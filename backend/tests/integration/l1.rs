@@ -224,7 +224,7 @@ async fn networks_take_neutrons_provider_attributes_and_its_refusals() {
     assert_eq!(status, 502, "{refused}");
     let message = refused["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("No tenant network is available"),
+        message.contains("No project network is available"),
         "{message}"
     );
 
