@@ -625,8 +625,9 @@ mod tests {
         let no_network = ResourceError::Site(OpenStackError::Api {
             service: "network",
             status: 503,
-            message: "Unable to create the network. No project network is available for allocation."
-                .into(),
+            message:
+                "Unable to create the network. No project network is available for allocation."
+                    .into(),
             fault: Some("NoNetworkAvailable".into()),
         });
         assert!(matches!(Failure::from(no_network), Failure::Permanent(_)));

@@ -243,7 +243,10 @@ mod tests {
         );
         assert_eq!(error_message(StatusCode::BAD_GATEWAY, ""), "Bad Gateway");
         let glance = r#"{"message": "No image found with ID x<br /><br />\n\n\n", "code": "404 Not Found", "title": "Not Found"}"#;
-        assert_eq!(error_message(StatusCode::NOT_FOUND, glance), "No image found with ID x");
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, glance),
+            "No image found with ID x"
+        );
         let neutron = r#"{"NeutronError": {"type": "NoNetworkAvailable", "message": "Unable to create the network. No project network is available for allocation.", "detail": ""}}"#;
         assert_eq!(fault_type(neutron).as_deref(), Some("NoNetworkAvailable"));
         assert_eq!(fault_type(nova).as_deref(), Some("itemNotFound"));
