@@ -80,6 +80,9 @@ def test_networks_are_provider_networks_here_and_tenant_networks_are_refused_wit
     status, subnet = console.call("POST", f"/sites/{site}/subnets",
                                   {"name": "lane-flat-v4", "network_id": network["id"], "cidr": "10.77.0.0/24"})
     assert status == 201, subnet
+    for resource, key in [("networks", network["id"]), ("subnets", subnet["id"])]:
+        status, shown = console.get(f"/sites/{site}/{resource}/{key}")
+        assert status == 200 and shown["id"] == key, shown
     for resource, key in [("subnets", subnet["id"]), ("networks", network["id"])]:
         status, body = console.call("DELETE", f"/sites/{site}/{resource}/{key}")
         assert status == 204, (resource, body)

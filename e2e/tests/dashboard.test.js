@@ -111,6 +111,24 @@ test('a site page lists its servers and creates one', async () => {
   assert.deepEqual(errors, [], 'no error in the browser console');
 });
 
+test('the create-server form offers the networks a site supports', async () => {
+  const { page, errors } = browser;
+  // site-001 (2025.2) can allocate a network by itself; site-003 (zed) cannot, like many real sites.
+  for (const [site, automatic] of [['site-001', true], ['site-003', false]]) {
+    await nav('Sites');
+    await page.getByRole('link', { name: site, exact: true }).click();
+    await page.getByRole('heading', { name: new RegExp(site) }).waitFor();
+    await page.getByRole('button', { name: 'Create server' }).click();
+    const network = page.getByLabel('Network');
+    await network.waitFor();
+    const options = await network.locator('option').allTextContents();
+    assert.equal(options.includes('Allocated by the site'), automatic, `${site}: ${options}`);
+    assert.ok(options.includes('No network') && options.includes('private'), `${site}: ${options}`);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+  }
+  assert.deepEqual(errors, [], 'no error in the browser console');
+});
+
 test('a table longer than a page is paged through with Next and Previous', async () => {
   const { page, errors } = browser;
   await nav('Sites');
