@@ -105,6 +105,8 @@ pub struct SelectionArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// One of servers, images, flavors, networks, volumes, projects, users.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::federation::Kind::NAMES))]
     pub resource: String,
     #[command(flatten)]
     pub selection: SelectionArgs,

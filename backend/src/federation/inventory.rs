@@ -41,6 +41,11 @@ impl Kind {
         Kind::Users,
     ];
 
+    /// The names of `ALL`, in its order: what `overcast ctl list` takes.
+    pub const NAMES: [&'static str; 7] = [
+        "servers", "images", "flavors", "networks", "volumes", "projects", "users",
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Servers => "servers",
@@ -271,5 +276,17 @@ async fn flush_forever(store: Store, inventory: std::sync::Weak<Inventory>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_are_those_of_all_kinds() {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, Kind::NAMES);
+        assert!(Kind::NAMES.iter().all(|n| Kind::parse(n).is_some()));
     }
 }

@@ -203,3 +203,11 @@ async fn a_site_without_the_service_is_not_offered_and_ctl_still_succeeds() {
         String::from_utf8_lossy(&listed.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_mistyped_resource_is_a_bad_command_line_naming_the_valid_ones() {
+    let listed = ctl("http://127.0.0.1:9", "unused", &["list", "server"]).await;
+    assert_eq!(listed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("servers, images, flavors"), "{stderr}");
+}
