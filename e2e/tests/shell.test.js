@@ -34,8 +34,13 @@ test('the banner comes after the start-up lines and names the password in force;
 
 test('an unauthenticated visit lands on the login page', async () => {
   const { page } = browser;
+  const refused = [];
+  const watch = (response) => { if (response.url().includes('/api/v1/') && response.status() === 401) refused.push(response.url()); };
+  page.on('response', watch);
   await page.goto(`${demo.url}/sites`);
   await page.waitForURL(`${demo.url}/login`);
+  page.off('response', watch);
+  assert.deepEqual(refused, [], 'no API call is made before the session is known');
   await assert.doesNotReject(page.getByRole('heading', { name: 'Overcast' }).waitFor());
   await page.screenshot({ path: join(artifacts, 'demo-login.png') });
 });

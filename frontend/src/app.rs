@@ -90,13 +90,15 @@ fn Shell() -> impl IntoView {
             None => None,
         }
     });
+    let session_error = RwSignal::new(None::<String>);
     Effect::new(move |_| match me.get() {
         Some(Some(Ok(user))) => me_signal.set(Some(user)),
         Some(None) => to_login("/login", Default::default()),
         Some(Some(Err(error))) if error.is_unauthenticated() => {
             to_login("/login", Default::default())
         }
-        _ => {}
+        Some(Some(Err(error))) => session_error.set(Some(error.message)),
+        None => {}
     });
 
     let live = Live {
@@ -151,7 +153,15 @@ fn Shell() -> impl IntoView {
                     <button type="button" class="secondary" on:click=logout>"Log out"</button>
                 </header>
                 <main id="main" tabindex="-1">
-                    <Outlet/>
+                    // Pages ask the API only once the session is known to be good, so a
+                    // signed-out visit goes to the login page without a round of 401s.
+                    <Show when=move || me_signal.with(Option::is_some)
+                        fallback=move || match session_error.get() {
+                            Some(message) => view! { <p class="error" role="alert">{format!("The console cannot be asked: {message}. Reload to try again.")}</p> }.into_any(),
+                            None => view! { <p class="muted" role="status">"Checking your session…"</p> }.into_any(),
+                        }>
+                        <Outlet/>
+                    </Show>
                 </main>
             </div>
         </div>
