@@ -253,8 +253,11 @@ impl FanOut {
                 .await
                 .map(|s| s.into_iter().map(|s| s.name).collect::<Vec<_>>())
                 .unwrap_or_default();
-            attempted.retain(|(site, _), _| sites.contains(site));
-            last_full.retain(|site, _| sites.contains(site));
+            // A set, so that pruning costs one look-up per entry, not a scan of the fleet.
+            let registered: std::collections::HashSet<&str> =
+                sites.iter().map(String::as_str).collect();
+            attempted.retain(|(site, _), _| registered.contains(site.as_str()));
+            last_full.retain(|site, _| registered.contains(site.as_str()));
             let due: Vec<(String, Kind)> = sites
                 .iter()
                 .filter(|site| !self.health.is_unreachable(site))

@@ -229,9 +229,12 @@ impl HealthMonitor {
             }
         };
         let now = Instant::now();
+        // Built before the lock, which every circuit-breaker look-up needs, is taken.
+        let names: std::collections::HashSet<&str> =
+            sites.iter().map(|s| s.name.as_str()).collect();
         let mut trackers = self.trackers();
         trackers.retain(|name, _| {
-            let registered = sites.iter().any(|s| &s.name == name);
+            let registered = names.contains(name.as_str());
             if !registered {
                 self.sessions.forget(name);
             }
