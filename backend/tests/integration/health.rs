@@ -12,6 +12,21 @@ async fn state_of(app: &crate::helpers::TestApp, site: &str) -> String {
     body["state"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Registers the simulator's first site under another name, password or region.
+async fn register_first_as(
+    app: &crate::helpers::TestApp,
+    sim: &overcast::sim::Simulator,
+    name: &str,
+    password: &str,
+    region: &str,
+) {
+    let cloud = sim.cloud_entries("secret").remove(0);
+    let mut body = crate::helpers::site_body(name, &cloud.auth_url, password);
+    body["region"] = region.into();
+    let (status, created) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+}
+
 #[tokio::test]
 async fn sites_go_unreachable_within_ten_seconds_and_come_back_within_five() {
     let sim = start_sim(3).await;
@@ -64,10 +79,7 @@ async fn sites_go_unreachable_within_ten_seconds_and_come_back_within_five() {
 async fn a_site_with_refused_credentials_is_degraded_not_unreachable() {
     let sim = start_sim(1).await;
     let app = spawn_app().await;
-    let cloud = sim.cloud_entries("secret").remove(0);
-    let body = crate::helpers::site_body("wrong-pw", &cloud.auth_url, "not-the-password");
-    let (status, _) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
-    assert_eq!(status, 201);
+    register_first_as(&app, &sim, "wrong-pw", "not-the-password", "RegionOne").await;
     eventually(Duration::from_secs(10), "wrong-pw degraded", || async {
         (state_of(&app, "wrong-pw").await == "degraded").then_some(())
     })
@@ -122,10 +134,7 @@ async fn a_site_whose_compute_is_down_is_degraded_and_calls_to_it_answer_at_once
 async fn refused_credentials_are_not_tried_again_at_every_call() {
     let sim = start_sim(1).await;
     let app = spawn_app().await;
-    let cloud = sim.cloud_entries("secret").remove(0);
-    let body = crate::helpers::site_body("wrong-pw", &cloud.auth_url, "not-the-password");
-    let (status, _) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
-    assert_eq!(status, 201);
+    register_first_as(&app, &sim, "wrong-pw", "not-the-password", "RegionOne").await;
     for _ in 0..20 {
         let (status, body) = app
             .admin(Method::GET, "/api/v1/sites/wrong-pw/flavors", None)
@@ -146,11 +155,7 @@ async fn refused_credentials_are_not_tried_again_at_every_call() {
 async fn a_site_registered_with_a_region_its_catalog_lacks_says_so() {
     let sim = start_sim(1).await;
     let app = spawn_app().await;
-    let cloud = sim.cloud_entries("secret").remove(0);
-    let mut body = crate::helpers::site_body("elsewhere", &cloud.auth_url, "secret");
-    body["region"] = "RegionTwo".into();
-    let (status, _) = app.admin(Method::POST, "/api/v1/sites", Some(body)).await;
-    assert_eq!(status, 201);
+    register_first_as(&app, &sim, "elsewhere", "secret", "RegionTwo").await;
     let reason = eventually(Duration::from_secs(10), "elsewhere degraded", || async {
         let (_, shown) = app
             .admin(Method::GET, "/api/v1/sites/elsewhere", None)
