@@ -50,13 +50,19 @@ export function startDemo({ sites = 5, adminPassword = 'e2e-admin-password', dea
   });
 }
 
+/** The two screens every page is checked on: a desktop and a phone. */
+export const viewports = {
+  desktop: { width: 1440, height: 900 },
+  phone: { width: 390, height: 844 },
+};
+
 /** Debian's chromium, headless, with a fresh profile and no background networking. */
-export async function launchBrowser() {
+export async function launchBrowser({ viewport = viewports.desktop } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'overcast-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1280, height: 800 },
+    viewport,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });

@@ -8,6 +8,7 @@ use overcast_api_types::jobs::Job;
 use overcast_api_types::{Me, Role, SiteEvent};
 
 use crate::api;
+use crate::components::time::Clock;
 use crate::pages::{
     admin::Admin, job::JobPage, jobs::Jobs, login::Login, new_job::NewJob, overview::Overview,
     placeholder::Placeholder, resources::Resources, site::SitePage, sites::Sites,
@@ -43,6 +44,7 @@ pub struct Live {
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(Session(RwSignal::new(None)));
+    Clock::provide();
     view! {
         <Router>
             <Routes fallback=|| view! { <main class="centered"><h1>"Page not found"</h1><A href="/">"Back to the overview"</A></main> }>

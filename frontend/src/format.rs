@@ -5,27 +5,42 @@ use std::collections::BTreeMap;
 use overcast_api_types::jobs::Targets;
 use serde_json::Value;
 
-/// "12 s ago", "5 min ago", "3 h ago", or the date for anything older than two days.
-pub fn ago(rfc3339: &str) -> String {
-    let then = js_sys::Date::parse(rfc3339);
-    if then.is_nan() {
-        return rfc3339.to_owned();
-    }
-    let seconds = ((js_sys::Date::now() - then) / 1000.0).max(0.0) as u64;
-    match seconds {
-        0..=59 => format!("{seconds} s ago"),
-        60..=3599 => format!("{} min ago", seconds / 60),
-        3600..=172_799 => format!("{} h ago", seconds / 3600),
-        _ => rfc3339.get(..10).unwrap_or(rfc3339).to_owned(),
+/// How long ago (or how far ahead) `then_ms` is from `now_ms`, both milliseconds since
+/// the epoch: "12 s ago", "5 min ago", "3 h ago", "4 days ago", "in 30 s".
+pub fn relative(then_ms: f64, now_ms: f64) -> String {
+    let seconds = ((now_ms - then_ms) / 1000.0).round() as i64;
+    let (amount, ahead) = (seconds.unsigned_abs(), seconds < 0);
+    let span = match amount {
+        0..=4 if !ahead => return "just now".into(),
+        0..=59 => format!("{amount} s"),
+        60..=3599 => format!("{} min", amount / 60),
+        3600..=172_799 => format!("{} h", amount / 3600),
+        _ => format!("{} days", amount / 86_400),
+    };
+    if ahead {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
     }
 }
 
-/// `2026-12-01T08:10:03Z` as `2026-12-01 08:10:03`.
-pub fn timestamp(rfc3339: &str) -> String {
-    rfc3339
-        .get(..19)
-        .map(|t| t.replace('T', " "))
-        .unwrap_or_else(|| rfc3339.to_owned())
+/// Milliseconds since the epoch of an RFC 3339 time, if it is one.
+pub fn epoch_ms(rfc3339: &str) -> Option<f64> {
+    let ms = js_sys::Date::parse(rfc3339);
+    (!ms.is_nan()).then_some(ms)
+}
+
+/// The exact time in the reader's own time zone and locale, with the zone named.
+pub fn local_time(rfc3339: &str) -> String {
+    if epoch_ms(rfc3339).is_none() {
+        return rfc3339.to_owned();
+    }
+    let date = js_sys::Date::new(&rfc3339.into());
+    let options = js_sys::Object::new();
+    for (key, value) in [("dateStyle", "medium"), ("timeStyle", "long")] {
+        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+    }
+    date.to_locale_string("default", &options).into()
 }
 
 pub fn labels(labels: &BTreeMap<String, String>) -> String {
@@ -149,6 +164,19 @@ mod tests {
         assert_eq!(selector.selector.as_deref(), Some("tier=edge,region!=eu"));
         assert_eq!(sites_text(&selector), "sites with tier=edge,region!=eu");
         assert_eq!(sites_text(&Targets::default()), "every site");
+    }
+
+    #[test]
+    fn times_read_relative_to_now_both_ways() {
+        let now = 1_000_000_000_000.0;
+        let ago = |seconds: f64| relative(now - seconds * 1000.0, now);
+        assert_eq!(ago(2.0), "just now");
+        assert_eq!(ago(42.0), "42 s ago");
+        assert_eq!(ago(3.0 * 60.0 + 10.0), "3 min ago");
+        assert_eq!(ago(5.0 * 3600.0), "5 h ago");
+        assert_eq!(ago(3.0 * 86_400.0), "3 days ago");
+        assert_eq!(ago(-30.0), "in 30 s");
+        assert_eq!(ago(-7200.0), "in 2 h");
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod field;
 pub mod pager;
 pub mod progress;
 pub mod tabs;
+pub mod time;

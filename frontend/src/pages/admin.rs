@@ -13,6 +13,7 @@ use crate::components::badge::StatusBadge;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::Field;
 use crate::components::tabs::TabList;
+use crate::components::time::{MaybeTime, RelativeTime};
 use crate::format;
 
 const ROLES: &[(Role, &str)] = &[
@@ -146,7 +147,7 @@ fn Users() -> impl IntoView {
                                                 on:click=move |_| update(id.clone(), ConsoleUserUpdate { role: Some(role_of(&chosen.get_untracked())), ..Default::default() })>"Save"</button>
                                         </td>
                                         <td>{format::sites_text(&user.scope)}</td>
-                                        <td>{format::timestamp(&user.created_at)}</td>
+                                        <td><RelativeTime at=user.created_at.clone()/></td>
                                         <td><ConfirmButton label="Delete" question=format!("Delete user {}?", user.username) on_confirm=Callback::new(move |()| remove(id2.clone()))/></td>
                                     </tr>
                                 }
@@ -237,8 +238,8 @@ fn Tokens() -> impl IntoView {
                                         <td>{token.username.clone()}</td>
                                         <td>{role_name(token.role)}</td>
                                         <td>{format::sites_text(&token.scope)}</td>
-                                        <td>{token.expires_at.as_deref().map(format::timestamp).unwrap_or_else(|| "never".into())}</td>
-                                        <td>{token.last_used_at.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</td>
+                                        <td><MaybeTime at=token.expires_at.clone() otherwise="never"/></td>
+                                        <td><MaybeTime at=token.last_used_at.clone() otherwise="never"/></td>
                                         <td><StatusBadge status=if token.revoked { "revoked" } else { "active" }.to_owned()/></td>
                                         <td>{(!token.revoked).then(|| view! {
                                             <ConfirmButton label="Revoke" question=format!("Revoke token {}? Scripts using it stop working.", token.name) on_confirm=Callback::new(move |()| revoke(id.clone()))/>
@@ -287,7 +288,7 @@ fn Audit() -> impl IntoView {
             <tbody>
                 <For each=move || entries.get() key=|e| e.id let:entry>
                     <tr>
-                        <td class="nowrap">{format::timestamp(&entry.at)}</td>
+                        <td class="nowrap"><RelativeTime at=entry.at.clone()/></td>
                         <td>{entry.actor.clone()}</td>
                         <th scope="row" class="mono">{entry.action.clone()}</th>
                         <td>{entry.target.clone().unwrap_or_default()}</td>

@@ -11,6 +11,7 @@ use crate::components::badge::StatusBadge;
 use crate::components::confirm::ConfirmButton;
 use crate::components::pager::{page_of, Pager};
 use crate::components::progress::Progress;
+use crate::components::time::{MaybeTime, RelativeTime};
 use crate::format;
 use crate::pages::jobs::percent_done;
 
@@ -135,9 +136,9 @@ pub fn JobPage() -> impl IntoView {
                             <div><dt>"Targets"</dt><dd>{format::sites_text(&j.targets)}</dd></div>
                             <div><dt>"Parameters"</dt><dd>{format::json_text(&j.params)}</dd></div>
                             <div><dt>"Started by"</dt><dd>{j.created_by.clone()}</dd></div>
-                            <div><dt>"Started"</dt><dd>{format::timestamp(&j.created_at)}</dd></div>
-                            <div><dt>"Finished"</dt><dd>{j.finished_at.as_deref().map(format::timestamp).unwrap_or_else(|| "not yet".into())}</dd></div>
-                            <div><dt>"Waiting sites give up"</dt><dd>{format::timestamp(&j.expires_at)}</dd></div>
+                            <div><dt>"Started"</dt><dd><RelativeTime at=j.created_at.clone()/></dd></div>
+                            <div><dt>"Finished"</dt><dd><MaybeTime at=j.finished_at.clone() otherwise="not yet"/></dd></div>
+                            <div><dt>"Waiting sites give up"</dt><dd><RelativeTime at=j.expires_at.clone()/></dd></div>
                         </dl>
                         <h2>"Sites"</h2>
                         <div class="toolbar">
@@ -157,7 +158,7 @@ pub fn JobPage() -> impl IntoView {
                             <tbody>
                                 {page_of(&tasks, page.get()).into_iter().map(|task| {
                                     let detail = task.error.clone()
-                                        .or_else(|| task.next_attempt_at.as_deref().map(|t| format!("next attempt {}", format::timestamp(t))))
+                                        .or_else(|| task.next_attempt_at.as_deref().map(|t| format!("next attempt at {}", format::local_time(t))))
                                         .or_else(|| task.result.as_ref().and_then(|r| r["outcome"].as_str().map(str::to_owned)))
                                         .unwrap_or_default();
                                     let label = format!("{} progress", task.site);

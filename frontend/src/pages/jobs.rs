@@ -9,6 +9,7 @@ use crate::app::{Live, Session};
 use crate::components::badge::StatusBadge;
 use crate::components::pager::{page_of, Pager};
 use crate::components::progress::Progress;
+use crate::components::time::RelativeTime;
 use crate::format;
 
 /// Share of a job's tasks that are finished, 0 to 100.
@@ -95,7 +96,7 @@ pub fn Jobs() -> impl IntoView {
                                         <td>{format!("{} ok · {} failed · {} total", job.counts.succeeded, job.counts.failed, job.counts.total)}</td>
                                         <td>{targets}</td>
                                         <td>{job.created_by.clone()}</td>
-                                        <td>{format::ago(&job.created_at)}</td>
+                                        <td><RelativeTime at=job.created_at.clone()/></td>
                                     </tr>
                                 }}).collect_view()}
                             </tbody>

@@ -9,6 +9,7 @@ use crate::api;
 use crate::app::Live;
 use crate::components::badge::{StateBadge, StatusBadge};
 use crate::components::progress::Progress;
+use crate::components::time::{MaybeTime, RelativeTime};
 use crate::format;
 use crate::pages::jobs::percent_done;
 
@@ -99,7 +100,7 @@ pub fn Overview() -> impl IntoView {
                                                 <A href=format!("/jobs/{}", job.id)>{job.kind.clone()}</A>
                                                 <StatusBadge status=job.state.as_str().to_owned()/>
                                                 <Progress value=done label/>
-                                                <span class="muted">{format::ago(&job.created_at)}</span>
+                                                <span class="muted"><RelativeTime at=job.created_at.clone()/></span>
                                             </li>
                                         }
                                     }).collect_view()}
@@ -147,12 +148,11 @@ fn Fleet(sites: Vec<Site>) -> impl IntoView {
             view! {
                 <ul class="site-grid" aria-label="Site states">
                     {sites.into_iter().map(|site| {
-                        let seen = site.last_seen.as_deref().map(format::ago).unwrap_or_else(|| "never seen".into());
                         view! {
                             <li class=format!("tile state-{}", site.state.as_str())>
                                 <A href=format!("/sites/{}", site.name)>{site.name.clone()}</A>
                                 <StateBadge state=site.state/>
-                                <span class="muted">{format::latency(site.latency_ms)}" · "{seen}</span>
+                                <span class="muted">{format::latency(site.latency_ms)}" · "<MaybeTime at=site.last_seen.clone() otherwise="never seen"/></span>
                             </li>
                         }
                     }).collect_view()}
@@ -176,6 +176,6 @@ fn Inventory(summary: InventorySummary) -> impl IntoView {
             {summary.servers.iter().map(|(status, n)| format!("{n} {}", status.to_lowercase())).collect::<Vec<_>>().join(" · ")}
         </p>
         <p class="muted">{format!("From the inventory of {} sites", summary.sites_counted)}
-            {summary.oldest_as_of.map(|t| format!(", oldest read {}", format::ago(&t)))}</p>
+            {summary.oldest_as_of.map(|t| view! { ", oldest read "<RelativeTime at=t/> })}</p>
     }
 }

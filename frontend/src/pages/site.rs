@@ -19,6 +19,7 @@ use crate::components::badge::{StateBadge, StatusBadge};
 use crate::components::confirm::ConfirmButton;
 use crate::components::pager::{page_of, Pager};
 use crate::components::tabs::TabList;
+use crate::components::time::MaybeTime;
 use crate::format;
 
 /// A tab: its API segment, its title, its columns (title, JSON path) and the field that
@@ -215,7 +216,7 @@ pub fn SitePage() -> impl IntoView {
                                 <div><dt>"Keystone"</dt><dd class="mono">{site.auth_url.clone()}</dd></div>
                                 <div><dt>"Region"</dt><dd>{site.region.clone().unwrap_or_else(|| "–".into())}</dd></div>
                                 <div><dt>"Latency"</dt><dd>{format::latency(site.latency_ms)}</dd></div>
-                                <div><dt>"Last seen"</dt><dd>{site.last_seen.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</dd></div>
+                                <div><dt>"Last seen"</dt><dd><MaybeTime at=site.last_seen.clone() otherwise="never"/></dd></div>
                                 <div><dt>"Labels"</dt><dd>{if site.labels.is_empty() { "none".into() } else { format::labels(&site.labels) }}</dd></div>
                                 <div><dt>"Services"</dt><dd>{format::capabilities(&site.capabilities)}</dd></div>
                             </dl>

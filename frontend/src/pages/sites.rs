@@ -10,6 +10,7 @@ use crate::app::Session;
 use crate::components::badge::StateBadge;
 use crate::components::field::Field;
 use crate::components::pager::{page_of, Pager};
+use crate::components::time::MaybeTime;
 use crate::format;
 use crate::pages::overview::live_sites;
 
@@ -149,7 +150,7 @@ pub fn Sites() -> impl IntoView {
                                     <td>{site.region.clone().unwrap_or_default()}</td>
                                     <td><StateBadge state=site.state/></td>
                                     <td>{format::latency(site.latency_ms)}</td>
-                                    <td>{site.last_seen.as_deref().map(format::ago).unwrap_or_else(|| "never".into())}</td>
+                                    <td><MaybeTime at=site.last_seen.clone() otherwise="never"/></td>
                                     <td>{site.labels.iter().map(|(k, v)| view! { <span class="label">{format!("{k}={v}")}</span> }).collect_view()}</td>
                                     <td class="small-text">{format::capabilities(&site.capabilities)}</td>
                                 </tr>
