@@ -7,6 +7,7 @@ use overcast_api_types::jobs::Targets;
 use overcast_api_types::{ErrorBody, LoginRequest, LoginResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use wasm_bindgen::JsCast;
 
 pub mod events;
 pub use events::follow_events;
@@ -155,6 +156,33 @@ pub async fn send_empty(method: &str, path: &str) -> Result<(), ApiError> {
     act::<()>(method, path, None).await
 }
 
+/// Saves what a GET answers as a file on the reader's machine. The API needs the bearer
+/// header, so a plain link cannot do it: the answer is fetched, then handed over as a blob.
+pub async fn download(path: &str, file_name: &str) -> Result<(), ApiError> {
+    let response = request("GET", path)
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    if !(200..300).contains(&response.status()) {
+        return Err(error_of(response).await);
+    }
+    let blob = response.binary().await.map_err(ApiError::network)?;
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(blob.as_slice()));
+    let save = || -> Result<(), wasm_bindgen::JsValue> {
+        let blob = web_sys::Blob::new_with_u8_array_sequence(&parts)?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let link: web_sys::HtmlAnchorElement = document.create_element("a")?.unchecked_into();
+        link.set_href(&url);
+        link.set_download(file_name);
+        link.click();
+        web_sys::Url::revoke_object_url(&url)
+    };
+    save().map_err(|e| ApiError::network(format!("cannot save the file: {e:?}")))
+}
+
 /// Posts a clouds.yaml as it is.
 pub async fn post_yaml<T: DeserializeOwned>(path: &str, yaml: String) -> Result<T, ApiError> {
     let request = request("POST", path)
@@ -185,8 +213,13 @@ pub async fn logout() {
 pub async fn across_sites(
     resource: &str,
     sites: &str,
+    name: &str,
 ) -> Result<overcast_api_types::Aggregate, ApiError> {
     let mut path = format!("/{resource}?max_age_ms=30000&limit=10000");
+    if !name.is_empty() {
+        path.push_str("&name=");
+        path.push_str(&encode_query(name));
+    }
     match crate::format::typed_sites(sites) {
         Some(Targets {
             selector: Some(selector),

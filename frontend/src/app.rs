@@ -47,7 +47,9 @@ pub fn App() -> impl IntoView {
     Clock::provide();
     view! {
         <Router>
-            <Routes fallback=|| view! { <main class="centered"><h1>"Page not found"</h1><A href="/">"Back to the overview"</A></main> }>
+            // Every path but the login page is inside the shell, so an unknown one gets the
+            // shell's "not found" with the navigation; this fallback is never reached.
+            <Routes fallback=NotFound>
                 <Route path=path!("/login") view=Login/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview/>
@@ -61,9 +63,20 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("placement") view=|| view! { <Placeholder title="Placement" about="Let Overcast choose sites from a policy and constraints."/> }/>
                     <Route path=path!("metrics") view=|| view! { <Placeholder title="Metrics" about="Capacity and usage, per site and aggregated."/> }/>
                     <Route path=path!("admin") view=Admin/>
+                    <Route path=path!("*any") view=NotFound/>
                 </ParentRoute>
             </Routes>
         </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section>
+            <h1>"Page not found"</h1>
+            <p>"Nothing is at this address. "<A href="/">"Back to the overview"</A></p>
+        </section>
     }
 }
 
@@ -130,6 +143,7 @@ fn Shell() -> impl IntoView {
         );
     }
 
+    let menu_open = RwSignal::new(false);
     let logout = move |_| {
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
@@ -143,8 +157,14 @@ fn Shell() -> impl IntoView {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <nav class="sidebar" aria-label="Main">
                 <div class="brand">"Overcast"</div>
-                <ul>
-                    {NAV.iter().map(|(href, label)| view! { <li><A href=*href exact=*href == "/">{*label}</A></li> }).collect_view()}
+                // On a narrow screen the links fold under a menu button.
+                <button type="button" class="menu-toggle secondary" aria-controls="main-nav"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)>"Menu"</button>
+                <ul id="main-nav" class:open=move || menu_open.get()>
+                    {NAV.iter().map(|(href, label)| view! {
+                        <li><A href=*href exact=*href == "/" on:click=move |_| menu_open.set(false)>{*label}</A></li>
+                    }).collect_view()}
                 </ul>
             </nav>
             <div class="content">

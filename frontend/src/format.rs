@@ -111,6 +111,26 @@ pub fn sites_text(targets: &Targets) -> String {
     }
 }
 
+/// A size in bytes in binary units: "512 B", "1.0 MiB", "2 GiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // Whole numbers read as such (flavors' RAM); others keep one decimal.
+    if value.fract() == 0.0 && value >= 2.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 pub fn latency(ms: Option<u64>) -> String {
     ms.map(|ms| format!("{ms} ms"))
         .unwrap_or_else(|| "–".into())
@@ -177,6 +197,15 @@ mod tests {
         assert_eq!(ago(3.0 * 86_400.0), "3 days ago");
         assert_eq!(ago(-30.0), "in 30 s");
         assert_eq!(ago(-7200.0), "in 2 h");
+    }
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1_048_576), "1.0 MiB");
+        assert_eq!(bytes(1_572_864), "1.5 MiB");
+        assert_eq!(bytes(4 * 1024 * 1024 * 1024), "4 GiB");
+        assert_eq!(bytes(u64::MAX), "16384 PiB");
     }
 
     #[test]

@@ -22,10 +22,33 @@ pub struct AuditQuery {
     /// Entries whose action starts with this, e.g. `job.` or `POST /api/v1/sites`.
     action: Option<String>,
     site: Option<String>,
+    /// `ok`, `denied`, `failed` for calls; job and site entries carry their state.
+    outcome: Option<String>,
     /// RFC 3339 time: entries at or after it.
     since: Option<String>,
+    /// RFC 3339 time: entries before it.
+    until: Option<String>,
     before: Option<i64>,
     limit: Option<i64>,
+}
+
+/// An RFC 3339 time in any offset as the UTC second the log's times start with, so that
+/// `+01:00` and `Z` compare alike.
+fn utc_second(text: &str, field: &str) -> Result<String, ApiError> {
+    use time::format_description::well_known::Rfc3339;
+    let invalid = || {
+        ApiError::invalid_field(
+            field,
+            format!("`{field}` must be an RFC 3339 time, e.g. 2026-12-01T08:00:00Z"),
+        )
+    };
+    let at = time::OffsetDateTime::parse(text, &Rfc3339).map_err(|_| invalid())?;
+    let at = at
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|_| invalid())?;
+    let text = at.format(&Rfc3339).map_err(|_| invalid())?;
+    Ok(text.trim_end_matches('Z').to_owned())
 }
 
 const PAGE: i64 = 100;
@@ -35,9 +58,26 @@ const EXPORT_MAX: i64 = 1_000_000;
 impl AuditQuery {
     /// Non-admins read only their own entries.
     fn filter(self, caller: &Caller, limit: i64) -> Result<AuditFilter, ApiError> {
-        if let Some(since) = &self.since {
-            time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| ApiError::invalid("`since` must be an RFC 3339 time"))?;
+        let since = self
+            .since
+            .as_deref()
+            .map(|t| utc_second(t, "since"))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|t| utc_second(t, "until"))
+            .transpose()?;
+        if let Some(outcome) = &self.outcome {
+            let word = outcome.len() <= 32
+                && !outcome.is_empty()
+                && outcome.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if !word {
+                return Err(ApiError::invalid_field(
+                    "outcome",
+                    "`outcome` is a word such as ok, denied, failed, accepted, succeeded or unreachable",
+                ));
+            }
         }
         let actor = if caller.role == overcast_api_types::Role::Admin {
             self.actor
@@ -48,7 +88,9 @@ impl AuditQuery {
             actor,
             action_prefix: self.action,
             site: self.site,
-            since: self.since,
+            outcome: self.outcome,
+            since,
+            until,
             before: self.before,
             limit,
         })
@@ -132,6 +174,10 @@ pub async fn record_mutations(
     };
     let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status();
+    let detail = response
+        .extensions()
+        .get::<super::error::ErrorSummary>()
+        .map(|summary| summary.0.clone());
     let outcome = if status.is_success() {
         "ok"
     } else if matches!(status.as_u16(), 401 | 403) {
@@ -153,7 +199,7 @@ pub async fn record_mutations(
             sites: site.map(str::to_owned).into_iter().collect(),
             outcome: outcome.into(),
             status: Some(status.as_u16()),
-            detail: None,
+            detail,
         })
         .await;
     response

@@ -61,6 +61,18 @@ impl ApiError {
         }
     }
 
+    /// Invalid input that one field is to blame for: the dashboard marks that field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::InvalidInput {
+            fields: vec![FieldError {
+                field: field.into(),
+                message: message.clone(),
+            }],
+            message,
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
@@ -80,6 +92,18 @@ impl ApiError {
             ApiError::Site { status, code, .. } => (*status, code),
         }
     }
+}
+
+/// Why a call was refused, in one line, carried on the response for the audit log (which
+/// would otherwise have to read the body back).
+#[derive(Debug, Clone)]
+pub struct ErrorSummary(pub String);
+
+fn error_response(status: StatusCode, body: ErrorBody) -> Response {
+    let summary = ErrorSummary(format!("{}: {}", body.error.code, body.error.message));
+    let mut response = (status, Json(body)).into_response();
+    response.extensions_mut().insert(summary);
+    response
 }
 
 impl IntoResponse for ApiError {
@@ -103,7 +127,7 @@ impl IntoResponse for ApiError {
                     site_state,
                 },
             };
-            return (status, Json(body)).into_response();
+            return error_response(status, body);
         }
         let (message, fields) = match self {
             ApiError::InvalidInput { message, fields } => (message, fields),
@@ -137,7 +161,7 @@ impl IntoResponse for ApiError {
                 site_state: None,
             },
         };
-        (status, Json(body)).into_response()
+        error_response(status, body)
     }
 }
 

@@ -237,7 +237,7 @@ fn routes() -> Vec<Route> {
             .takes("ConsoleUserUpdate")
             .answers(Success::One(200, "ConsoleUser")),
         Route::new("delete", "/api/v1/admin/users/{id}", "delete_console_user", "Delete a console user (not the last admin, not yourself)"),
-        Route::new("get", "/api/v1/audit", "list_audit", "The audit log, newest first (query: actor, action, site, since, before, limit)")
+        Route::new("get", "/api/v1/audit", "list_audit", "The audit log, newest first (query: actor, action (prefix), site, outcome (ok, denied, failed, or a job or site state), since and until (RFC 3339), before (paging), limit); a refused call's detail says why")
             .answers(Success::One(200, "AuditList")),
         Route::new("get", "/api/v1/audit/export", "export_audit", "The audit log as JSON lines (application/x-ndjson)")
             .answers(Success::Lines),

@@ -350,6 +350,12 @@ pub async fn remove(
     }
     .map_err(failed)?;
     tracing::info!(site, ?resource, id, by = %caller.username, "deleted");
+    // Gone from cached reads at once; the refresh then confirms it.
+    if let Some(kind) = inventory_kind(resource) {
+        state
+            .fan_out
+            .forget_items(&site, kind, std::slice::from_ref(&id));
+    }
     refresh_inventory(&state, &site, resource);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -404,7 +410,14 @@ pub async fn server_action(
 /// A change made through the console shows in cached reads and fleet totals at once,
 /// not at the next background refresh minutes later.
 fn refresh_inventory(state: &AppState, site: &str, resource: Resource) {
-    let kind = match resource {
+    if let Some(kind) = inventory_kind(resource) {
+        state.fan_out.refresh_soon(site, kind);
+    }
+}
+
+/// The inventory's kind of a resource, for the ones it keeps.
+fn inventory_kind(resource: Resource) -> Option<Kind> {
+    Some(match resource {
         Resource::Servers => Kind::Servers,
         Resource::Images => Kind::Images,
         Resource::Flavors => Kind::Flavors,
@@ -412,9 +425,8 @@ fn refresh_inventory(state: &AppState, site: &str, resource: Resource) {
         Resource::Volumes => Kind::Volumes,
         Resource::Projects => Kind::Projects,
         Resource::Users => Kind::Users,
-        _ => return,
-    };
-    state.fan_out.refresh_soon(site, kind);
+        _ => return None,
+    })
 }
 
 pub async fn capabilities(

@@ -651,8 +651,17 @@ async fn upload(
         }
         image.status = "saving";
     }
+    // Glance puts an image whose upload broke off back to `queued`, ready for another
+    // upload; a client that hangs up drops this handler mid-stream, so a guard does it.
+    let mut saving = SavingGuard {
+        site: site.clone(),
+        id: id.clone(),
+        done: false,
+    };
     let path = ctx.image_dir(&site.name).join(&id);
-    match write_streamed(&path, body).await {
+    let written = write_streamed(&path, body).await;
+    saving.done = true;
+    match written {
         Ok((size, md5, sha512)) => {
             let stored = {
                 let mut data = site.data();
@@ -685,6 +694,26 @@ async fn upload(
                 StatusCode::BAD_REQUEST,
                 &format!("Error in store: {message}"),
             )
+        }
+    }
+}
+
+struct SavingGuard {
+    site: Arc<SimSite>,
+    id: String,
+    done: bool,
+}
+
+impl Drop for SavingGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut data = self.site.data();
+        if let Some(image) = data.images.iter_mut().find(|i| i.id == self.id) {
+            if image.status == "saving" {
+                image.status = "queued";
+            }
         }
     }
 }

@@ -23,7 +23,12 @@ pub struct AuditFilter {
     pub action_prefix: Option<String>,
     /// Entries that name this site.
     pub site: Option<String>,
+    pub outcome: Option<String>,
+    /// `YYYY-MM-DDTHH:MM:SS` in UTC: entries of that second or later. Stored times
+    /// begin with that form, so text order is time order and the index serves.
     pub since: Option<String>,
+    /// `YYYY-MM-DDTHH:MM:SS` in UTC: entries before that second.
+    pub until: Option<String>,
     /// Entries older than this id (paging).
     pub before: Option<i64>,
     pub limit: i64,
@@ -59,13 +64,17 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT id, at, actor, action, target, sites, outcome, status, detail FROM audit \
              WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action LIKE $2) \
-             AND ($3 IS NULL OR sites LIKE $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR id < $5) \
-             ORDER BY id DESC LIMIT $6",
+             AND ($3 IS NULL OR sites LIKE $3) AND ($4 IS NULL OR at >= $4) \
+             AND ($5 IS NULL OR at < $5) AND ($6 IS NULL OR outcome = $6) \
+             AND ($7 IS NULL OR id < $7) \
+             ORDER BY id DESC LIMIT $8",
         )
         .bind(&filter.actor)
         .bind(&action_pattern)
         .bind(&site_pattern)
         .bind(&filter.since)
+        .bind(&filter.until)
+        .bind(&filter.outcome)
         .bind(filter.before)
         .bind(filter.limit)
         .fetch_all(&self.pool)

@@ -565,6 +565,100 @@ async fn the_audit_log_records_who_did_what_and_cannot_be_changed() {
 }
 
 #[tokio::test]
+async fn the_audit_log_filters_by_outcome_and_time_and_says_why_a_call_failed() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/flavors",
+            Some(json!({"name": "m1.bad", "vcpus": "many"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/flavors",
+            Some(json!({"name": "m1.good", "vcpus": 1, "ram_mb": 64, "disk_gb": 0})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let items = |log: &Value| log["items"].as_array().cloned().unwrap_or_default();
+    let (status, failed) = app
+        .admin(Method::GET, "/api/v1/audit?outcome=failed", None)
+        .await;
+    assert_eq!(status, 200, "{failed}");
+    let failed = items(&failed);
+    assert!(!failed.is_empty() && failed.iter().all(|e| e["outcome"] == "failed"));
+    let refused = failed
+        .iter()
+        .find(|e| e["action"] == "POST /api/v1/sites/site-001/flavors")
+        .cloned()
+        .unwrap_or_default();
+    // The entry says why, in the words the caller got.
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("invalid_input: ") && d.contains("vcpus")),
+        "{refused}"
+    );
+    let (_, ok) = app
+        .admin(Method::GET, "/api/v1/audit?outcome=ok", None)
+        .await;
+    assert!(
+        items(&ok)
+            .iter()
+            .all(|e| e["outcome"] == "ok" && e["detail"].is_null()),
+        "{ok}"
+    );
+
+    // A time range in any offset: everything is after a past hour and before the next.
+    let count = |log: &Value| log["items"].as_array().map_or(0, Vec::len);
+    let (_, all) = app.admin(Method::GET, "/api/v1/audit", None).await;
+    let (_, range) = app
+        .admin(
+            Method::GET,
+            "/api/v1/audit?since=2020-01-01T01:00:00%2B01:00&until=2999-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert!(count(&all) >= 2);
+    assert_eq!(count(&range), count(&all), "{range}");
+    let (_, future) = app
+        .admin(
+            Method::GET,
+            "/api/v1/audit?since=2999-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(count(&future), 0, "{future}");
+    let (_, past) = app
+        .admin(
+            Method::GET,
+            "/api/v1/audit?until=2020-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(count(&past), 0, "{past}");
+
+    // Bad filters name the field.
+    for (query, field) in [
+        ("outcome=DROP%20TABLE", "outcome"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01T00:00:00Z", "until"),
+    ] {
+        let (status, body) = app
+            .admin(Method::GET, &format!("/api/v1/audit?{query}"), None)
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["fields"][0]["field"], field, "{body}");
+    }
+}
+
+#[tokio::test]
 async fn hostile_strings_are_kept_as_data() {
     let sim = start_sim(1).await;
     let app = spawn_app().await;

@@ -441,3 +441,42 @@ async fn the_inventory_summary_counts_what_the_caller_may_see_without_asking_the
     );
     assert_eq!(summary["sites_counted"], 1, "{summary}");
 }
+
+#[tokio::test]
+async fn an_item_deleted_through_the_console_leaves_cached_reads_at_once() {
+    let sim = start_sim(1).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (_, before) = app
+        .admin(Method::GET, "/api/v1/flavors?sites=site-001", None)
+        .await;
+    let ids = |answer: &Value| -> Vec<String> {
+        answer["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let doomed = ids(&before).first().cloned().unwrap_or_default();
+    let (status, _) = app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/sites/site-001/flavors/{doomed}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    // The site goes dark before the inventory's refresh can read it again.
+    sim.set_fault("site-001", Fault::Down);
+    let (_, cached) = app
+        .admin(
+            Method::GET,
+            "/api/v1/flavors?sites=site-001&max_age_ms=600000",
+            None,
+        )
+        .await;
+    let left = ids(&cached);
+    assert_eq!(left.len(), ids(&before).len() - 1, "{cached}");
+    assert!(!left.contains(&doomed));
+}

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use overcast::sim::Fault;
 use serde_json::{json, Value};
 
@@ -562,4 +564,62 @@ async fn malformed_and_unknown_input_gets_the_services_4xx_never_a_5xx() {
         let (status, _, _) = site.call(reqwest::Method::GET, path, None, None).await;
         assert_eq!(status, 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn an_image_upload_that_breaks_off_leaves_the_image_queued_for_another() {
+    let sim = start_sim(1).await;
+    let site = site(&sim, "site-001").await;
+    let (status, _, image) = site
+        .call(
+            reqwest::Method::POST,
+            "/image/v2/images",
+            Some(json!({"name": "half", "disk_format": "raw", "container_format": "bare"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{image}");
+    let id = image["id"].as_str().unwrap_or_default().to_owned();
+    // One chunk, then the client goes quiet and hangs up.
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(vec![7u8; 4096])])
+        .chain(futures::stream::pending());
+    let upload = site
+        .http
+        .put(format!("{}/image/v2/images/{id}/file", site.base))
+        .header("x-auth-token", &site.token)
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send();
+    let uploading = tokio::spawn(upload);
+    let status_of = || async {
+        let (_, _, image) = site
+            .call(
+                reqwest::Method::GET,
+                &format!("/image/v2/images/{id}"),
+                None,
+                None,
+            )
+            .await;
+        image["status"].as_str().map(str::to_owned)
+    };
+    eventually(Duration::from_secs(5), "the upload to start", || async {
+        (status_of().await.as_deref() == Some("saving")).then_some(())
+    })
+    .await;
+    uploading.abort();
+    eventually(
+        Duration::from_secs(5),
+        "the image to be queued again",
+        || async { (status_of().await.as_deref() == Some("queued")).then_some(()) },
+    )
+    .await;
+    let (status, _, _) = site
+        .call(
+            reqwest::Method::GET,
+            &format!("/image/v2/images/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
 }

@@ -255,21 +255,90 @@ fn Tokens() -> impl IntoView {
     }
 }
 
+/// The audit log's filters as the API takes them; empty fields do not narrow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub actor: String,
+    pub action: String,
+    pub site: String,
+    pub outcome: String,
+    /// RFC 3339, from the reader's local time.
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+impl AuditQuery {
+    /// The query string, without `before` and `limit`.
+    pub fn to_query(&self) -> String {
+        [
+            ("actor", Some(self.actor.trim())),
+            ("action", Some(self.action.trim())),
+            ("site", Some(self.site.trim())),
+            ("outcome", Some(self.outcome.as_str())),
+            ("since", self.since.as_deref()),
+            ("until", self.until.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| {
+            value
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{key}={}", api::encode_query(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// A `datetime-local` input's value (the reader's zone) as an RFC 3339 time in UTC.
+fn local_input_to_rfc3339(value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let date = js_sys::Date::new(&value.into());
+    (!date.get_time().is_nan()).then(|| String::from(date.to_iso_string()))
+}
+
+const OUTCOMES: &[(&str, &str)] = &[
+    ("", "any outcome"),
+    ("ok", "ok"),
+    ("denied", "denied"),
+    ("failed", "failed"),
+    ("accepted", "job accepted"),
+    ("succeeded", "job succeeded"),
+    ("partially_failed", "job partially failed"),
+    ("unreachable", "site unreachable"),
+];
+
 #[component]
 fn Audit() -> impl IntoView {
+    let session = expect_context::<Session>();
     let entries = RwSignal::new(Vec::<AuditEntry>::new());
     let next = RwSignal::new(None::<i64>);
     let error = RwSignal::new(None::<String>);
     let loading = RwSignal::new(false);
+    let query = RwSignal::new(AuditQuery::default());
+    let (actor, action, site, outcome) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let (since, until) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let load = move |before: Option<i64>| {
         loading.set(true);
+        error.set(None);
+        let filters = query.get_untracked().to_query();
         leptos::task::spawn_local(async move {
-            let path = match before {
-                Some(before) => format!("/audit?limit=100&before={before}"),
-                None => "/audit?limit=100".into(),
-            };
+            let mut path = format!("/audit?limit=100&{filters}");
+            if let Some(before) = before {
+                path.push_str(&format!("&before={before}"));
+            }
             match api::get::<AuditList>(&path).await {
                 Ok(page) => {
+                    if before.is_none() {
+                        entries.set(Vec::new());
+                    }
                     entries.update(|e| e.extend(page.items));
                     next.set(page.next_before);
                 }
@@ -279,26 +348,69 @@ fn Audit() -> impl IntoView {
         });
     };
     load(None);
+    let apply = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        query.set(AuditQuery {
+            actor: actor.get_untracked(),
+            action: action.get_untracked(),
+            site: site.get_untracked(),
+            outcome: outcome.get_untracked(),
+            since: local_input_to_rfc3339(&since.get_untracked()),
+            until: local_input_to_rfc3339(&until.get_untracked()),
+        });
+        load(None);
+    };
+    let export = move |_| {
+        let filters = query.get_untracked().to_query();
+        leptos::task::spawn_local(async move {
+            if let Err(e) =
+                api::download(&format!("/audit/export?{filters}"), "overcast-audit.jsonl").await
+            {
+                error.set(Some(e.message));
+            }
+        });
+    };
     view! {
         <p class="muted">"Every change made through the console, every sign-in, job and site state change; newest first. Nothing here can be edited or deleted."</p>
+        <form class="card form" aria-label="Filter the audit log" on:submit=apply>
+            <div class="grid-form">
+                <Show when=move || session.is_admin()>
+                    <Field id="audit-actor" label="Who" value=actor placeholder="username"/>
+                </Show>
+                <Field id="audit-action" label="Action starts with" value=action placeholder="e.g. job. or POST /api/v1/sites"/>
+                <Field id="audit-site" label="Site" value=site placeholder="e.g. site-001"/>
+                <div class="field">
+                    <label for="audit-outcome">"Outcome"</label>
+                    <select id="audit-outcome" prop:value=outcome on:change=move |ev| outcome.set(event_target_value(&ev))>
+                        {OUTCOMES.iter().map(|(value, text)| view! { <option value=*value>{*text}</option> }).collect_view()}
+                    </select>
+                </div>
+                <Field id="audit-since" label="From (your time)" value=since kind="datetime-local"/>
+                <Field id="audit-until" label="Until (your time)" value=until kind="datetime-local"/>
+            </div>
+            <div class="actions">
+                <button type="submit">"Show entries"</button>
+                <button type="button" class="secondary" on:click=export>"Export as JSON lines"</button>
+            </div>
+        </form>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <table>
+        <table class="audit">
             <caption class="visually-hidden">"Audit log"</caption>
-            <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Sites"</th><th scope="col">"Outcome"</th></tr></thead>
+            <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Sites"</th><th scope="col">"Outcome"</th><th scope="col">"Why"</th></tr></thead>
             <tbody>
                 <For each=move || entries.get() key=|e| e.id let:entry>
                     <tr>
                         <td class="nowrap"><RelativeTime at=entry.at.clone()/></td>
-                        <td>{entry.actor.clone()}</td>
-                        <th scope="row" class="mono">{entry.action.clone()}</th>
-                        <td>{entry.target.clone().unwrap_or_default()}</td>
-                        <td>{entry.sites.join(", ")}</td>
-                        <td><StatusBadge status=entry.outcome.clone()/>{entry.detail.clone().map(|d| view! { <span class="muted">" "{d}</span> })}</td>
+                        <td class="nowrap">{entry.actor.clone()}</td>
+                        <th scope="row" class="mono">{entry.action.clone()}{entry.target.clone().map(|t| view! { <span class="muted">" "{t}</span> })}</th>
+                        <td class="nowrap">{entry.sites.join(", ")}</td>
+                        <td class="nowrap"><StatusBadge status=entry.outcome.clone()/>{entry.status.map(|s| view! { <span class="muted">" "{s}</span> })}</td>
+                        <td class="why">{entry.detail.clone().unwrap_or_default()}</td>
                     </tr>
                 </For>
             </tbody>
         </table>
-        {move || (entries.with(Vec::is_empty) && !loading.get()).then(|| view! { <div class="empty">"Nothing recorded yet."</div> })}
+        {move || (entries.with(Vec::is_empty) && !loading.get()).then(|| view! { <div class="empty">"No entry matches."</div> })}
         <Show when=move || next.get().is_some()>
             <button type="button" class="secondary" disabled=move || loading.get() on:click=move |_| load(next.get_untracked())>"Older entries"</button>
         </Show>

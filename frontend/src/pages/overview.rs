@@ -1,5 +1,6 @@
 //! The fleet at a glance: every site's state, fleet totals, recent jobs.
 
+use gloo_storage::{LocalStorage, Storage};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use overcast_api_types::jobs::JobList;
@@ -49,6 +50,14 @@ pub fn live_sites() -> (RwSignal<api::Loaded<Vec<Site>>>, RwSignal<u32>) {
 pub fn Overview() -> impl IntoView {
     let live = expect_context::<Live>();
     let (sites, _) = live_sites();
+    // What the tiles show besides the state: the region, or a label the reader chose
+    // (kept for the next visit).
+    let tile_fact = RwSignal::new(
+        LocalStorage::get::<String>(TILE_FACT_KEY).unwrap_or_else(|_| REGION.to_owned()),
+    );
+    Effect::new(move |_| {
+        let _saved = LocalStorage::set(TILE_FACT_KEY, tile_fact.get());
+    });
     // The inventory changes without events (background refreshes): read its totals again
     // every 15 s while the overview is open.
     let tick = RwSignal::new(0u32);
@@ -73,7 +82,7 @@ pub fn Overview() -> impl IntoView {
             {move || match sites.get() {
                 None => view! { <p class="muted" role="status">"Loading sites…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
-                Some(Ok(list)) => view! { <Fleet sites=list/> }.into_any(),
+                Some(Ok(list)) => view! { <Fleet sites=list tile_fact/> }.into_any(),
             }}
             <div class="columns">
                 <div>
@@ -86,7 +95,10 @@ pub fn Overview() -> impl IntoView {
                     </Transition>
                 </div>
                 <div>
-                    <h2>"Recent jobs"</h2>
+                    <div class="section-head">
+                        <h2>"Recent jobs"</h2>
+                        <A href="/jobs">"All jobs"</A>
+                    </div>
                     <Transition fallback=|| view! { <p class="muted">"Loading jobs…"</p> }>
                         {move || jobs.get().map(|answer| match answer {
                             Ok(list) if list.items.is_empty() => view! { <div class="empty">"No job yet. Start one from the Jobs page."</div> }.into_any(),
@@ -115,8 +127,24 @@ pub fn Overview() -> impl IntoView {
     }
 }
 
+const TILE_FACT_KEY: &str = "overcast.overview.tile-fact";
+const REGION: &str = "region";
+
+/// The region, or the value of label `key`, of a site.
+fn tile_fact_of(site: &Site, key: &str) -> Option<String> {
+    if key == REGION {
+        site.region.clone()
+    } else {
+        site.labels.get(key).map(|v| format!("{key}={v}"))
+    }
+}
+
 #[component]
-fn Fleet(sites: Vec<Site>) -> impl IntoView {
+fn Fleet(sites: Vec<Site>, tile_fact: RwSignal<String>) -> impl IntoView {
+    let label_keys: std::collections::BTreeSet<String> = sites
+        .iter()
+        .flat_map(|s| s.labels.keys().cloned())
+        .collect();
     let count = |state: SiteState| sites.iter().filter(|s| s.state == state).count();
     let totals = [
         ("Sites", sites.len(), "all"),
@@ -141,17 +169,28 @@ fn Fleet(sites: Vec<Site>) -> impl IntoView {
         <dl class="totals">
             {totals.into_iter().map(|(label, n, state)| view! { <div class=format!("total state-{state}")><dt>{label}</dt><dd>{n}</dd></div> }).collect_view()}
         </dl>
-        <h2>"Sites"</h2>
+        <div class="section-head">
+            <h2>"Sites"</h2>
+            <div class="inline-field">
+                <label for="tile-fact">"Tiles show"</label>
+                <select id="tile-fact" prop:value=tile_fact on:change=move |ev| tile_fact.set(event_target_value(&ev))>
+                    <option value=REGION>"region"</option>
+                    {label_keys.into_iter().map(|key| view! { <option value=key.clone()>{format!("label {key}")}</option> }).collect_view()}
+                </select>
+            </div>
+        </div>
         {if sites.is_empty() {
             view! { <div class="empty">"No site is registered yet. "<A href="/sites">"Add one on the Sites page."</A></div> }.into_any()
         } else {
             view! {
                 <ul class="site-grid" aria-label="Site states">
                     {sites.into_iter().map(|site| {
+                        let fact_site = site.clone();
                         view! {
                             <li class=format!("tile state-{}", site.state.as_str())>
                                 <A href=format!("/sites/{}", site.name)>{site.name.clone()}</A>
                                 <StateBadge state=site.state/>
+                                <span class="fact">{move || tile_fact_of(&fact_site, &tile_fact.get()).unwrap_or_else(|| "–".into())}</span>
                                 <span class="muted">{format::latency(site.latency_ms)}" · "<MaybeTime at=site.last_seen.clone() otherwise="never seen"/></span>
                             </li>
                         }

@@ -141,7 +141,7 @@ pub fn Sites() -> impl IntoView {
                                 }
                             }).collect_view()}
                             <th scope="col">"Labels"</th>
-                            <th scope="col">"Versions"</th>
+                            <th scope="col">"Services"</th>
                         </tr></thead>
                         <tbody>
                             {move || shown.with(|rows| page_of(rows, page.get())).into_iter().map(|site| view! {
@@ -149,10 +149,13 @@ pub fn Sites() -> impl IntoView {
                                     <th scope="row"><A href=format!("/sites/{}", site.name)>{site.name.clone()}</A></th>
                                     <td>{site.region.clone().unwrap_or_default()}</td>
                                     <td><StateBadge state=site.state/></td>
-                                    <td>{format::latency(site.latency_ms)}</td>
+                                    <td class="nowrap">{format::latency(site.latency_ms)}</td>
                                     <td><MaybeTime at=site.last_seen.clone() otherwise="never"/></td>
                                     <td>{site.labels.iter().map(|(k, v)| view! { <span class="label">{format!("{k}={v}")}</span> }).collect_view()}</td>
-                                    <td class="small-text">{format::capabilities(&site.capabilities)}</td>
+                                    // The versions are on the site's page; here they only widen the table.
+                                    <td class="small-text" title=format::capabilities(&site.capabilities)>
+                                        {site.capabilities.keys().cloned().collect::<Vec<_>>().join(" · ")}
+                                    </td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
