@@ -1292,3 +1292,34 @@ pub mod access {
         pub next_before: Option<i64>,
     }
 }
+
+/// Images across sites.
+pub mod images {
+    use serde::{Deserialize, Serialize};
+
+    use crate::jobs::{Rollout, Targets};
+
+    /// An image of one site.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct ImageRef {
+        pub site: String,
+        pub image_id: String,
+    }
+
+    /// `POST /api/v1/images/copy`: copy one image to every target site, as a job of kind
+    /// `image.copy`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct ImageCopyRequest {
+        pub source: ImageRef,
+        pub targets: Targets,
+        #[serde(default)]
+        pub rollout: Rollout,
+        /// How long copies to unreachable sites wait before they fail (default one day).
+        #[serde(default)]
+        pub ttl_s: Option<u64>,
+    }
+}

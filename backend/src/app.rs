@@ -92,7 +92,10 @@ impl Application {
             health.clone(),
             fan_out.clone(),
             Sealer::new(&secret_key),
-            EngineConfig::default(),
+            EngineConfig {
+                spool_dir: settings.data_dir.join("spool"),
+                ..EngineConfig::default()
+            },
         );
         let resumed = jobs
             .resume()

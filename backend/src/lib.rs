@@ -13,6 +13,7 @@ pub mod config;
 pub mod ctl;
 pub mod demo;
 pub mod federation;
+pub mod images;
 pub mod jobs;
 pub mod openstack;
 pub mod resources;

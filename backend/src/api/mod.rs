@@ -8,6 +8,7 @@ pub mod connection;
 mod error;
 mod extract;
 mod health;
+mod images;
 mod jobs;
 mod openapi;
 mod site_resources;
@@ -92,6 +93,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/openapi.json", get(openapi::serve)),
         ("/{resource}", get(aggregate::list)),
         ("/inventory/summary", get(aggregate::inventory_summary)),
+        ("/images/copy", post(images::copy)),
         ("/jobs", get(jobs::list).post(jobs::create)),
         ("/jobs/{id}", get(jobs::show)),
         ("/jobs/{id}/cancel", post(jobs::cancel)),

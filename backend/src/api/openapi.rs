@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::{access, jobs, l1};
+use overcast_api_types::{access, images, jobs, l1};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport,
     InventorySummary, LoginRequest, LoginResponse, Me, NewSite, Role, Site, SiteAnswer,
@@ -87,6 +87,8 @@ use super::site_resources::Resource;
         jobs::Targets,
         jobs::Rollout,
         jobs::NewJob,
+        images::ImageRef,
+        images::ImageCopyRequest,
         jobs::Task,
         jobs::TaskCounts,
         jobs::Job,
@@ -263,6 +265,9 @@ fn routes() -> Vec<Route> {
             .answers(Success::Bytes),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
+        Route::new("post", "/api/v1/images/copy", "copy_image", "Copy one site's image to every target site: a job of kind image.copy; the source is read once, each copy is checked by the target's own sha512, a target that already holds the data keeps it")
+            .takes("ImageCopyRequest")
+            .answers(Success::One(202, "Job")),
         Route::new("post", "/api/v1/jobs", "create_job", "Start a bulk operation over a site selection")
             .takes("NewJob")
             .answers(Success::One(202, "Job")),

@@ -17,6 +17,7 @@ use super::policy::{self, DEFAULT_MAX_PARALLEL, MAX_ATTEMPTS};
 use super::writer::Writer;
 use crate::audit::{Audit, Record};
 use crate::federation::{FanOut, HealthMonitor, Selection, SessionPool};
+use crate::images::{ImageCopier, Sent, Spool};
 use crate::resources::SiteOps;
 use crate::secrets::Sealer;
 use crate::sites::{rfc3339, SiteError, SiteRegistry};
@@ -54,6 +55,9 @@ pub struct EngineConfig {
     /// Longest pause between attempts at a site that keeps failing.
     pub retry_cap: Duration,
     pub default_ttl: Duration,
+    /// Where image copies keep the data they move, and how much of it at most.
+    pub spool_dir: std::path::PathBuf,
+    pub spool_limit: u64,
 }
 
 impl Default for EngineConfig {
@@ -64,9 +68,15 @@ impl Default for EngineConfig {
             attempt_timeout: Duration::from_secs(60),
             retry_cap: Duration::from_secs(30),
             default_ttl: Duration::from_secs(24 * 3600),
+            spool_dir: std::env::temp_dir().join("overcast-spool"),
+            spool_limit: DEFAULT_SPOOL_LIMIT,
         }
     }
 }
+
+/// 20 GiB: a few large images in flight to slow sites, or many small ones kept for late
+/// targets.
+pub const DEFAULT_SPOOL_LIMIT: u64 = 20 * 1024 * 1024 * 1024;
 
 /// What the engine tells its listeners (the API's Server-Sent Events).
 #[derive(Debug, Clone)]
@@ -90,6 +100,8 @@ pub struct JobEngine {
     fan_out: FanOut,
     sealer: Sealer,
     writer: Writer,
+    images: ImageCopier,
+    spool: Arc<Spool>,
     config: EngineConfig,
     active: Arc<Mutex<Active>>,
     wake: Notify,
@@ -229,7 +241,10 @@ impl JobEngine {
         config: EngineConfig,
     ) -> Arc<Self> {
         let (events, _) = broadcast::channel(4096);
+        let spool = Arc::new(Spool::new(config.spool_dir.clone(), config.spool_limit));
         Arc::new(JobEngine {
+            images: ImageCopier::new(sessions.clone(), spool.clone()),
+            spool,
             writer: Writer::start(store.clone()),
             store,
             audit,
@@ -879,11 +894,31 @@ impl JobEngine {
                 .session(&start.site)
                 .await
                 .map_err(|e| Failure::Permanent(e.to_string()))?;
-            let deadline = Instant::now() + self.config.attempt_timeout;
+            // A copy moves gigabytes over slow links: it gets hours, not the minute of
+            // an API call.
+            let deadline = match &*start.spec {
+                JobSpec::ImageCopy(_) => ImageCopier::deadline(),
+                _ => Instant::now() + self.config.attempt_timeout,
+            };
             let ops = SiteOps::new(start.site.clone(), session, deadline);
-            match tokio::time::timeout_at(deadline, start.spec.execute(&ops, start.plan.as_ref()))
-                .await
-            {
+            let execution = async {
+                match &*start.spec {
+                    JobSpec::ImageCopy(copy) => {
+                        let engine = self.clone();
+                        let (job_id, site) = (start.job_id.clone(), start.site.clone());
+                        let outcome = self
+                            .images
+                            .copy(&ops, copy, move |sent| {
+                                engine.report_sent(&job_id, &site, sent)
+                            })
+                            .await;
+                        let _evicted = self.spool.evict().await;
+                        outcome
+                    }
+                    spec => spec.execute(&ops, start.plan.as_ref()).await,
+                }
+            };
+            match tokio::time::timeout_at(deadline, execution).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(Failure::Unreachable(format!(
                     "no answer within {} s",
@@ -900,6 +935,23 @@ impl JobEngine {
         self.write_through(&start.site, &start.spec, &outcome);
         self.record(&start.job_id, &start.site, outcome);
         self.wake.notify_one();
+    }
+
+    /// A copy's bytes as its task's progress; the task row changes only when the
+    /// percentage does, so a large image is not a write per chunk.
+    fn report_sent(&self, job_id: &str, site: &str, sent: Sent) {
+        let Some(total) = sent.total.filter(|t| *t > 0) else {
+            return;
+        };
+        // Never 100 before the target has checked what it received.
+        let percent = i64::try_from((sent.done.min(total) * 99) / total).unwrap_or(99);
+        let mut guard = self.active();
+        let Some(job) = guard.jobs.get_mut(job_id) else {
+            return;
+        };
+        if job.tasks.get(site).is_some_and(|t| t.progress < percent) {
+            self.update_task(job, site, |task| task.progress = percent);
+        }
     }
 
     /// What an attempt changed at a site reaches the inventory at once: deleted items

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::federation::Kind;
+use crate::images::ImageCopy;
 use crate::openstack::OpenStackError;
+pub use crate::resources::Failure;
 use crate::resources::{ResourceError, SiteOps};
 
 /// The job kinds and their parameters.
@@ -24,6 +26,7 @@ pub enum JobSpec {
     KeypairCreate(NewKeypair),
     NetworkCreate(NewNetwork),
     ServersDelete(ServersDelete),
+    ImageCopy(ImageCopy),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,7 +65,7 @@ impl ServersDelete {
 }
 
 /// Every kind this console runs, for error messages and documentation.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "flavor.create",
     "flavor.delete",
     "project.create",
@@ -71,55 +74,10 @@ pub const KINDS: [&str; 8] = [
     "keypair.create",
     "network.create",
     "servers.delete",
+    "image.copy",
 ];
 
-/// Why one attempt at a site did not succeed, which decides what happens next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The site could not be reached or did not answer: wait for it.
-    Unreachable(String),
-    /// Worth another attempt after a pause (a 5xx, a garbled answer).
-    Transient(String),
-    /// Another attempt would fail the same way (refused input, a conflict, a changed plan).
-    Permanent(String),
-}
-
-impl From<ResourceError> for Failure {
-    fn from(error: ResourceError) -> Self {
-        let message = error.to_string();
-        match error {
-            ResourceError::Site(
-                OpenStackError::Unreachable(_)
-                | OpenStackError::Timeout(_)
-                | OpenStackError::ServiceDown { .. },
-            ) => Failure::Unreachable(message),
-            ResourceError::Site(OpenStackError::BadResponse { .. }) => Failure::Transient(message),
-            // Neutron answers 503 with a typed error for conditions another attempt will
-            // not change (`NoNetworkAvailable`: the site has no tenant network types).
-            ResourceError::Site(OpenStackError::Api {
-                service: "network",
-                status: 503,
-                fault: Some(_),
-                ..
-            }) => Failure::Permanent(message),
-            ResourceError::Site(OpenStackError::Api { status, .. })
-                if status >= 500 || status == 429 =>
-            {
-                Failure::Transient(message)
-            }
-            ResourceError::Invalid(fields) => Failure::Permanent(
-                fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.field, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            _ => Failure::Permanent(message),
-        }
-    }
-}
-
-type Outcome = Result<Value, Failure>;
+pub type Outcome = Result<Value, Failure>;
 
 fn parse<T: DeserializeOwned>(params: &Value) -> Result<T, Vec<FieldError>> {
     serde_path_to_error::deserialize(params).map_err(|e| {
@@ -275,6 +233,22 @@ impl JobSpec {
                 );
                 JobSpec::ServersDelete(delete)
             }
+            "image.copy" => {
+                let copy: ImageCopy = parse(params)?;
+                require(
+                    &mut errors,
+                    !copy.source.site.trim().is_empty(),
+                    "source.site",
+                    "must name the site that holds the image",
+                );
+                require(
+                    &mut errors,
+                    !copy.source.image_id.trim().is_empty() && copy.source.image_id.len() <= 255,
+                    "source.image_id",
+                    "must be the image's id on its site",
+                );
+                JobSpec::ImageCopy(copy)
+            }
             other => {
                 return Err(vec![FieldError {
                     field: "kind".into(),
@@ -337,6 +311,7 @@ impl JobSpec {
             JobSpec::UserCreate(_) => Some(Kind::Users),
             JobSpec::NetworkCreate(_) => Some(Kind::Networks),
             JobSpec::ServersDelete(_) => Some(Kind::Servers),
+            JobSpec::ImageCopy(_) => Some(Kind::Images),
             JobSpec::QuotaSet(_) | JobSpec::KeypairCreate(_) => None,
         }
     }
@@ -345,6 +320,11 @@ impl JobSpec {
     pub async fn execute(&self, ops: &SiteOps, plan: Option<&Value>) -> Outcome {
         match self {
             JobSpec::FlavorCreate(new) => flavor_create(ops, new).await,
+            // Copies need the source site and the spool: the engine runs them through its
+            // image copier.
+            JobSpec::ImageCopy(_) => Err(Failure::Permanent(
+                "an image copy runs through the console's image copier".into(),
+            )),
             JobSpec::FlavorDelete(delete) => flavor_delete(ops, delete, plan).await,
             JobSpec::ProjectCreate(new) => {
                 if let Some(found) = ops

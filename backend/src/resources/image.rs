@@ -138,6 +138,42 @@ impl SiteOps {
         })
     }
 
+    /// The image's record as Glance shows it, every property included.
+    pub async fn image_record(&self, id: &str) -> Result<Value> {
+        self.get(Glance, &format!("v2/images/{}", segment(id)))
+            .await
+    }
+
+    /// Creates an image record from Glance's own fields (a copy of another site's record).
+    pub async fn create_image_record(&self, record: &Value) -> Result<Image> {
+        Ok(image(
+            &self
+                .send(Glance, Method::POST, "v2/images", Some(record))
+                .await?,
+        ))
+    }
+
+    /// Changes an image's record with a JSON patch, as Glance's v2 API takes it.
+    pub async fn patch_image(&self, id: &str, patch: &Value) -> Result<Image> {
+        let headers = [(
+            "content-type",
+            "application/openstack-images-v2.1-json-patch".to_owned(),
+        )];
+        let answer = self
+            .session
+            .call(
+                Glance,
+                Method::PATCH,
+                &format!("v2/images/{}", segment(id)),
+                Some(patch),
+                &headers,
+                self.deadline,
+            )
+            .await?;
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        Ok(image(&body))
+    }
+
     pub async fn delete_image(&self, id: &str) -> Result<()> {
         self.send(
             Glance,

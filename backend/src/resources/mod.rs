@@ -5,6 +5,7 @@
 //! callers never see a microversion difference.
 
 mod compute;
+mod failure;
 mod identity;
 mod image;
 mod network;
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
+pub use failure::Failure;
 pub use image::ImageData;
 
 use crate::openstack::{OpenStackError, ServiceType, SiteSession};

@@ -1,0 +1,8 @@
+//! Images across sites: copies from one site's Glance to others', read once through a
+//! bounded local spool and checked by each target's own hash.
+
+pub mod copy;
+pub mod spool;
+
+pub use copy::{ImageCopier, ImageCopy, ImageRef, Sent};
+pub use spool::Spool;
