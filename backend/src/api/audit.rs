@@ -95,6 +95,11 @@ pub async fn export(
         .into_response())
 }
 
+/// What a handler adds to the audit entry of its call, as a response extension (a dry
+/// run says it created nothing).
+#[derive(Debug, Clone)]
+pub struct AuditDetail(pub String);
+
 /// Records every call that may change something, with who made it and how it ended.
 /// Sign-in records itself (with the username it was tried for).
 pub async fn record_mutations(
@@ -153,7 +158,10 @@ pub async fn record_mutations(
             sites: site.map(str::to_owned).into_iter().collect(),
             outcome: outcome.into(),
             status: Some(status.as_u16()),
-            detail: None,
+            detail: response
+                .extensions()
+                .get::<AuditDetail>()
+                .map(|d| d.0.clone()),
         })
         .await;
     response
