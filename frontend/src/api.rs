@@ -4,7 +4,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_storage::{LocalStorage, Storage};
 use overcast_api_types::jobs::Targets;
-use overcast_api_types::{ErrorBody, LoginRequest, LoginResponse};
+use overcast_api_types::{ErrorBody, FieldError, LoginRequest, LoginResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -19,6 +19,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// The input fields at fault, as the API named them (`params.vcpus`, `targets`…).
+    pub fields: Vec<FieldError>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -35,6 +37,7 @@ impl ApiError {
             status: 0,
             code: "network".into(),
             message: format!("The console cannot be reached: {error}"),
+            fields: Vec::new(),
         }
     }
 
@@ -79,11 +82,13 @@ async fn error_of(response: Response) -> ApiError {
                         .join("; ")
                 ),
             },
+            fields: body.error.fields,
         },
         Err(_) => ApiError {
             status,
             code: "http_error".into(),
             message: format!("The console answered HTTP {status}"),
+            fields: Vec::new(),
         },
     };
     if error.is_unauthenticated() {
@@ -101,6 +106,7 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
         status,
         code: "bad_response".into(),
         message: format!("The console sent an answer the dashboard does not understand: {e}"),
+        fields: Vec::new(),
     })
 }
 
