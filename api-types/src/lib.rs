@@ -1163,6 +1163,33 @@ pub mod jobs {
         pub items: Vec<Job>,
     }
 
+    /// One site a job would run at, as `POST /api/v1/jobs?dry_run=true` answers it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct PreviewSite {
+        pub site: String,
+        /// The site's health as the console last saw it.
+        pub state: crate::SiteState,
+        /// One of the sites that go first.
+        #[serde(default)]
+        pub canary: bool,
+    }
+
+    /// The answer to a dry run (`POST /api/v1/jobs?dry_run=true`): the job was checked
+    /// exactly like a real submission and nothing was created or sent to a site.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct JobPreview {
+        pub kind: String,
+        /// Every site the targets match, by name.
+        pub sites: Vec<PreviewSite>,
+        /// The matched sites that are unreachable now: their tasks would wait for them.
+        #[serde(default)]
+        pub unreachable: Vec<String>,
+        /// Sites worked on at once (the rollout's, or the default).
+        pub max_parallel: u32,
+    }
+
     /// One Server-Sent Event of `GET /api/v1/jobs/{id}/events` (event name `task`): a
     /// task changed, with the job's state and counts after the change.
     #[derive(Debug, Clone, Serialize, Deserialize)]

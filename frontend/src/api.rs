@@ -4,7 +4,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_storage::{LocalStorage, Storage};
 use overcast_api_types::jobs::Targets;
-use overcast_api_types::{ErrorBody, LoginRequest, LoginResponse};
+use overcast_api_types::{ErrorBody, FieldError, LoginRequest, LoginResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsCast;
@@ -20,6 +20,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// The input fields at fault, as the API named them (`params.vcpus`, `targets`…).
+    pub fields: Vec<FieldError>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             status: 0,
             code: "network".into(),
             message: format!("The console cannot be reached: {error}"),
+            fields: Vec::new(),
         }
     }
 
@@ -80,11 +83,13 @@ async fn error_of(response: Response) -> ApiError {
                         .join("; ")
                 ),
             },
+            fields: body.error.fields,
         },
         Err(_) => ApiError {
             status,
             code: "http_error".into(),
             message: format!("The console answered HTTP {status}"),
+            fields: Vec::new(),
         },
     };
     if error.is_unauthenticated() {
@@ -102,6 +107,7 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
         status,
         code: "bad_response".into(),
         message: format!("The console sent an answer the dashboard does not understand: {e}"),
+        fields: Vec::new(),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use overcast_api_types::jobs::Targets;
+use overcast_api_types::jobs::{Targets, TaskCounts};
 use serde_json::Value;
 
 /// How long ago (or how far ahead) `then_ms` is from `now_ms`, both milliseconds since
@@ -152,6 +152,117 @@ pub fn json_text(value: &Value) -> String {
     }
 }
 
+/// How long something took, from milliseconds: "0.4 s", "42 s", "3 min 5 s", "2 h 10 min",
+/// "3 days 4 h". A negative span (clocks apart) reads as no time at all.
+pub fn duration(ms: f64) -> String {
+    let ms = if ms.is_finite() { ms.max(0.0) } else { 0.0 };
+    if ms < 10_000.0 {
+        return format!("{:.1} s", ms / 1000.0);
+    }
+    let seconds = (ms / 1000.0).round() as u64;
+    let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
+        if small == 0 {
+            format!("{big} {big_unit}")
+        } else {
+            format!("{big} {big_unit} {small} {small_unit}")
+        }
+    };
+    match seconds {
+        0..=59 => format!("{seconds} s"),
+        60..=3599 => pair(seconds / 60, "min", seconds % 60, "s"),
+        3600..=86_399 => pair(seconds / 3600, "h", seconds % 3600 / 60, "min"),
+        _ => {
+            let days = seconds / 86_400;
+            let unit = if days == 1 { "day" } else { "days" };
+            pair(days, unit, seconds % 86_400 / 3600, "h")
+        }
+    }
+}
+
+/// A job's tasks by outcome, in the order the page shows them: (CSS name, words, count).
+/// Every state is there, so the counts add up to the total.
+pub fn outcomes(counts: &TaskCounts) -> [(&'static str, &'static str, u32); 6] {
+    [
+        ("succeeded", "succeeded", counts.succeeded),
+        ("failed", "failed", counts.failed),
+        ("cancelled", "cancelled", counts.cancelled),
+        ("waiting", "waiting for site", counts.waiting_for_site),
+        ("running", "running", counts.running),
+        ("pending", "pending", counts.pending),
+    ]
+}
+
+/// A job's sites by outcome in words, leaving out what is zero but always adding up to
+/// the total: "3 succeeded · 1 failed · 2 cancelled of 6 sites".
+pub fn counts_text(counts: &TaskCounts) -> String {
+    let parts: Vec<String> = outcomes(counts)
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(_, words, n)| format!("{n} {words}"))
+        .collect();
+    let sites = match counts.total {
+        1 => "1 site".to_owned(),
+        n => format!("{n} sites"),
+    };
+    if parts.is_empty() {
+        sites
+    } else {
+        format!("{} of {sites}", parts.join(" · "))
+    }
+}
+
+/// A job's parameters on one line: the name first, then the others by key, nested keys
+/// dotted, long values shortened: "name=m1.small, disk_gb=20, ram_mb=2048, vcpus=2".
+pub fn params_summary(params: &Value) -> String {
+    fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    let key = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    flatten(&key, inner, out);
+                }
+            }
+            other => {
+                let text = json_text(other);
+                let short = if text.chars().count() > 24 {
+                    format!("{}…", text.chars().take(23).collect::<String>())
+                } else {
+                    text
+                };
+                out.push((prefix.to_owned(), short));
+            }
+        }
+    }
+    let mut pairs = Vec::new();
+    flatten("", params, &mut pairs);
+    pairs.sort_by_key(|(key, _)| key != "name");
+    match pairs.as_slice() {
+        [] => "–".into(),
+        [(key, value)] if key.is_empty() => value.clone(),
+        _ => pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Why a rollout stopped, said once: the engine's reasons start with "stopped: " (a
+/// failed canary, too many failures) or "cancelled by " (a person).
+pub fn stop_text(reason: &str) -> String {
+    match reason.strip_prefix("stopped: ") {
+        Some(why) => format!("Rollout stopped: {why}."),
+        None => match reason.strip_prefix("cancelled by ") {
+            Some(who) => format!("Rollout stopped: cancelled by {who}."),
+            None => format!("Rollout stopped: {reason}."),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +336,88 @@ mod tests {
             ("identity".to_owned(), String::new()),
         ]);
         assert_eq!(capabilities(&caps), "compute 2.1-2.100, identity");
+    }
+
+    #[test]
+    fn durations_read_in_the_two_largest_units() {
+        assert_eq!(duration(420.0), "0.4 s");
+        assert_eq!(duration(9_949.0), "9.9 s");
+        assert_eq!(duration(42_000.0), "42 s");
+        assert_eq!(duration(60_000.0), "1 min");
+        assert_eq!(duration(185_000.0), "3 min 5 s");
+        assert_eq!(duration(2.0 * 3_600_000.0 + 600_000.0), "2 h 10 min");
+        assert_eq!(duration(86_400_000.0), "1 day");
+        assert_eq!(
+            duration(3.0 * 86_400_000.0 + 4.0 * 3_600_000.0),
+            "3 days 4 h"
+        );
+        assert_eq!(duration(-5.0), "0.0 s");
+        assert_eq!(duration(f64::NAN), "0.0 s");
+    }
+
+    #[test]
+    fn job_counts_add_up_with_cancelled_and_waiting_included() {
+        let mut counts = TaskCounts::default();
+        use overcast_api_types::jobs::TaskState::*;
+        for state in [
+            Succeeded,
+            Succeeded,
+            Failed,
+            Cancelled,
+            Cancelled,
+            WaitingForSite,
+            Pending,
+        ] {
+            counts.add(state);
+        }
+        assert_eq!(
+            counts_text(&counts),
+            "2 succeeded · 1 failed · 2 cancelled · 1 waiting for site · 1 pending of 7 sites"
+        );
+        let sum: u32 = outcomes(&counts).iter().map(|(_, _, n)| n).sum();
+        assert_eq!(sum, counts.total);
+        assert_eq!(counts_text(&TaskCounts::default()), "0 sites");
+        let mut one = TaskCounts::default();
+        one.add(Running);
+        assert_eq!(counts_text(&one), "1 running of 1 site");
+    }
+
+    #[test]
+    fn parameters_summarise_on_one_line_name_first() {
+        let flavor =
+            serde_json::json!({"vcpus": 2, "name": "m1.small", "ram_mb": 2048, "disk_gb": 20});
+        assert_eq!(
+            params_summary(&flavor),
+            "name=m1.small, disk_gb=20, ram_mb=2048, vcpus=2"
+        );
+        let quota = serde_json::json!({"project": "ci", "compute": {"cores": 8}});
+        assert_eq!(params_summary(&quota), "compute.cores=8, project=ci");
+        let key =
+            serde_json::json!({"name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"});
+        assert_eq!(
+            params_summary(&key),
+            "name=k, public_key=ssh-ed25519 AAAAC3NzaC1…"
+        );
+        assert_eq!(params_summary(&serde_json::json!({})), "–");
+        assert_eq!(params_summary(&Value::Null), "–");
+    }
+
+    #[test]
+    fn a_stopped_rollout_says_stopped_once() {
+        assert_eq!(
+            stop_text("stopped: canary site site-001 failed: no such project"),
+            "Rollout stopped: canary site site-001 failed: no such project."
+        );
+        assert_eq!(
+            stop_text("cancelled by admin"),
+            "Rollout stopped: cancelled by admin."
+        );
+        assert_eq!(
+            stop_text("the console shut down"),
+            "Rollout stopped: the console shut down."
+        );
+        for reason in ["stopped: 3 sites failed", "cancelled by vera"] {
+            assert_eq!(stop_text(reason).matches("stopped").count(), 1);
+        }
     }
 }

@@ -137,6 +137,11 @@ pub async fn export(
         .into_response())
 }
 
+/// What a handler adds to the audit entry of its call, as a response extension (a dry
+/// run says it created nothing).
+#[derive(Debug, Clone)]
+pub struct AuditDetail(pub String);
+
 /// Records every call that may change something, with who made it and how it ended.
 /// Sign-in records itself (with the username it was tried for).
 pub async fn record_mutations(
@@ -176,8 +181,8 @@ pub async fn record_mutations(
     let status = response.status();
     let detail = response
         .extensions()
-        .get::<super::error::ErrorSummary>()
-        .map(|summary| summary.0.clone());
+        .get::<AuditDetail>()
+        .map(|detail| detail.0.clone());
     let outcome = if status.is_success() {
         "ok"
     } else if matches!(status.as_u16(), 401 | 403) {

@@ -94,13 +94,10 @@ impl ApiError {
     }
 }
 
-/// Why a call was refused, in one line, carried on the response for the audit log (which
-/// would otherwise have to read the body back).
-#[derive(Debug, Clone)]
-pub struct ErrorSummary(pub String);
-
 fn error_response(status: StatusCode, body: ErrorBody) -> Response {
-    let summary = ErrorSummary(format!("{}: {}", body.error.code, body.error.message));
+    // Why the call was refused, for the audit log, which would otherwise have to read
+    // the body back.
+    let summary = super::audit::AuditDetail(format!("{}: {}", body.error.code, body.error.message));
     let mut response = (status, Json(body)).into_response();
     response.extensions_mut().insert(summary);
     response

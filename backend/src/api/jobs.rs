@@ -14,6 +14,7 @@ use overcast_api_types::jobs::{Job, JobList, JobState, NewJob};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::audit::AuditDetail;
 use super::auth::{Caller, Operator};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
@@ -23,11 +24,22 @@ use crate::jobs::EngineEvent;
 const DEFAULT_LIST_LIMIT: usize = 100;
 const MAX_LIST_LIMIT: usize = 1000;
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuery {
+    /// Check the job and answer which sites it would run at, creating nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/jobs`: `202` with the job, or with `?dry_run=true` `200` with a
+/// [`JobPreview`]: the same checks and errors, nothing stored, no site asked.
 pub async fn create(
     State(state): State<AppState>,
     caller: Operator,
+    ApiQuery(query): ApiQuery<CreateQuery>,
     ApiJson(new): ApiJson<NewJob>,
-) -> Result<(StatusCode, Json<Job>), ApiError> {
+) -> Result<Response, ApiError> {
     // Targets outside the caller's scope are refused, never silently dropped. Bad
     // targets are left to the engine, which names the field at fault.
     if !caller.sees_every_site() {
@@ -35,8 +47,20 @@ pub async fn create(
             super::sites_in_scope(&state, &caller, &selection, true).await?;
         }
     }
+    if query.dry_run {
+        let preview = state.jobs.preview(&new).await?;
+        let note = AuditDetail(format!(
+            "dry run of {}: {} sites match ({} unreachable); nothing created",
+            preview.kind,
+            preview.sites.len(),
+            preview.unreachable.len()
+        ));
+        let mut response = (StatusCode::OK, Json(preview)).into_response();
+        response.extensions_mut().insert(note);
+        return Ok(response);
+    }
     let job = state.jobs.create(new, &caller.username).await?;
-    Ok((StatusCode::ACCEPTED, Json(job)))
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

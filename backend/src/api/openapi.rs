@@ -93,6 +93,8 @@ use super::site_resources::Resource;
         jobs::TaskCounts,
         jobs::Job,
         jobs::JobList,
+        jobs::JobPreview,
+        jobs::PreviewSite,
         jobs::TaskEvent,
         access::ConsoleUser,
         access::NewConsoleUser,
@@ -134,6 +136,10 @@ struct Route {
     authenticated: bool,
     /// Takes a site selection and the aggregate read options.
     across_sites: bool,
+    /// Query parameters of its own: name, description, type.
+    queries: Vec<(&'static str, &'static str, Type)>,
+    /// Another success answer: status, schema, description.
+    also: Option<(u16, &'static str, &'static str)>,
 }
 
 impl Route {
@@ -152,7 +158,24 @@ impl Route {
             success: Success::NoContent,
             authenticated: true,
             across_sites: false,
+            queries: Vec::new(),
+            also: None,
         }
+    }
+
+    fn query(mut self, name: &'static str, description: &'static str, kind: Type) -> Self {
+        self.queries.push((name, description, kind));
+        self
+    }
+
+    fn also_answers(
+        mut self,
+        status: u16,
+        schema: &'static str,
+        description: &'static str,
+    ) -> Self {
+        self.also = Some((status, schema, description));
+        self
     }
 
     fn takes(mut self, schema: &'static str) -> Self {
@@ -268,9 +291,11 @@ fn routes() -> Vec<Route> {
         Route::new("post", "/api/v1/images/copy", "copy_image", "Copy one site's image to every target site: a job of kind image.copy; the source is read once, each copy is checked by the target's own sha512, a target that already holds the data keeps it")
             .takes("ImageCopyRequest")
             .answers(Success::One(202, "Job")),
-        Route::new("post", "/api/v1/jobs", "create_job", "Start a bulk operation over a site selection")
+        Route::new("post", "/api/v1/jobs", "create_job", "Start a bulk operation over a site selection (or, with dry_run=true, check it and list the sites it would run at)")
             .takes("NewJob")
-            .answers(Success::One(202, "Job")),
+            .query("dry_run", "true: check the job exactly like a submission (same errors) and answer 200 with the sites the targets match, creating nothing and asking no site", Type::Boolean)
+            .answers(Success::One(202, "Job"))
+            .also_answers(200, "JobPreview", "A dry run: the sites the job would run at; nothing was created"),
         Route::new("get", "/api/v1/jobs", "list_jobs", "The newest jobs first (query: limit, state)").answers(Success::One(200, "JobList")),
         Route::new("get", "/api/v1/jobs/{id}", "show_job", "A job with every site's task").answers(Success::One(200, "Job")),
         Route::new("post", "/api/v1/jobs/{id}/cancel", "cancel_job", "Cancel the tasks that have not started")
@@ -442,6 +467,16 @@ fn operation(route: &Route) -> Operation {
             ))
             .parameter(query("offset", "Items to skip", Type::Integer));
     }
+    for (name, description, kind) in &route.queries {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(*description))
+                .schema(Some(ObjectBuilder::new().schema_type(kind.clone()))),
+        );
+    }
     if let Some(schema) = route.request {
         builder = builder.request_body(Some(
             RequestBodyBuilder::new()
@@ -517,6 +552,15 @@ fn operation(route: &Route) -> Operation {
     let mut responses = ResponsesBuilder::new()
         .response(success.0, success.1)
         .response("400", error("Invalid input, with the fields at fault"));
+    if let Some((status, schema, description)) = route.also {
+        responses = responses.response(
+            status.to_string(),
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", json_content(schema_ref(schema)))
+                .build(),
+        );
+    }
     if route.authenticated {
         responses = responses
             .response("401", error("Missing or invalid bearer token"))

@@ -3,7 +3,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use overcast_api_types::jobs::{
-    Job, JobState, NewJob, Rollout, Targets, Task, TaskCounts, TaskEvent, TaskState,
+    Job, JobPreview, JobState, NewJob, PreviewSite, Rollout, Targets, Task, TaskCounts, TaskEvent,
+    TaskState,
 };
 use overcast_api_types::{FieldError, SiteState};
 use serde_json::Value;
@@ -139,6 +140,14 @@ impl ActiveJob {
             .values()
             .any(|t| t.attempts > 0 || t.started_at.is_some())
     }
+}
+
+/// A job that passed every check, with the sites it runs at.
+struct Checked {
+    spec: JobSpec,
+    sites: Vec<String>,
+    canary: BTreeSet<String>,
+    ttl: Duration,
 }
 
 /// One attempt to start, decided under the lock and run outside it.
@@ -341,7 +350,9 @@ impl JobEngine {
         Ok(count)
     }
 
-    pub async fn create(&self, new: NewJob, created_by: &str) -> Result<Job, JobError> {
+    /// Checks a job exactly as `create` does (same errors, same fields) and resolves its
+    /// sites, without storing anything or asking a site.
+    async fn check(&self, new: &NewJob) -> Result<Checked, JobError> {
         let spec = JobSpec::parse(&new.kind, &new.params).map_err(JobError::Invalid)?;
         let selection = selection(&new.targets)?;
         let rollout = &new.rollout;
@@ -391,6 +402,47 @@ impl JobEngine {
             let n = rollout.canary_count.unwrap_or(0) as usize;
             sites.iter().take(n).cloned().collect()
         };
+        Ok(Checked {
+            spec,
+            sites,
+            canary,
+            ttl,
+        })
+    }
+
+    /// A dry run: what `create` would do with this job, checked the same way, with
+    /// nothing stored and no site asked.
+    pub async fn preview(&self, new: &NewJob) -> Result<JobPreview, JobError> {
+        let checked = self.check(new).await?;
+        let sites: Vec<PreviewSite> = checked
+            .sites
+            .iter()
+            .map(|site| PreviewSite {
+                site: site.clone(),
+                state: self.health.state(site).unwrap_or(SiteState::Unknown),
+                canary: checked.canary.contains(site),
+            })
+            .collect();
+        Ok(JobPreview {
+            kind: new.kind.clone(),
+            unreachable: sites
+                .iter()
+                .filter(|s| self.health.is_unreachable(&s.site))
+                .map(|s| s.site.clone())
+                .collect(),
+            sites,
+            max_parallel: new.rollout.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL),
+        })
+    }
+
+    pub async fn create(&self, new: NewJob, created_by: &str) -> Result<Job, JobError> {
+        let Checked {
+            spec,
+            sites,
+            canary,
+            ttl,
+        } = self.check(&new).await?;
+        let rollout = &new.rollout;
         let plans = match spec.plan_source() {
             None => HashMap::new(),
             Some(kind) => self
@@ -594,6 +646,8 @@ impl JobEngine {
                     task.result = None;
                     task.progress = 0;
                     task.next_attempt_at = None;
+                    // A retried task's duration is that of its new run.
+                    task.started_at = None;
                     task.finished_at = None;
                 });
             }

@@ -697,3 +697,133 @@ async fn active_servers(app: &TestApp) -> u64 {
         .await;
     summary["servers"]["ACTIVE"].as_u64().unwrap_or(0)
 }
+
+#[tokio::test]
+async fn a_dry_run_checks_like_a_submission_and_creates_nothing() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    sim.set_fault("site-003", Fault::Down);
+    eventually(Duration::from_secs(15), "site-003 unreachable", || async {
+        let (_, site) = app.admin(Method::GET, "/api/v1/sites/site-003", None).await;
+        (site["state"] == "unreachable").then_some(())
+    })
+    .await;
+
+    // Every refusal of a real submission is the same refusal in a dry run.
+    let bad = [
+        json!({"kind": "flavor.explode", "targets": {"all": true}}),
+        json!({"kind": "flavor.create", "targets": {"all": true}, "params": {"name": "x", "vcpus": 0, "ram_mb": 1, "disk_gb": 1}}),
+        json!({"kind": "flavor.create", "targets": {"all": true}, "params": {"name": "x", "vcpus": "two", "ram_mb": 1, "disk_gb": 1}}),
+        json!({"kind": "flavor.delete", "targets": {"sites": ["nope"]}, "params": {"name": "x"}}),
+        json!({"kind": "flavor.delete", "targets": {"selector": "region=mars"}, "params": {"name": "x"}}),
+        json!({"kind": "flavor.delete", "targets": {"all": true}, "params": {"name": "x"}, "rollout": {"canary": ["site-009"]}}),
+        json!({"kind": "flavor.delete", "targets": {"all": true}, "params": {"name": "x"}, "rollout": {"max_parallel": 0}}),
+        json!({"kind": "flavor.delete", "targets": {"all": true}, "params": {"name": "x"}, "ttl_s": 0}),
+        json!({"kind": "flavor.delete", "targets": {"all": true}, "params": {"name": "x"}, "extra": 1}),
+    ];
+    for body in bad {
+        let real = app
+            .admin(Method::POST, "/api/v1/jobs", Some(body.clone()))
+            .await;
+        let dry = app
+            .admin(
+                Method::POST,
+                "/api/v1/jobs?dry_run=true",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(real.0, 400, "{body} → {}", real.1);
+        assert_eq!(dry, real, "a dry run of {body} is refused like the job");
+        assert!(
+            dry.1["error"]["fields"][0]["field"].is_string(),
+            "{body} → {}",
+            dry.1
+        );
+    }
+    let (status, answer) = app
+        .admin(
+            Method::POST,
+            "/api/v1/jobs?dry_run=maybe",
+            Some(flavor_job("m1.dry", json!({"all": true}), json!({}))),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["fields"][0]["field"], "dry_run");
+
+    // A good job: the sites it would run at, the unreachable one named, the canary marked.
+    let (status, preview) = app
+        .admin(
+            Method::POST,
+            "/api/v1/jobs?dry_run=true",
+            Some(flavor_job(
+                "m1.dry",
+                json!({"all": true}),
+                json!({"canary_count": 1, "max_parallel": 2}),
+            )),
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["kind"], "flavor.create");
+    let sites: Vec<(&str, &str, bool)> = preview["sites"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["site"].as_str().unwrap_or_default(),
+                s["state"].as_str().unwrap_or_default(),
+                s["canary"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sites,
+        [
+            ("site-001", "online", true),
+            ("site-002", "online", false),
+            ("site-003", "unreachable", false)
+        ]
+    );
+    assert_eq!(preview["unreachable"], json!(["site-003"]));
+    assert_eq!(preview["max_parallel"], 2);
+
+    // Nothing was stored and no site was changed.
+    let (_, list) = app.admin(Method::GET, "/api/v1/jobs", None).await;
+    assert_eq!(list["items"], json!([]), "a dry run stores no job");
+    for site in ["site-001", "site-002"] {
+        assert_eq!(flavors_named(&sim, site, "m1.dry"), 0, "{site} untouched");
+    }
+    // The audit log has the request, saying it was a dry run, and no job.create.
+    let (_, log) = app
+        .admin(Method::GET, "/api/v1/audit?limit=100", None)
+        .await;
+    let entries = log["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !entries.iter().any(|e| e["action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("job.create"))),
+        "{log}"
+    );
+    let dry_runs: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "POST /api/v1/jobs" && e["status"] == 200)
+        .collect();
+    assert_eq!(dry_runs.len(), 1, "{log}");
+    assert_eq!(
+        dry_runs[0]["detail"],
+        "dry run of flavor.create: 3 sites match (1 unreachable); nothing created"
+    );
+
+    // A viewer may not even ask.
+    let viewer = app.user_token("peek", "viewer", json!({"all": true})).await;
+    let (status, _) = app
+        .call(
+            Some(&viewer),
+            Method::POST,
+            "/api/v1/jobs?dry_run=true",
+            Some(flavor_job("m1.dry", json!({"all": true}), json!({}))),
+        )
+        .await;
+    assert_eq!(status, 403);
+}

@@ -14,8 +14,10 @@ pub fn StatusBadge(#[prop(into)] status: Signal<String>) -> impl IntoView {
     let tone = move || match status.get().to_ascii_lowercase().as_str() {
         "succeeded" | "active" | "available" | "ok" | "online" | "enabled" | "up" => "good",
         "failed" | "error" | "partially_failed" | "unreachable" | "auth_failed" | "down" => "bad",
-        "running" | "build" | "pending" | "waiting_for_site" | "degraded" | "stale" | "timeout"
-        | "rebooting" | "saving" | "queued" => "busy",
+        // Not started yet reads apart from under way.
+        "pending" | "queued" => "idle",
+        "waiting_for_site" => "warn",
+        "running" | "build" | "degraded" | "stale" | "timeout" | "rebooting" | "saving" => "busy",
         _ => "neutral",
     };
     view! { <span class=move || format!("badge tone-{}", tone())>{move || status.get().replace('_', " ")}</span> }

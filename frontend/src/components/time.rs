@@ -34,7 +34,9 @@ pub fn RelativeTime(#[prop(into)] at: String) -> impl IntoView {
     let then = format::epoch_ms(&at);
     let shown = at.clone();
     let text = move || match then {
-        Some(then) => format::relative(then, clock.now()),
+        // The tick makes the text change; the real clock keeps a time that just
+        // happened from reading "in 2 s" between two ticks.
+        Some(then) => format::relative(then, clock.now().max(js_sys::Date::now())),
         None => shown.clone(),
     };
     view! { <time datetime=at title=exact>{text}</time> }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
-use overcast_api_types::jobs::{Job, TaskEvent, TaskState};
+use overcast_api_types::jobs::{Job, Task, TaskEvent, TaskState};
 
 use crate::api;
 use crate::app::Session;
@@ -11,9 +11,56 @@ use crate::components::badge::StatusBadge;
 use crate::components::confirm::ConfirmButton;
 use crate::components::pager::{page_of, Pager};
 use crate::components::progress::Progress;
-use crate::components::time::{MaybeTime, RelativeTime};
+use crate::components::time::{Clock, MaybeTime, RelativeTime};
 use crate::format;
-use crate::pages::jobs::percent_done;
+use crate::pages::jobs::{job_duration, OutcomeBar};
+
+/// How long a site's task took, or has been running, or "–" before it starts.
+fn task_duration(task: &Task, now_ms: f64) -> String {
+    let start = task.started_at.as_deref().and_then(format::epoch_ms);
+    let end = task.finished_at.as_deref().and_then(format::epoch_ms);
+    match (start, end, task.state) {
+        (Some(start), Some(end), _) => format::duration(end - start),
+        (Some(start), None, TaskState::Running) => {
+            format!("{} so far", format::duration(now_ms - start))
+        }
+        _ => "–".into(),
+    }
+}
+
+/// What the Detail column says of a task: its error, its next attempt, its outcome, or
+/// why it has not started. A task cancelled by the stop points to the banner instead of
+/// repeating the reason on every row.
+fn task_detail(task: &Task, job: &Job, canary_pending: bool) -> String {
+    if task.error.is_some() && task.error == job.stopped_reason {
+        return "not started (see why above)".into();
+    }
+    // The engine's word for an attempt that failed once the rollout had been stopped.
+    if task.error.as_deref() == Some("the job was stopped") {
+        return "its attempt failed; not tried again (see why above)".into();
+    }
+    if let Some(error) = &task.error {
+        return error.clone();
+    }
+    if let Some(at) = task.next_attempt_at.as_deref() {
+        return format!("next attempt at {}", format::local_time(at));
+    }
+    match task.state {
+        TaskState::Pending if canary_pending && !task.canary => {
+            "waits for the canary sites to succeed".into()
+        }
+        TaskState::Pending => format!(
+            "waits for a free slot ({} at once)",
+            sites_text(job.rollout.max_parallel.unwrap_or(50))
+        ),
+        TaskState::Running => format!("attempt {} in progress", task.attempts.max(1)),
+        _ => task
+            .result
+            .as_ref()
+            .and_then(|r| r["outcome"].as_str().map(|o| o.replace('_', " ")))
+            .unwrap_or_default(),
+    }
+}
 
 /// Applies one task change to the job shown.
 fn apply(job: &mut Job, event: TaskEvent) {
@@ -25,11 +72,41 @@ fn apply(job: &mut Job, event: TaskEvent) {
     }
 }
 
+/// "1 site", "20 sites".
+fn sites_text(n: u32) -> String {
+    if n == 1 {
+        "1 site".into()
+    } else {
+        format!("{n} sites")
+    }
+}
+
+/// The rollout's limits in words.
+fn rollout_text(job: &Job) -> String {
+    let rollout = &job.rollout;
+    let mut parts = vec![format!(
+        "{} at once",
+        sites_text(rollout.max_parallel.unwrap_or(50))
+    )];
+    match (rollout.canary.as_slice(), rollout.canary_count) {
+        ([], Some(n)) if n > 0 => parts.push(format!("{n} canary first")),
+        ([], _) => {}
+        (sites, _) => parts.push(format!("canary first: {}", sites.join(", "))),
+    }
+    match (rollout.max_failures, rollout.max_failure_percent) {
+        (Some(n), _) => parts.push(format!("stops after more than {n} failed")),
+        (None, Some(p)) => parts.push(format!("stops after more than {p} % failed")),
+        (None, None) => parts.push("no failure limit".into()),
+    }
+    parts.join(" · ")
+}
+
 #[component]
 pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
     let session = expect_context::<Session>();
+    let clock = expect_context::<Clock>();
     let job = RwSignal::<api::Loaded<Job>>::new(None);
     let path = format!("/jobs/{}", api::encode_query(&id));
     {
@@ -97,7 +174,7 @@ pub fn JobPage() -> impl IntoView {
     let task_filter = RwSignal::new(String::new());
     let page = RwSignal::new(0usize);
     view! {
-        <section>
+        <section class="job-page">
             <p class="breadcrumb"><A href="/jobs">"Jobs"</A>" / "{id.clone()}</p>
             {move || state.get().map(|(kind, job_state)| view! {
                 <div class="page-head">
@@ -123,22 +200,23 @@ pub fn JobPage() -> impl IntoView {
                     let wanted = task_filter.get();
                     tasks.retain(|t| wanted.is_empty() || t.state.as_str() == wanted);
                     let total = tasks.len();
+                    let canary_pending = j.tasks.iter().any(|t| t.canary && t.state != TaskState::Succeeded);
+                    let expires = j.expires_at.clone();
                     view! {
                         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                        <Progress value=percent_done(&j) label="Job progress"/>
-                        <dl class="totals small">
-                            {[("Sites", j.counts.total), ("Succeeded", j.counts.succeeded), ("Running", j.counts.running), ("Pending", j.counts.pending),
-                              ("Waiting for site", j.counts.waiting_for_site), ("Failed", j.counts.failed), ("Cancelled", j.counts.cancelled)]
-                                .into_iter().map(|(label, n)| view! { <div class="total"><dt>{label}</dt><dd>{n}</dd></div> }).collect_view()}
-                        </dl>
-                        {j.stopped_reason.clone().map(|reason| view! { <div class="banner warning" role="status">{format!("Rollout stopped: {reason}")}</div> })}
+                        {j.stopped_reason.as_deref().map(|reason| view! { <div class="banner warning job-stopped" role="status">{format::stop_text(reason)}</div> })}
+                        <OutcomeBar counts=j.counts.clone() label="Job progress" legend=true/>
                         <dl class="facts">
+                            <div><dt>"Parameters"</dt><dd>{format::params_summary(&j.params)}</dd></div>
                             <div><dt>"Targets"</dt><dd>{format::sites_text(&j.targets)}</dd></div>
-                            <div><dt>"Parameters"</dt><dd>{format::json_text(&j.params)}</dd></div>
+                            <div><dt>"Rollout"</dt><dd>{rollout_text(&j)}</dd></div>
                             <div><dt>"Started by"</dt><dd>{j.created_by.clone()}</dd></div>
                             <div><dt>"Started"</dt><dd><RelativeTime at=j.created_at.clone()/></dd></div>
                             <div><dt>"Finished"</dt><dd><MaybeTime at=j.finished_at.clone() otherwise="not yet"/></dd></div>
-                            <div><dt>"Waiting sites give up"</dt><dd><RelativeTime at=j.expires_at.clone()/></dd></div>
+                            <div><dt>"Took"</dt><dd>{let shown = j.clone(); move || job_duration(&shown, clock.now()).unwrap_or_else(|| "–".into())}</dd></div>
+                            <Show when={let unfinished = !j.state.is_finished(); move || unfinished}>
+                                <div><dt>"Waiting sites give up"</dt><dd><RelativeTime at=expires.clone()/></dd></div>
+                            </Show>
                         </dl>
                         <h2>"Sites"</h2>
                         <div class="toolbar">
@@ -149,26 +227,26 @@ pub fn JobPage() -> impl IntoView {
                                     .into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str().replace('_', " ")}</option> }).collect_view()}
                             </select>
                         </div>
-                        <table>
+                        <table class="tasks-table">
                             <caption class="visually-hidden">"Tasks by site"</caption>
                             <thead><tr>
                                 <th scope="col">"Site"</th><th scope="col">"State"</th><th scope="col">"Progress"</th>
-                                <th scope="col">"Attempts"</th><th scope="col">"Detail"</th>
+                                <th scope="col">"Attempts"</th><th scope="col">"Took"</th><th scope="col">"Detail"</th>
                             </tr></thead>
                             <tbody>
                                 {page_of(&tasks, page.get()).into_iter().map(|task| {
-                                    let detail = task.error.clone()
-                                        .or_else(|| task.next_attempt_at.as_deref().map(|t| format!("next attempt at {}", format::local_time(t))))
-                                        .or_else(|| task.result.as_ref().and_then(|r| r["outcome"].as_str().map(str::to_owned)))
-                                        .unwrap_or_default();
+                                    let detail = task_detail(&task, &j, canary_pending);
                                     let label = format!("{} progress", task.site);
+                                    let failed = task.error.is_some() && task.error != j.stopped_reason && task.state != TaskState::Cancelled;
+                                    let took = { let task = task.clone(); move || task_duration(&task, clock.now()) };
                                     view! {
                                         <tr>
                                             <th scope="row"><A href=format!("/sites/{}", task.site)>{task.site.clone()}</A>{task.canary.then_some(" (canary)")}</th>
                                             <td><StatusBadge status=task.state.as_str().to_owned()/></td>
                                             <td><Progress value=task.progress label/></td>
                                             <td>{task.attempts}</td>
-                                            <td class:error-text=task.error.is_some()>{detail}</td>
+                                            <td class="nowrap">{took}</td>
+                                            <td class="detail" class:error-text=failed>{detail}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
