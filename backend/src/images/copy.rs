@@ -94,17 +94,18 @@ impl ImageCopier {
             site: source.site.clone(),
             image_id: source.image_id.clone(),
         };
+        // The record first: a source that is gone or not active fails the copy for good,
+        // while a source that does not answer makes the copy wait for it.
+        let spooled = self.spool.finished(&key).await;
+        let record = match &spooled {
+            Some(spooled) => spooled.record.clone(),
+            None => self.source_record(source).await?,
+        };
         let entry = self
             .spool
-            .entry(&key, || self.open_source(source))
+            .entry(&key, || self.open_source(source, record.clone()))
             .await
             .map_err(|e| Failure::Unreachable(format!("source {}: {e}", source.site)))?;
-        // The content's hash decides whether the target has it already: the source's own
-        // when its Glance gives one, otherwise the spool's once the read is whole.
-        let record = match entry.fill() {
-            super::spool::Fill::Done(spooled) => spooled.record.clone(),
-            _ => self.source_record(source).await?,
-        };
         let expected = match known_sha512(&record) {
             Some(hash) => hash,
             None => entry
@@ -202,11 +203,12 @@ impl ImageCopier {
         Ok(record)
     }
 
-    /// The source's data stream and its record, for the spool to read once.
-    async fn open_source(&self, source: &ImageRef) -> Result<(SourceStream, Value), String> {
-        let record = self.source_record(source).await.map_err(|f| match f {
-            Failure::Unreachable(m) | Failure::Transient(m) | Failure::Permanent(m) => m,
-        })?;
+    /// The source's data stream, with its record, for the spool to read once.
+    async fn open_source(
+        &self,
+        source: &ImageRef,
+        record: Value,
+    ) -> Result<(SourceStream, Value), String> {
         let ops = self
             .source_ops(source, ImageCopier::deadline())
             .await

@@ -202,6 +202,15 @@ impl Spool {
         )
     }
 
+    /// What is known of `key`'s file if it is whole (in use or on disk).
+    pub async fn finished(&self, key: &SourceKey) -> Option<Arc<Spooled>> {
+        if let Some(Fill::Done(spooled)) = self.shared(key).map(|e| e.fill()) {
+            return Some(spooled);
+        }
+        let (data, meta) = self.paths(key);
+        read_meta(&meta, &data).await.map(Arc::new)
+    }
+
     /// The file of `key`: shared if it is being filled or read, from disk if a finished
     /// copy is there, otherwise filled from `source()` (called at most once here).
     pub async fn entry<F, Fut>(&self, key: &SourceKey, source: F) -> Result<Arc<Entry>, SpoolError>
@@ -402,4 +411,137 @@ async fn publish(spooled: &Spooled, meta: &Path) -> Result<(), String> {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> SourceKey {
+        SourceKey {
+            site: "site-001".into(),
+            image_id: id.into(),
+        }
+    }
+
+    fn temp_spool(limit: u64) -> Spool {
+        let dir = std::env::temp_dir().join(format!("overcast-spool-test-{}", uuid_like()));
+        Spool::new(dir, limit)
+    }
+
+    fn uuid_like() -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        format!(
+            "{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    async fn collect(stream: impl Stream<Item = Result<Bytes, std::io::Error>>) -> Vec<u8> {
+        let chunks: Vec<_> = stream.collect().await;
+        chunks
+            .into_iter()
+            .flat_map(|c| c.map(|b| b.to_vec()).unwrap_or_default())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn readers_follow_the_file_as_it_fills_and_a_second_copy_reads_no_source() {
+        let spool = temp_spool(u64::MAX);
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(1);
+        let source: SourceStream = Box::pin(futures::stream::unfold(receiver, |mut r| async {
+            r.recv().await.map(|item| (item, r))
+        }));
+        let entry = spool
+            .entry(&key("a"), || async move { Ok((source, json_record())) })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (fast, slow) = (entry.reader(), entry.reader());
+        let fast = tokio::spawn(collect(fast));
+        let slow = tokio::spawn(collect(slow));
+        let mut sent = Vec::new();
+        for n in 0..20u8 {
+            let chunk = vec![n; 10_000];
+            sent.extend_from_slice(&chunk);
+            sender
+                .send(Ok(Bytes::from(chunk)))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(sender);
+        assert_eq!(fast.await.unwrap_or_default(), sent);
+        assert_eq!(slow.await.unwrap_or_default(), sent);
+        let spooled = entry.finished().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spooled.size, 200_000);
+        assert_eq!(spooled.sha512, hex(&sha2::Sha512::digest(&sent)));
+
+        // From disk, by a spool that never saw the read (a restarted console).
+        let again = Spool::new(spool.dir.clone(), u64::MAX);
+        let entry = again
+            .entry(&key("a"), || async {
+                Err::<(SourceStream, Value), _>("the source must not be read again".to_owned())
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(collect(entry.reader()).await, sent);
+        let _ = std::fs::remove_dir_all(&spool.dir);
+    }
+
+    #[tokio::test]
+    async fn a_source_that_breaks_off_fails_its_readers_and_is_read_anew_next_time() {
+        let spool = temp_spool(u64::MAX);
+        let broken: SourceStream = Box::pin(futures::stream::iter([
+            Ok(Bytes::from_static(b"half")),
+            Err("connection reset".to_owned()),
+        ]));
+        let entry = spool
+            .entry(&key("b"), || async move { Ok((broken, json_record())) })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let read: Vec<_> = entry.reader().collect().await;
+        assert!(read.iter().any(Result::is_err));
+        assert!(entry.finished().await.is_err());
+        let whole: SourceStream =
+            Box::pin(futures::stream::iter([Ok(Bytes::from_static(b"whole"))]));
+        let entry = spool
+            .entry(&key("b"), || async move { Ok((whole, json_record())) })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(collect(entry.reader()).await, b"whole");
+        let _ = std::fs::remove_dir_all(&spool.dir);
+    }
+
+    #[tokio::test]
+    async fn eviction_removes_the_least_recently_used_files_not_in_use() {
+        let spool = temp_spool(2_500);
+        let mut kept = Vec::new();
+        for id in ["old", "mid", "new"] {
+            let data: SourceStream =
+                Box::pin(futures::stream::iter([Ok(Bytes::from(vec![1u8; 1_000]))]));
+            let entry = spool
+                .entry(&key(id), || async move { Ok((data, json_record())) })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            entry.finished().await.unwrap_or_else(|e| panic!("{e}"));
+            if id == "old" {
+                // Still being read by a slow target: it stays whatever its age.
+                kept.push(entry);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        spool.evict().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(spool.finished(&key("old")).await.is_some());
+        assert!(spool.finished(&key("mid")).await.is_none());
+        assert!(spool.finished(&key("new")).await.is_some());
+        drop(kept);
+        let _ = std::fs::remove_dir_all(&spool.dir);
+    }
+
+    fn json_record() -> Value {
+        serde_json::json!({"status": "active"})
+    }
+
+    use std::time::Duration;
 }

@@ -659,7 +659,10 @@ async fn upload(
         done: false,
     };
     let path = ctx.image_dir(&site.name).join(&id);
-    let written = write_streamed(&path, body).await;
+    let damaged = site
+        .corrupt_next_upload
+        .swap(false, std::sync::atomic::Ordering::SeqCst);
+    let written = write_streamed(&path, body, damaged).await;
     saving.done = true;
     match written {
         Ok((size, md5, sha512)) => {
@@ -721,6 +724,7 @@ impl Drop for SavingGuard {
 async fn write_streamed(
     path: &std::path::Path,
     body: Body,
+    mut damaged: bool,
 ) -> Result<(u64, String, String), String> {
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir)
@@ -735,7 +739,13 @@ async fn write_streamed(
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
+        let mut chunk = chunk.map_err(|e| e.to_string())?;
+        if damaged && !chunk.is_empty() {
+            let mut bytes = chunk.to_vec();
+            bytes[0] ^= 0xff;
+            chunk = bytes.into();
+            damaged = false;
+        }
         md5.update(&chunk);
         sha512.update(&chunk);
         size += chunk.len() as u64;

@@ -298,6 +298,9 @@ pub struct SimSite {
     pub services_down: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// Sign-ins asked of this site's Keystone, to see how hard a client leans on it.
     pub token_requests: std::sync::atomic::AtomicU64,
+    /// The next image upload is damaged on its way in (one byte flipped), as a flaky link
+    /// might: Glance hashes what it received, so the image's hash is not the source's.
+    pub corrupt_next_upload: std::sync::atomic::AtomicBool,
     pub data: std::sync::Mutex<SiteData>,
     pub build_delay: Duration,
 }
@@ -448,6 +451,7 @@ impl SimSite {
             fault: std::sync::Mutex::new(Fault::Up),
             services_down: std::sync::Mutex::default(),
             token_requests: std::sync::atomic::AtomicU64::new(0),
+            corrupt_next_upload: std::sync::atomic::AtomicBool::new(false),
             data: std::sync::Mutex::new(SiteData {
                 roles,
                 assignments,

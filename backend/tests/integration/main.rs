@@ -7,6 +7,7 @@ mod crash;
 mod ctl;
 mod health;
 mod helpers;
+mod images;
 mod jobs;
 mod l1;
 mod registry;

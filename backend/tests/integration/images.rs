@@ -1,0 +1,283 @@
+//! Images copied between sites: read once, verified by each target, reused where present.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use overcast::sim::Fault;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, start_sim, TestApp};
+use crate::jobs::job_when;
+
+/// An image with `bytes` of data on `site`, made through the site's own API.
+async fn source_image(app: &TestApp, site: &str, name: &str, bytes: usize) -> (String, Vec<u8>) {
+    let ops = app.behind_the_consoles_back(site).await;
+    let record = json!({"name": name, "disk_format": "qcow2", "container_format": "bare",
+        "visibility": "public", "min_disk": 2, "min_ram": 256, "tags": ["base"], "hw_disk_bus": "scsi"});
+    let created = ops
+        .create_image_record(&record)
+        .await
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    let data: Vec<u8> = (0..bytes).map(|i| (i * 7 % 253) as u8).collect();
+    ops.upload_image(&created.id, reqwest::Body::from(data.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    (created.id, data)
+}
+
+async fn copy(app: &TestApp, site: &str, image_id: &str, targets: Value) -> Value {
+    let (status, job) = app
+        .admin(
+            Method::POST,
+            "/api/v1/images/copy",
+            Some(json!({"source": {"site": site, "image_id": image_id}, "targets": targets})),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "image.copy");
+    job
+}
+
+fn task<'a>(job: &'a Value, site: &str) -> &'a Value {
+    job["tasks"]
+        .as_array()
+        .and_then(|tasks| tasks.iter().find(|t| t["site"] == site))
+        .unwrap_or_else(|| panic!("no task for {site} in {job}"))
+}
+
+fn finished(job: &Value) -> bool {
+    ["succeeded", "partially_failed", "failed"].contains(&job["state"].as_str().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn an_image_is_copied_to_many_sites_with_its_metadata_and_checked_by_each() {
+    let sim = start_sim(5).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (id, data) = source_image(&app, "site-002", "ubuntu-24.04", 3 * 1024 * 1024 + 17).await;
+    // site-004 is dark when the copy starts and comes back later: its copy waits for it.
+    sim.set_fault("site-004", Fault::Down);
+
+    let job = copy(&app, "site-002", &id, json!({"all": true})).await;
+    let id_of_job = job["id"].as_str().unwrap_or_default().to_owned();
+    let waiting = job_when(
+        &app,
+        &id_of_job,
+        Duration::from_secs(20),
+        "the reachable copies",
+        |job| {
+            ["site-001", "site-003", "site-005"]
+                .iter()
+                .all(|s| task(job, s)["state"] == "succeeded")
+                && task(job, "site-004")["state"] == "waiting_for_site"
+        },
+    )
+    .await;
+    assert_eq!(task(&waiting, "site-002")["result"]["outcome"], "is_source");
+    sim.set_fault("site-004", Fault::Up);
+    let done = job_when(
+        &app,
+        &id_of_job,
+        Duration::from_secs(30),
+        "every copy",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    let source = app.behind_the_consoles_back("site-002").await;
+    let source_record = source.image_record(&id).await.unwrap_or_default();
+    for site in ["site-001", "site-003", "site-004", "site-005"] {
+        let result = &task(&done, site)["result"];
+        assert_eq!(result["outcome"], "copied", "{site}: {result}");
+        assert_eq!(result["bytes"], data.len());
+        let copy_id = result["image_id"].as_str().unwrap_or_default();
+        let ops = app.behind_the_consoles_back(site).await;
+        let record = ops.image_record(copy_id).await.unwrap_or_default();
+        assert_eq!(record["status"], "active");
+        assert_eq!(
+            record["os_hash_value"], source_record["os_hash_value"],
+            "{site}"
+        );
+        for field in [
+            "name",
+            "disk_format",
+            "container_format",
+            "min_disk",
+            "min_ram",
+            "visibility",
+            "hw_disk_bus",
+        ] {
+            assert_eq!(record[field], source_record[field], "{site}: {field}");
+        }
+        assert_eq!(record["tags"], json!(["base", "overcast-copy"]), "{site}");
+        assert_eq!(record["overcast_origin_site"], "site-002");
+        assert_eq!(record["overcast_origin_image_id"], id.as_str());
+    }
+
+    // Copying again changes nothing: every target already holds the data.
+    let again = copy(
+        &app,
+        "site-002",
+        &id,
+        json!({"sites": ["site-001", "site-003"]}),
+    )
+    .await;
+    let again = job_when(
+        &app,
+        again["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(20),
+        "the second copy",
+        finished,
+    )
+    .await;
+    for site in ["site-001", "site-003"] {
+        assert_eq!(
+            task(&again, site)["result"]["outcome"],
+            "already_present",
+            "{again}"
+        );
+        let ops = app.behind_the_consoles_back(site).await;
+        let named = ops
+            .images()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| i.name.as_deref() == Some("ubuntu-24.04"))
+            .count();
+        assert_eq!(named, 1, "{site} holds one copy");
+    }
+}
+
+#[tokio::test]
+async fn a_copy_damaged_on_its_way_is_deleted_and_that_target_fails_alone() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (id, _) = source_image(&app, "site-001", "cirros", 512 * 1024).await;
+    let damaged = sim
+        .site("site-003")
+        .unwrap_or_else(|| panic!("no site-003"));
+    damaged.corrupt_next_upload.store(true, Ordering::SeqCst);
+
+    let job = copy(
+        &app,
+        "site-001",
+        &id,
+        json!({"sites": ["site-002", "site-003"]}),
+    )
+    .await;
+    let done = job_when(
+        &app,
+        job["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(20),
+        "both copies",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "partially_failed", "{done}");
+    assert_eq!(task(&done, "site-002")["result"]["outcome"], "copied");
+    let failed = task(&done, "site-003");
+    assert_eq!(failed["state"], "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("os_hash_value") && e.contains("deleted")),
+        "{failed}"
+    );
+    let left = damaged
+        .data()
+        .images
+        .iter()
+        .filter(|i| i.name.as_deref() == Some("cirros"))
+        .count();
+    assert_eq!(left, 0, "the damaged copy is gone");
+
+    // A retry of the failed target copies it again from the spool, this time intact.
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &format!(
+                "/api/v1/jobs/{}/retry",
+                job["id"].as_str().unwrap_or_default()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let retried = job_when(
+        &app,
+        job["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(20),
+        "the retry",
+        |job| finished(job) && task(job, "site-003")["state"] != "pending",
+    )
+    .await;
+    assert_eq!(
+        task(&retried, "site-003")["result"]["outcome"],
+        "copied",
+        "{retried}"
+    );
+}
+
+#[tokio::test]
+async fn bad_copy_requests_name_the_field_and_start_nothing() {
+    let sim = start_sim(2).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    for (body, field) in [
+        (
+            json!({"source": {"site": "site-009", "image_id": "x"}, "targets": {"all": true}}),
+            "source.site",
+        ),
+        (
+            json!({"source": {"site": "site-001"}, "targets": {"all": true}}),
+            "source.image_id",
+        ),
+        (
+            json!({"source": {"site": "site-001", "image_id": "x"}, "targets": {"all": true}, "speed": 3}),
+            "speed",
+        ),
+        (
+            json!({"source": {"site": "site-001", "image_id": ""}, "targets": {"all": true}}),
+            "params.source.image_id",
+        ),
+    ] {
+        let (status, answer) = app
+            .admin(Method::POST, "/api/v1/images/copy", Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let named = answer["error"]["fields"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(named.ends_with(field), "{body}: {answer}");
+    }
+    let (_, jobs) = app.admin(Method::GET, "/api/v1/jobs", None).await;
+    assert_eq!(jobs["items"], json!([]));
+
+    // A source image that does not exist fails every target at once, saying so.
+    let job = copy(
+        &app,
+        "site-001",
+        "no-such-image",
+        json!({"sites": ["site-002"]}),
+    )
+    .await;
+    let done = job_when(
+        &app,
+        job["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(20),
+        "the copy",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "failed");
+    assert!(
+        task(&done, "site-002")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("source site-001")),
+        "{done}"
+    );
+}
