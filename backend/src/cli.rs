@@ -48,3 +48,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every subcommand and every option of every subcommand, with its path
+    /// (`overcast ctl sites add --auth-url`), that `--help` shows without a text.
+    fn missing_help(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if command
+            .get_about()
+            .is_none_or(|about| about.to_string().trim().is_empty())
+        {
+            missing.push(path.to_owned());
+        }
+        for arg in command.get_arguments() {
+            // clap's own `--help` and `--version` carry clap's text.
+            if matches!(arg.get_id().as_str(), "help" | "version") || arg.is_hide_set() {
+                continue;
+            }
+            if arg
+                .get_help()
+                .is_none_or(|help| help.to_string().trim().is_empty())
+            {
+                missing.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            missing_help(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_option_has_help_text() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        missing_help(&command, "overcast", &mut missing);
+        assert_eq!(missing, Vec::<String>::new(), "without help text");
+        // The walk reached the deepest commands, so an empty list means something.
+        let ctl = command.find_subcommand("ctl");
+        let sites = ctl.and_then(|c| c.find_subcommand("sites"));
+        let add = sites.and_then(|c| c.find_subcommand("add"));
+        assert!(add.is_some_and(|add| add.get_arguments().count() > 10));
+    }
+}

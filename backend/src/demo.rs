@@ -2,7 +2,9 @@
 //! so a newcomer sees a working fleet with one command.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
+use anyhow::Context as _;
 use clap::Args;
 use std::time::Duration;
 
@@ -28,6 +30,10 @@ pub struct DemoArgs {
     /// Number of simulated sites.
     #[arg(long, default_value_t = 12)]
     pub sites: usize,
+    /// Address of the simulator (its sites and its `/_sim` fault control); port 0 takes a
+    /// free port. The banner prints the address either way.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub sim_listen: std::net::SocketAddr,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -40,8 +46,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&serve)?;
     telemetry::init(settings.log_format, &settings.log_filter);
 
-    let sim_args = SimArgs::in_process(args.sites);
-    let simulator = Simulator::start(&sim_args).await?;
+    let mut sim_args = SimArgs::in_process(args.sites);
+    sim_args.listen = args.sim_listen;
+    let simulator = Simulator::start(&sim_args)
+        .await
+        .with_context(|| format!("cannot start the simulator on {}", args.sim_listen))?;
     let application = Application::build(settings.clone()).await?;
     register_sites(&application, &simulator, &sim_args.password).await?;
     let addr = application.local_addr()?;
@@ -60,12 +69,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     };
-    let banner = format!(
-        "\n  Overcast demo is running: http://{addr}/\n  {password}\n  \
-         {} simulated sites on http://{} (fault control: POST /_sim/sites/{{site}}/fault)\n  \
-         Stop with Ctrl-C.\n",
-        args.sites, simulator.addr
-    );
+    let banner = banner(addr, &password, args.sites, simulator.addr);
     let state = application.state().clone();
     let sites = args.sites;
     tokio::spawn(async move {
@@ -77,6 +81,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     application.run_until(shutdown_signal()).await?;
     drop(simulator);
     Ok(())
+}
+
+/// What the demo prints once it is ready. The e2e tests read the console's URL after
+/// "running: " and the simulator's after "simulated sites on ": keep both phrases.
+fn banner(console: SocketAddr, password: &str, sites: usize, simulator: SocketAddr) -> String {
+    let sim = format!("http://{simulator}");
+    let example = crate::sim::site_name(sites.clamp(1, 3));
+    format!(
+        "\n  Overcast demo is running: http://{console}/\n  {password}\n\n  \
+         {sites} simulated sites on {sim} (fault control: POST /_sim/sites/{{site}}/fault)\n  \
+         Take a site down and bring it back:\n    \
+         curl -X POST {sim}/_sim/sites/{example}/fault -d '{{\"mode\": \"down\"}}'\n    \
+         curl -X POST {sim}/_sim/sites/{example}/fault -d '{{\"mode\": \"up\"}}'\n  \
+         Every site's fault: curl {sim}/_sim/sites   (a fixed port: --sim-listen 127.0.0.1:9000)\n\n  \
+         Stop with Ctrl-C.\n"
+    )
 }
 
 /// Gives every demo site an image and a few servers, through the sites' own APIs as an
@@ -234,4 +254,29 @@ async fn register_sites(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_gives_both_addresses_and_a_fault_call_to_copy() {
+        let console = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let sim = SocketAddr::from(([127, 0, 0, 1], 9000));
+        let text = banner(console, "Log in as admin / overcast-demo", 12, sim);
+        for expected in [
+            "Overcast demo is running: http://127.0.0.1:8080/",
+            "Log in as admin / overcast-demo",
+            "12 simulated sites on http://127.0.0.1:9000 (fault control",
+            r#"curl -X POST http://127.0.0.1:9000/_sim/sites/site-003/fault -d '{"mode": "down"}'"#,
+            r#"-d '{"mode": "up"}'"#,
+            "curl http://127.0.0.1:9000/_sim/sites",
+            "--sim-listen",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from\n{text}");
+        }
+        let one = banner(console, "", 1, sim);
+        assert!(one.contains("/_sim/sites/site-001/fault"), "{one}");
+    }
 }

@@ -80,11 +80,28 @@ impl TokenService {
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid(e.to_string()),
-            })
+            .map_err(|e| refusal(e.kind()))
     }
+}
+
+/// Why a bearer token was refused, in words for the person holding it: the library's
+/// own texts (`InvalidToken`, `InvalidSignature`) name its internals, not the problem.
+fn refusal(kind: &jsonwebtoken::errors::ErrorKind) -> TokenError {
+    use jsonwebtoken::errors::ErrorKind;
+    let why = match kind {
+        ErrorKind::ExpiredSignature => return TokenError::Expired,
+        ErrorKind::InvalidSignature => {
+            "it was not signed by this console (another console's token, or the signing key changed)"
+        }
+        ErrorKind::ImmatureSignature => "it is not valid yet (is this machine's clock right?)",
+        ErrorKind::InvalidIssuer
+        | ErrorKind::InvalidAudience
+        | ErrorKind::InvalidSubject
+        | ErrorKind::InvalidAlgorithm
+        | ErrorKind::MissingRequiredClaim(_) => "it is not a session token of this console",
+        _ => "it is not a token this console issues (mistyped or cut short?)",
+    };
+    TokenError::Invalid(why.to_owned())
 }
 
 pub fn unix_now() -> u64 {
@@ -110,6 +127,27 @@ mod tests {
             .unwrap_or_default();
         let claims = tokens.verify(&token).map_err(|e| e.to_string());
         assert_eq!(claims.map(|c| c.sub), Ok("admin".to_owned()));
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong_in_words() {
+        let tokens = service("k");
+        let said = |token: &str| tokens.verify(token).err().map(|e| e.to_string());
+        let garbage = said("not-a-token");
+        assert_eq!(
+            garbage.as_deref(),
+            Some(
+                "token is invalid: it is not a token this console issues (mistyped or cut short?)"
+            )
+        );
+        let foreign = service("other")
+            .issue("admin", "admin", unix_now())
+            .unwrap_or_default();
+        assert!(
+            said(&foreign).is_some_and(|m| m.contains("not signed by this console")),
+            "{:?}",
+            said(&foreign)
+        );
     }
 
     #[test]

@@ -9,10 +9,33 @@ pub enum CtlError {
     Usage(String),
     #[error("cannot reach the console at {url}: {detail}")]
     Connection { url: String, detail: String },
+    /// A 401 to a call that carried a token: the token is wrong, expired or revoked.
+    #[error(
+        "the console refused the token (401 {code}: {message}): sign in again to get a fresh \
+         token (`export OVERCAST_TOKEN=$(overcast ctl login --username NAME)`), or set \
+         OVERCAST_TOKEN to a valid API token"
+    )]
+    TokenRefused { code: String, message: String },
+    /// A 401 to a call made without any token.
+    #[error(
+        "the console needs a token (401 {code}: {message}): sign in with \
+         `export OVERCAST_TOKEN=$(overcast ctl login --username NAME)`, or set OVERCAST_TOKEN \
+         (or --token) to an API token"
+    )]
+    NoToken { code: String, message: String },
     #[error("the console answered {status}: {message}")]
     Api { status: u16, message: String },
     #[error("the console sent an answer ctl cannot read: {0}")]
     BadAnswer(String),
+}
+
+/// What a call presents to the console, which decides what a 401 means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presents {
+    /// The bearer token, if there is one: a 401 says the token is at fault.
+    Token,
+    /// A username and password (sign-in): a 401 says those are wrong.
+    Password,
 }
 
 pub struct Client {
@@ -25,7 +48,8 @@ impl Client {
     pub fn new(base: &str, token: Option<String>) -> Client {
         Client {
             base: base.trim_end_matches('/').to_owned(),
-            token,
+            // `OVERCAST_TOKEN=` (set but empty) means no token, not an empty one.
+            token: token.filter(|t| !t.trim().is_empty()),
             http: reqwest::Client::new(),
         }
     }
@@ -50,6 +74,23 @@ impl Client {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
+    pub async fn patch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, CtlError> {
+        self.send(self.http.patch(self.url(path)).json(body)).await
+    }
+
+    /// `POST /api/v1/auth/login`, without the token: a stale OVERCAST_TOKEN must not
+    /// stand in the way of getting a fresh one.
+    pub async fn login<T: DeserializeOwned>(&self, body: &impl Serialize) -> Result<T, CtlError> {
+        let request = self.http.post(self.url("/api/v1/auth/login")).json(body);
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        let body = self.check(response, Presents::Password).await?;
+        serde_json::from_slice(&body).map_err(|e| CtlError::BadAnswer(e.to_string()))
+    }
+
     pub async fn post_yaml<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -67,7 +108,7 @@ impl Client {
 
     pub async fn delete(&self, path: &str) -> Result<(), CtlError> {
         let response = self.execute(self.http.delete(self.url(path))).await?;
-        Self::check(response).await.map(|_| ())
+        self.check(response, Presents::Token).await.map(|_| ())
     }
 
     fn url(&self, path: &str) -> String {
@@ -82,10 +123,14 @@ impl Client {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        request.send().await.map_err(|e| CtlError::Connection {
+        request.send().await.map_err(|e| self.unreachable(e))
+    }
+
+    fn unreachable(&self, error: reqwest::Error) -> CtlError {
+        CtlError::Connection {
             url: self.base.clone(),
-            detail: e.to_string(),
-        })
+            detail: error.to_string(),
+        }
     }
 
     async fn send<T: DeserializeOwned>(
@@ -93,12 +138,16 @@ impl Client {
         request: reqwest::RequestBuilder,
     ) -> Result<T, CtlError> {
         let response = self.execute(request).await?;
-        let body = Self::check(response).await?;
+        let body = self.check(response, Presents::Token).await?;
         serde_json::from_slice(&body).map_err(|e| CtlError::BadAnswer(e.to_string()))
     }
 
     /// The body of a 2xx answer, or the contract's error message of any other.
-    async fn check(response: reqwest::Response) -> Result<bytes::Bytes, CtlError> {
+    async fn check(
+        &self,
+        response: reqwest::Response,
+        presents: Presents,
+    ) -> Result<bytes::Bytes, CtlError> {
         let status = response.status();
         let body = response
             .bytes()
@@ -108,7 +157,7 @@ impl Client {
             return Ok(body);
         }
         let error: Option<overcast_api_types::ErrorBody> = serde_json::from_slice(&body).ok();
-        let message = match error {
+        let (code, message) = match error {
             Some(error) => {
                 let fields: Vec<String> = error
                     .error
@@ -116,17 +165,23 @@ impl Client {
                     .iter()
                     .map(|f| format!("{}: {}", f.field, f.message))
                     .collect();
-                if fields.is_empty() {
+                let message = if fields.is_empty() {
                     error.error.message
                 } else {
                     format!("{} ({})", error.error.message, fields.join("; "))
-                }
+                };
+                (error.error.code, message)
             }
-            None => String::from_utf8_lossy(&body).into_owned(),
+            // Not the contract's envelope (a proxy's page, say): the status is all there is.
+            None => (
+                "unauthenticated".to_owned(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ),
         };
-        Err(CtlError::Api {
-            status: status.as_u16(),
-            message,
+        Err(match (status.as_u16(), presents, self.token.is_some()) {
+            (401, Presents::Token, true) => CtlError::TokenRefused { code, message },
+            (401, Presents::Token, false) => CtlError::NoToken { code, message },
+            (status, _, _) => CtlError::Api { status, message },
         })
     }
 }

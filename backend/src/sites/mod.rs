@@ -106,7 +106,8 @@ pub fn validate_auth_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_label(key: &str, value: &str) -> Result<(), String> {
+/// A label as every registration checks it; `overcast ctl` checks its flags with it too.
+pub fn validate_label(key: &str, value: &str) -> Result<(), String> {
     let ok = |s: &str, max: usize| {
         !s.is_empty()
             && s.len() <= max

@@ -5,6 +5,7 @@ mod aggregate;
 mod api;
 mod crash;
 mod ctl;
+mod demo;
 mod health;
 mod helpers;
 mod images;
