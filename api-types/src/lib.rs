@@ -1086,8 +1086,8 @@ pub mod jobs {
         pub state: TaskState,
         pub attempts: u32,
         pub error: Option<String>,
-        /// 0 to 100.
-        pub progress: u8,
+        /// 0 to 100; for a transfer under way (`image.copy`), an object with the bytes.
+        pub progress: Progress,
         #[serde(default)]
         pub canary: bool,
         /// What the task did, e.g. `{"outcome": "created", "id": "…"}`.
@@ -1099,6 +1099,36 @@ pub mod jobs {
         pub started_at: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub finished_at: Option<String>,
+    }
+
+    /// How far a task is: a percentage, or for data on its way to a site the bytes too.
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(untagged)]
+    pub enum Progress {
+        Percent(u8),
+        Transfer(Transfer),
+    }
+
+    impl Progress {
+        pub fn percent(&self) -> u8 {
+            match self {
+                Progress::Percent(percent) => *percent,
+                Progress::Transfer(transfer) => transfer.percent,
+            }
+        }
+    }
+
+    /// Bytes of a transfer to one site, with its pace since the attempt began.
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Transfer {
+        pub percent: u8,
+        pub bytes_done: u64,
+        pub bytes_total: Option<u64>,
+        pub bytes_per_s: u64,
+        /// Seconds left at this pace, when the total is known and bytes are moving.
+        pub eta_s: Option<u64>,
     }
 
     /// Tasks by state.

@@ -90,6 +90,8 @@ use super::site_resources::Resource;
         images::ImageRef,
         images::ImageCopyRequest,
         jobs::Task,
+        jobs::Progress,
+        jobs::Transfer,
         jobs::TaskCounts,
         jobs::Job,
         jobs::JobList,

@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use overcast_api_types::jobs::{
-    Job, JobPreview, JobState, NewJob, PreviewSite, Rollout, Targets, Task, TaskCounts, TaskEvent,
-    TaskState,
+    Job, JobPreview, JobState, NewJob, PreviewSite, Progress, Rollout, Targets, Task, TaskCounts,
+    TaskEvent, TaskState, Transfer,
 };
 use overcast_api_types::{FieldError, SiteState};
 use serde_json::Value;
@@ -22,7 +22,7 @@ use crate::images::{ImageCopier, Sent, Spool};
 use crate::resources::SiteOps;
 use crate::secrets::Sealer;
 use crate::sites::{rfc3339, SiteError, SiteRegistry};
-use crate::store::{JobRow, Store, StoreError, TaskRow};
+use crate::store::{JobRow, Store, StoreError, TaskRow, TransferProgress};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -186,7 +186,7 @@ fn task_view(row: &TaskRow) -> Task {
         state: task_state(row),
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         error: row.error.clone(),
-        progress: u8::try_from(row.progress.clamp(0, 100)).unwrap_or(0),
+        progress: progress_of(row),
         canary: row.canary != 0,
         result: row
             .result
@@ -196,6 +196,30 @@ fn task_view(row: &TaskRow) -> Task {
         started_at: row.started_at.clone(),
         finished_at: row.finished_at.clone(),
     }
+}
+
+fn progress_of(row: &TaskRow) -> Progress {
+    let percent = u8::try_from(row.progress.clamp(0, 100)).unwrap_or(0);
+    let Some(transfer) = row.transfer else {
+        return Progress::Percent(percent);
+    };
+    let seconds = transfer.since.elapsed().as_secs_f64();
+    let bytes_per_s = if seconds > 0.0 {
+        (transfer.done as f64 / seconds) as u64
+    } else {
+        0
+    };
+    let eta_s = transfer
+        .total
+        .filter(|_| bytes_per_s > 0)
+        .map(|total| total.saturating_sub(transfer.done) / bytes_per_s);
+    Progress::Transfer(Transfer {
+        percent,
+        bytes_done: transfer.done,
+        bytes_total: transfer.total,
+        bytes_per_s,
+        eta_s,
+    })
 }
 
 fn job_view<'a>(row: &JobRow, tasks: impl Iterator<Item = &'a TaskRow>, with_tasks: bool) -> Job {
@@ -492,6 +516,7 @@ impl JobEngine {
                 next_attempt_at: None,
                 started_at: None,
                 finished_at: None,
+                transfer: None,
             })
             .collect();
         self.store.insert_job(&row, &tasks).await?;
@@ -991,19 +1016,32 @@ impl JobEngine {
         self.wake.notify_one();
     }
 
-    /// A copy's bytes as its task's progress; the task row changes only when the
-    /// percentage does, so a large image is not a write per chunk.
+    /// A copy's bytes as its task's progress. The bytes change in memory on every chunk;
+    /// the row is written and announced only when the percentage moves, so a large image
+    /// is not a database write per chunk.
     fn report_sent(&self, job_id: &str, site: &str, sent: Sent) {
-        let Some(total) = sent.total.filter(|t| *t > 0) else {
-            return;
-        };
-        // Never 100 before the target has checked what it received.
-        let percent = i64::try_from((sent.done.min(total) * 99) / total).unwrap_or(99);
         let mut guard = self.active();
         let Some(job) = guard.jobs.get_mut(job_id) else {
             return;
         };
-        if job.tasks.get(site).is_some_and(|t| t.progress < percent) {
+        let Some(task) = job.tasks.get_mut(site) else {
+            return;
+        };
+        let since = task
+            .transfer
+            .filter(|t| t.done <= sent.done)
+            .map_or_else(std::time::Instant::now, |t| t.since);
+        task.transfer = Some(TransferProgress {
+            done: sent.done,
+            total: sent.total,
+            since,
+        });
+        // Never 100 before the target has checked what it received.
+        let percent = match sent.total.filter(|t| *t > 0) {
+            Some(total) => i64::try_from((sent.done.min(total) * 99) / total).unwrap_or(99),
+            None => task.progress,
+        };
+        if task.progress < percent {
             self.update_task(job, site, |task| task.progress = percent);
         }
     }
@@ -1052,39 +1090,44 @@ impl JobEngine {
         let now = OffsetDateTime::now_utc();
         let stopped = job.cancel_requested || job.row.stopped_reason.is_some();
         let cap = self.config.retry_cap;
-        self.update_task(job, site, |task| match outcome {
-            Ok(result) => {
-                task.state = TaskState::Succeeded.as_str().into();
-                task.error = None;
-                task.result = Some(result.to_string());
-                task.progress = 100;
-                task.finished_at = Some(rfc3339(now));
-            }
-            Err(failure) => {
-                let (state, message, retry_at) = match failure {
-                    _ if stopped => (TaskState::Cancelled, "the job was stopped".to_owned(), None),
-                    Failure::Unreachable(m) => (
-                        TaskState::WaitingForSite,
-                        m,
-                        Some(policy::backoff(task.attempts, cap)),
-                    ),
-                    Failure::Transient(m) if task.attempts < MAX_ATTEMPTS => (
-                        TaskState::Pending,
-                        m,
-                        Some(policy::backoff(task.attempts, cap)),
-                    ),
-                    Failure::Transient(m) => (
-                        TaskState::Failed,
-                        format!("{m} (after {} attempts)", task.attempts),
-                        None,
-                    ),
-                    Failure::Permanent(m) => (TaskState::Failed, m, None),
-                };
-                task.state = state.as_str().into();
-                task.error = Some(message);
-                task.next_attempt_at = retry_at.map(|wait| rfc3339(now + wait));
-                if state.is_finished() {
+        self.update_task(job, site, |task| {
+            task.transfer = None;
+            match outcome {
+                Ok(result) => {
+                    task.state = TaskState::Succeeded.as_str().into();
+                    task.error = None;
+                    task.result = Some(result.to_string());
+                    task.progress = 100;
                     task.finished_at = Some(rfc3339(now));
+                }
+                Err(failure) => {
+                    let (state, message, retry_at) = match failure {
+                        _ if stopped => {
+                            (TaskState::Cancelled, "the job was stopped".to_owned(), None)
+                        }
+                        Failure::Unreachable(m) => (
+                            TaskState::WaitingForSite,
+                            m,
+                            Some(policy::backoff(task.attempts, cap)),
+                        ),
+                        Failure::Transient(m) if task.attempts < MAX_ATTEMPTS => (
+                            TaskState::Pending,
+                            m,
+                            Some(policy::backoff(task.attempts, cap)),
+                        ),
+                        Failure::Transient(m) => (
+                            TaskState::Failed,
+                            format!("{m} (after {} attempts)", task.attempts),
+                            None,
+                        ),
+                        Failure::Permanent(m) => (TaskState::Failed, m, None),
+                    };
+                    task.state = state.as_str().into();
+                    task.error = Some(message);
+                    task.next_attempt_at = retry_at.map(|wait| rfc3339(now + wait));
+                    if state.is_finished() {
+                        task.finished_at = Some(rfc3339(now));
+                    }
                 }
             }
         });

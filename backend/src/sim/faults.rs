@@ -24,7 +24,8 @@ pub enum Fault {
         #[serde(default = "default_error_status")]
         status: u16,
     },
-    /// Response bodies trickle out at this rate.
+    /// Bodies trickle at this rate both ways (downloads out, uploads in), as over a
+    /// slow link.
     Bandwidth {
         bytes_per_s: u64,
     },

@@ -418,17 +418,20 @@ async fn site_faults(
         _ => None,
     };
     request.extensions_mut().insert(site);
+    // A slow link is slow both ways: uploads trickle in as downloads trickle out.
+    if let Some(bytes_per_s) = bandwidth {
+        request = request.map(|body| paced(body, bytes_per_s));
+    }
     let response = next.run(request).await;
     match bandwidth {
-        Some(bytes_per_s) => throttle(response, bytes_per_s),
+        Some(bytes_per_s) => response.map(|body| paced(body, bytes_per_s)),
         None => response,
     }
 }
 
-/// Re-emits a response body in chunks paced to `bytes_per_s`.
-fn throttle(response: Response, bytes_per_s: u64) -> Response {
+/// Re-emits a body in chunks paced to `bytes_per_s`.
+fn paced(body: axum::body::Body, bytes_per_s: u64) -> axum::body::Body {
     use futures::StreamExt;
-    let (parts, body) = response.into_parts();
     let chunk = usize::try_from((bytes_per_s / 10).max(1)).unwrap_or(1024);
     let stream = body.into_data_stream().flat_map(move |piece| {
         let pieces: Vec<Result<bytes::Bytes, axum::Error>> = match piece {
@@ -440,12 +443,13 @@ fn throttle(response: Response, bytes_per_s: u64) -> Response {
         };
         futures::stream::iter(pieces)
     });
-    let interval = Duration::from_millis(100);
+    // Each piece waits as long as its bytes take at this rate, whatever its size.
     let paced = stream.then(move |piece| async move {
-        tokio::time::sleep(interval).await;
+        let bytes = piece.as_ref().map_or(0, |b| b.len() as u64);
+        tokio::time::sleep(Duration::from_micros(bytes * 1_000_000 / bytes_per_s.max(1))).await;
         piece
     });
-    Response::from_parts(parts, axum::body::Body::from_stream(paced))
+    axum::body::Body::from_stream(paced)
 }
 
 async fn list_sites(State(context): State<Arc<SimContext>>) -> Json<serde_json::Value> {

@@ -36,6 +36,18 @@ pub struct TaskRow {
     pub next_attempt_at: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Bytes of a transfer under way: kept in memory only, as a restarted transfer begins
+    /// again anyway.
+    #[sqlx(skip)]
+    pub transfer: Option<TransferProgress>,
+}
+
+/// Where a transfer to one site is, and since when it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferProgress {
+    pub done: u64,
+    pub total: Option<u64>,
+    pub since: std::time::Instant,
 }
 
 const JOB_COLUMNS: &str =

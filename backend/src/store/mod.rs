@@ -16,7 +16,7 @@ use sqlx::AnyPool;
 pub use access::ApiTokenRow;
 pub use audit::{AuditFilter, AuditRow};
 pub use inventory::InventoryRow;
-pub use jobs::{JobRow, TaskRow};
+pub use jobs::{JobRow, TaskRow, TransferProgress};
 pub use sites::SiteRow;
 pub use users::UserRow;
 

@@ -281,3 +281,65 @@ async fn bad_copy_requests_name_the_field_and_start_nothing() {
         "{done}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_target_holds_no_other_back_and_shows_its_bytes_as_they_go() {
+    let sim = start_sim(4).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    // Larger than the socket buffers between the console and the site, so the console
+    // feels the slow link and not only the buffers' fill.
+    let size = 12 * 1024 * 1024;
+    let (id, _) = source_image(&app, "site-001", "debian-12", size).await;
+    // About 6 s for site-004's copy; the others are on loopback.
+    sim.set_fault(
+        "site-004",
+        Fault::Bandwidth {
+            bytes_per_s: 2 * 1024 * 1024,
+        },
+    );
+    let job = copy(
+        &app,
+        "site-001",
+        &id,
+        json!({"sites": ["site-002", "site-003", "site-004"]}),
+    )
+    .await;
+    let id_of_job = job["id"].as_str().unwrap_or_default().to_owned();
+    let midway = job_when(
+        &app,
+        &id_of_job,
+        Duration::from_secs(20),
+        "the fast copies done while the slow one moves",
+        |job| {
+            let slow = &task(job, "site-004")["progress"];
+            task(job, "site-002")["state"] == "succeeded"
+                && task(job, "site-003")["state"] == "succeeded"
+                && slow["bytes_done"]
+                    .as_u64()
+                    .is_some_and(|done| done > 0 && done < size as u64)
+        },
+    )
+    .await;
+    let slow = &task(&midway, "site-004")["progress"];
+    assert_eq!(task(&midway, "site-004")["state"], "running");
+    assert_eq!(slow["bytes_total"], size);
+    assert!(slow["percent"].as_u64().is_some_and(|p| p < 100), "{slow}");
+    assert!(
+        slow["bytes_per_s"].as_u64().is_some_and(|rate| rate > 0),
+        "{slow}"
+    );
+    assert!(slow["eta_s"].is_u64(), "{slow}");
+    // Finished tasks carry a plain percentage again.
+    assert_eq!(task(&midway, "site-002")["progress"], 100);
+    let done = job_when(
+        &app,
+        &id_of_job,
+        Duration::from_secs(30),
+        "the slow copy",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(task(&done, "site-004")["progress"], 100);
+}

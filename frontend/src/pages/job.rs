@@ -243,7 +243,7 @@ pub fn JobPage() -> impl IntoView {
                                         <tr>
                                             <th scope="row"><A href=format!("/sites/{}", task.site)>{task.site.clone()}</A>{task.canary.then_some(" (canary)")}</th>
                                             <td><StatusBadge status=task.state.as_str().to_owned()/></td>
-                                            <td><Progress value=task.progress label/></td>
+                                            <td><Progress value=task.progress.percent() label/>{transfer_text(&task.progress).map(|t| view! { <span class="small-text">{t}</span> })}</td>
                                             <td>{task.attempts}</td>
                                             <td class="nowrap">{took}</td>
                                             <td class="detail" class:error-text=failed>{detail}</td>
@@ -258,4 +258,29 @@ pub fn JobPage() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// A transfer's bytes, pace and time left: "1.2 MiB of 3.0 MiB · 5.1 MiB/s · 1 s left".
+fn transfer_text(progress: &overcast_api_types::jobs::Progress) -> Option<String> {
+    let overcast_api_types::jobs::Progress::Transfer(t) = progress else {
+        return None;
+    };
+    let mut text = match t.bytes_total {
+        Some(total) => format!(
+            "{} of {}",
+            format::bytes(t.bytes_done),
+            format::bytes(total)
+        ),
+        None => format::bytes(t.bytes_done),
+    };
+    if t.bytes_per_s > 0 {
+        text.push_str(&format!(" · {}/s", format::bytes(t.bytes_per_s)));
+    }
+    if let Some(eta) = t.eta_s {
+        text.push_str(&format!(
+            " · {} left",
+            format::duration(eta as f64 * 1000.0)
+        ));
+    }
+    Some(text)
 }
