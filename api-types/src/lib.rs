@@ -1365,6 +1365,43 @@ pub mod images {
         pub image_id: String,
     }
 
+    /// `GET /api/v1/images/catalog`: the images of every site, one entry per content.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ImageCatalog {
+        pub items: Vec<CatalogEntry>,
+        /// How each site answered, as in aggregated lists.
+        pub sites: std::collections::BTreeMap<String, crate::SiteAnswer>,
+    }
+
+    /// One content (one sha512) and the sites that hold it. An image without data yet
+    /// (`queued`) has no hash: it is an entry of its own with `sha512` null.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct CatalogEntry {
+        pub sha512: Option<String>,
+        /// The most common name of the copies; every name they carry is in `names`.
+        pub name: Option<String>,
+        pub names: Vec<String>,
+        pub size: Option<u64>,
+        pub disk_format: Option<String>,
+        pub container_format: Option<String>,
+        pub sites: Vec<CatalogSite>,
+    }
+
+    /// A site's copy of a content.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct CatalogSite {
+        pub site: String,
+        pub image_id: String,
+        pub status: String,
+        /// When the site's answer was read, if it is not live (the site did not answer
+        /// and its last-known inventory is shown).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub stale_since: Option<String>,
+    }
+
     /// `POST /api/v1/images/copy`: copy one image to every target site, as a job of kind
     /// `image.copy`.
     #[derive(Debug, Clone, Serialize, Deserialize)]

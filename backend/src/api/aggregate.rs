@@ -16,13 +16,13 @@ use crate::federation::{Kind, Selection};
 
 #[derive(Debug, Deserialize)]
 pub struct AggregateQuery {
-    sites: Option<String>,
+    pub(super) sites: Option<String>,
     selector: Option<String>,
     timeout_ms: Option<u64>,
     /// Cached data younger than this is used without asking the site.
     max_age_ms: Option<u64>,
     /// Only items whose name contains this text.
-    name: Option<String>,
+    pub(super) name: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -40,29 +40,8 @@ pub async fn list(
 ) -> Result<Json<Aggregate>, ApiError> {
     let kind =
         Kind::parse(&resource).ok_or_else(|| ApiError::NotFound("no such API endpoint".into()))?;
-    let timeout = match query.timeout_ms {
-        None => DEFAULT_TIMEOUT,
-        Some(0) => return Err(ApiError::invalid("timeout_ms must be positive")),
-        Some(ms) => Duration::from_millis(ms).min(MAX_TIMEOUT),
-    };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let selection = Selection::from_query(query.sites.as_deref(), query.selector.as_deref())
-        .map_err(|message| ApiError::InvalidInput {
-            message: message.clone(),
-            fields: vec![overcast_api_types::FieldError {
-                field: if query.selector.is_some() {
-                    "selector"
-                } else {
-                    "sites"
-                }
-                .into(),
-                message,
-            }],
-        })?;
-    let sites = super::sites_in_scope(&state, &caller, &selection, false).await?;
-
-    let max_age = query.max_age_ms.map(Duration::from_millis);
-    let results = state.fan_out.read(kind, sites, timeout, max_age).await;
+    let results = read_across(&state, &caller, kind, &query).await?;
     let mut items = Vec::new();
     let mut answers = std::collections::BTreeMap::new();
     for (site, result) in results {
@@ -92,6 +71,33 @@ pub async fn list(
         sites: answers,
         total,
     }))
+}
+
+/// Asks the sites a query selects for one kind, within its deadline, from the cache where
+/// it allows: what every multi-site read starts from.
+pub(super) async fn read_across(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    query: &AggregateQuery,
+) -> Result<std::collections::BTreeMap<String, crate::federation::SiteResult>, ApiError> {
+    let timeout = match query.timeout_ms {
+        None => DEFAULT_TIMEOUT,
+        Some(0) => return Err(ApiError::invalid("timeout_ms must be positive")),
+        Some(ms) => Duration::from_millis(ms).min(MAX_TIMEOUT),
+    };
+    let selection = Selection::from_query(query.sites.as_deref(), query.selector.as_deref())
+        .map_err(|message| {
+            let field = if query.selector.is_some() {
+                "selector"
+            } else {
+                "sites"
+            };
+            ApiError::invalid_field(field, message)
+        })?;
+    let sites = super::sites_in_scope(state, caller, &selection, false).await?;
+    let max_age = query.max_age_ms.map(Duration::from_millis);
+    Ok(state.fan_out.read(kind, sites, timeout, max_age).await)
 }
 
 /// `GET /api/v1/inventory/summary`: totals over every site the caller may see.

@@ -1,17 +1,43 @@
-//! Images across sites over HTTP: `POST /api/v1/images/copy`.
+//! Images across sites over HTTP: the catalog and copies.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use overcast_api_types::images::ImageCopyRequest;
+use overcast_api_types::images::{ImageCatalog, ImageCopyRequest};
 use overcast_api_types::jobs::{Job, NewJob};
 use serde_json::json;
 
-use super::auth::Operator;
+use super::aggregate::{read_across, AggregateQuery};
+use super::auth::{Caller, Operator};
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::extract::ApiQuery;
 use super::AppState;
-use crate::federation::Selection;
+use crate::federation::{Kind, Selection};
+use crate::images::catalog::{catalog as group_by_content, SiteImages};
+
+/// `GET /api/v1/images/catalog`: every selected site's images, one entry per content
+/// (sha512), with the sites holding it; query as for aggregated lists.
+pub async fn catalog(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AggregateQuery>,
+) -> Result<Json<ImageCatalog>, ApiError> {
+    let read = read_across(&state, &caller, Kind::Images, &query).await?;
+    let sites = read
+        .into_iter()
+        .map(|(site, result)| {
+            (
+                site,
+                SiteImages {
+                    answer: result.answer,
+                    images: result.items,
+                },
+            )
+        })
+        .collect();
+    Ok(Json(group_by_content(sites, query.name.as_deref())))
+}
 
 /// Starts a durable `image.copy` job: the source is read once, every target gets a
 /// verified copy (or keeps the one it has).

@@ -94,6 +94,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/{resource}", get(aggregate::list)),
         ("/inventory/summary", get(aggregate::inventory_summary)),
         ("/images/copy", post(images::copy)),
+        ("/images/catalog", get(images::catalog)),
         ("/jobs", get(jobs::list).post(jobs::create)),
         ("/jobs/{id}", get(jobs::show)),
         ("/jobs/{id}/cancel", post(jobs::cancel)),

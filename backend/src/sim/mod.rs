@@ -446,7 +446,10 @@ fn paced(body: axum::body::Body, bytes_per_s: u64) -> axum::body::Body {
     // Each piece waits as long as its bytes take at this rate, whatever its size.
     let paced = stream.then(move |piece| async move {
         let bytes = piece.as_ref().map_or(0, |b| b.len() as u64);
-        tokio::time::sleep(Duration::from_micros(bytes * 1_000_000 / bytes_per_s.max(1))).await;
+        tokio::time::sleep(Duration::from_micros(
+            bytes * 1_000_000 / bytes_per_s.max(1),
+        ))
+        .await;
         piece
     });
     axum::body::Body::from_stream(paced)

@@ -343,3 +343,58 @@ async fn a_slow_target_holds_no_other_back_and_shows_its_bytes_as_they_go() {
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(task(&done, "site-004")["progress"], 100);
 }
+
+#[tokio::test]
+async fn the_catalog_groups_every_sites_images_by_content_and_marks_stale_sites() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (id, _) = source_image(&app, "site-001", "alpine", 64 * 1024).await;
+    let job = copy(&app, "site-001", &id, json!({"all": true})).await;
+    let done = job_when(
+        &app,
+        job["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(20),
+        "the copies",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // Read once live, so that the inventory holds every site; then site-003 goes dark.
+    let (status, live) = app
+        .admin(Method::GET, "/api/v1/images/catalog?name=alpine", None)
+        .await;
+    assert_eq!(status, 200, "{live}");
+    sim.set_fault("site-003", Fault::Down);
+    let (_, catalog) = app
+        .admin(
+            Method::GET,
+            "/api/v1/images/catalog?name=alpine&timeout_ms=500",
+            None,
+        )
+        .await;
+    let items = catalog["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 1, "{catalog}");
+    let entry = &items[0];
+    assert_eq!(entry["name"], "alpine");
+    assert_eq!(entry["size"], 64 * 1024);
+    assert!(
+        entry["sha512"].as_str().is_some_and(|h| h.len() == 128),
+        "{entry}"
+    );
+    let holders: Vec<&str> = entry["sites"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["site"].as_str())
+        .collect();
+    assert_eq!(holders, vec!["site-001", "site-002", "site-003"]);
+    let stale = entry["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["site"] == "site-003"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(stale["stale_since"].is_string(), "{stale}");
+    assert_eq!(catalog["sites"]["site-003"]["status"], "stale");
+    assert_eq!(live["items"][0]["sites"][0]["stale_since"], Value::Null);
+}
