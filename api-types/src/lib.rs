@@ -1365,6 +1365,43 @@ pub mod images {
         pub image_id: String,
     }
 
+    /// `POST /api/v1/servers`: boot servers on several sites from one image, copied first
+    /// to each target that lacks it: a job of kind `servers.boot`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct FederatedBoot {
+        pub name: String,
+        /// Flavor name (ids differ between sites).
+        pub flavor: String,
+        /// The image, on the site that holds it; or give `image_name`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<ImageRef>,
+        /// An image name, found on each target, or else on any site and copied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image_name: Option<String>,
+        /// Servers per target site.
+        #[serde(default = "one")]
+        pub count: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub networks: Option<crate::l1::ServerNetworks>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub key_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub targets: Option<Targets>,
+        /// Sites chosen by the console from a policy (level L2.2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub placement: Option<serde_json::Value>,
+        #[serde(default)]
+        pub rollout: Rollout,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub ttl_s: Option<u64>,
+    }
+
+    fn one() -> u32 {
+        1
+    }
+
     /// `GET /api/v1/images/catalog`: the images of every site, one entry per content.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -40,8 +40,26 @@ pub async fn list(
 ) -> Result<Json<Aggregate>, ApiError> {
     let kind =
         Kind::parse(&resource).ok_or_else(|| ApiError::NotFound("no such API endpoint".into()))?;
+    list_of(&state, &caller, kind, &query).await
+}
+
+/// `GET /api/v1/servers`, which has a route of its own for `POST` (federated boot).
+pub async fn servers(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AggregateQuery>,
+) -> Result<Json<Aggregate>, ApiError> {
+    list_of(&state, &caller, Kind::Servers, &query).await
+}
+
+async fn list_of(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    query: &AggregateQuery,
+) -> Result<Json<Aggregate>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let results = read_across(&state, &caller, kind, &query).await?;
+    let results = read_across(state, caller, kind, query).await?;
     let mut items = Vec::new();
     let mut answers = std::collections::BTreeMap::new();
     for (site, result) in results {

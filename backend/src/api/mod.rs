@@ -11,6 +11,7 @@ mod health;
 mod images;
 mod jobs;
 mod openapi;
+mod servers;
 mod site_resources;
 mod sites;
 
@@ -95,6 +96,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/inventory/summary", get(aggregate::inventory_summary)),
         ("/images/copy", post(images::copy)),
         ("/images/catalog", get(images::catalog)),
+        ("/servers", get(aggregate::servers).post(servers::boot)),
         ("/jobs", get(jobs::list).post(jobs::create)),
         ("/jobs/{id}", get(jobs::show)),
         ("/jobs/{id}/cancel", post(jobs::cancel)),

@@ -90,6 +90,7 @@ use super::site_resources::Resource;
         images::ImageRef,
         images::ImageCopyRequest,
         images::ImageCatalog,
+        images::FederatedBoot,
         images::CatalogEntry,
         images::CatalogSite,
         jobs::Task,
@@ -293,6 +294,9 @@ fn routes() -> Vec<Route> {
             .answers(Success::Bytes),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
+        Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers on the target sites from one image (image: {site, image_id}, or image_name): a job of kind servers.boot; each target lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")
+            .takes("FederatedBoot")
+            .answers(Success::One(202, "Job")),
         Route::new("get", "/api/v1/images/catalog", "image_catalog", "Every selected site's images grouped by content (sha512), with the sites holding each; sites that did not answer show their last-known images marked stale_since (query: sites or selector, name, timeout_ms, max_age_ms)")
             .answers(Success::One(200, "ImageCatalog")),
         Route::new("post", "/api/v1/images/copy", "copy_image", "Copy one site's image to every target site: a job of kind image.copy; the source is read once, each copy is checked by the target's own sha512, a target that already holds the data keeps it")

@@ -976,7 +976,7 @@ impl JobEngine {
             // A copy moves gigabytes over slow links: it gets hours, not the minute of
             // an API call.
             let deadline = match &*start.spec {
-                JobSpec::ImageCopy(_) => ImageCopier::deadline(),
+                JobSpec::ImageCopy(_) | JobSpec::ServersBoot(_) => ImageCopier::deadline(),
                 _ => Instant::now() + self.config.attempt_timeout,
             };
             let ops = SiteOps::new(start.site.clone(), session, deadline);
@@ -991,6 +991,16 @@ impl JobEngine {
                                 engine.report_sent(&job_id, &site, sent)
                             })
                             .await;
+                        let _evicted = self.spool.evict().await;
+                        outcome
+                    }
+                    JobSpec::ServersBoot(boot) => {
+                        let engine = self.clone();
+                        let (job_id, site) = (start.job_id.clone(), start.site.clone());
+                        let outcome = super::boot::boot(&ops, boot, &self.images, move |sent| {
+                            engine.report_sent(&job_id, &site, sent)
+                        })
+                        .await;
                         let _evicted = self.spool.evict().await;
                         outcome
                     }

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::boot::ServersBoot;
 use crate::federation::Kind;
 use crate::images::ImageCopy;
 use crate::openstack::OpenStackError;
@@ -27,6 +28,7 @@ pub enum JobSpec {
     NetworkCreate(NewNetwork),
     ServersDelete(ServersDelete),
     ImageCopy(ImageCopy),
+    ServersBoot(ServersBoot),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,7 +67,7 @@ impl ServersDelete {
 }
 
 /// Every kind this console runs, for error messages and documentation.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "flavor.create",
     "flavor.delete",
     "project.create",
@@ -75,6 +77,7 @@ pub const KINDS: [&str; 9] = [
     "network.create",
     "servers.delete",
     "image.copy",
+    "servers.boot",
 ];
 
 pub type Outcome = Result<Value, Failure>;
@@ -249,6 +252,38 @@ impl JobSpec {
                 );
                 JobSpec::ImageCopy(copy)
             }
+            "servers.boot" => {
+                let boot: ServersBoot = parse(params)?;
+                require(
+                    &mut errors,
+                    name_ok(&boot.name),
+                    "name",
+                    "must be 1-255 characters",
+                );
+                require(
+                    &mut errors,
+                    name_ok(&boot.flavor),
+                    "flavor",
+                    "must name a flavor (1-255 characters)",
+                );
+                require(
+                    &mut errors,
+                    (1..=super::boot::MAX_COUNT).contains(&boot.count),
+                    "count",
+                    "must be 1 to 100 servers per site",
+                );
+                require(
+                    &mut errors,
+                    boot.image.is_some()
+                        != boot
+                            .image_name
+                            .as_deref()
+                            .is_some_and(|n| !n.trim().is_empty()),
+                    "image",
+                    "give either `image` ({\"site\", \"image_id\"}) or `image_name`",
+                );
+                JobSpec::ServersBoot(boot)
+            }
             other => {
                 return Err(vec![FieldError {
                     field: "kind".into(),
@@ -312,6 +347,7 @@ impl JobSpec {
             JobSpec::NetworkCreate(_) => Some(Kind::Networks),
             JobSpec::ServersDelete(_) => Some(Kind::Servers),
             JobSpec::ImageCopy(_) => Some(Kind::Images),
+            JobSpec::ServersBoot(_) => Some(Kind::Servers),
             JobSpec::QuotaSet(_) | JobSpec::KeypairCreate(_) => None,
         }
     }
@@ -322,8 +358,8 @@ impl JobSpec {
             JobSpec::FlavorCreate(new) => flavor_create(ops, new).await,
             // Copies need the source site and the spool: the engine runs them through its
             // image copier.
-            JobSpec::ImageCopy(_) => Err(Failure::Permanent(
-                "an image copy runs through the console's image copier".into(),
+            JobSpec::ImageCopy(_) | JobSpec::ServersBoot(_) => Err(Failure::Permanent(
+                "image copies and boots run through the console's image copier".into(),
             )),
             JobSpec::FlavorDelete(delete) => flavor_delete(ops, delete, plan).await,
             JobSpec::ProjectCreate(new) => {

@@ -6,6 +6,7 @@
 //! interrupted mid-call runs again without acting twice. Tasks of unreachable sites wait
 //! for them, within the job's time to live.
 
+mod boot;
 mod engine;
 pub mod kinds;
 mod policy;

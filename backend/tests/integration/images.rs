@@ -398,3 +398,119 @@ async fn the_catalog_groups_every_sites_images_by_content_and_marks_stale_sites(
     assert_eq!(catalog["sites"]["site-003"]["status"], "stale");
     assert_eq!(live["items"][0]["sites"][0]["stale_since"], Value::Null);
 }
+
+#[tokio::test]
+async fn servers_boot_on_sites_that_lack_the_image_after_a_verified_copy() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (id, _) = source_image(&app, "site-001", "edge-app", 256 * 1024).await;
+    // site-003 holds the same data already, under another name.
+    let first = copy(&app, "site-001", &id, json!({"sites": ["site-003"]})).await;
+    job_when(
+        &app,
+        first["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(20),
+        "the first copy",
+        finished,
+    )
+    .await;
+
+    let (status, job) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(json!({"name": "edge", "flavor": "m1.tiny", "count": 2, "networks": "none",
+                        "image": {"site": "site-001", "image_id": id}, "targets": {"sites": ["site-002", "site-003"]}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "servers.boot");
+    let done = job_when(
+        &app,
+        job["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(60),
+        "the boot",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(task(&done, "site-002")["result"]["image"], "copied");
+    assert_eq!(task(&done, "site-003")["result"]["image"], "present");
+    for site in ["site-002", "site-003"] {
+        let result = &task(&done, site)["result"];
+        let ops = app.behind_the_consoles_back(site).await;
+        let servers = ops.servers().await.unwrap_or_default();
+        for name in ["edge-1", "edge-2"] {
+            let server = servers
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("{site}: no {name}"));
+            assert_eq!(server.status, "ACTIVE");
+            assert_eq!(
+                server.image_id.as_deref(),
+                result["image_id"].as_str(),
+                "{site}: boots the local copy"
+            );
+        }
+    }
+
+    // By name: found where it is, copied where it is not.
+    let (status, by_name) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(json!({"name": "named", "flavor": "m1.tiny", "networks": "none", "image_name": "edge-app",
+                        "targets": {"all": true}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{by_name}");
+    let done = job_when(
+        &app,
+        by_name["id"].as_str().unwrap_or_default(),
+        Duration::from_secs(60),
+        "the boot by name",
+        finished,
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(task(&done, "site-001")["result"]["image"], "present");
+    assert_eq!(
+        task(&done, "site-002")["result"]["image"],
+        "present",
+        "the copy made above, found by name"
+    );
+
+    for (body, field) in [
+        (
+            json!({"name": "x", "flavor": "m1.tiny", "image_name": "edge-app", "placement": {"policy": "spread"}}),
+            "placement",
+        ),
+        (
+            json!({"name": "x", "flavor": "m1.tiny", "image_name": "edge-app"}),
+            "targets",
+        ),
+        (
+            json!({"name": "x", "flavor": "m1.tiny", "targets": {"all": true}}),
+            "image",
+        ),
+        (
+            json!({"name": "x", "flavor": "m1.tiny", "image_name": "a", "count": 0, "targets": {"all": true}}),
+            "count",
+        ),
+        (
+            json!({"name": "x", "flavor": "m1.tiny", "image": {"site": "site-009", "image_id": "i"}, "targets": {"all": true}}),
+            "image.site",
+        ),
+    ] {
+        let (status, answer) = app
+            .admin(Method::POST, "/api/v1/servers", Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let named = answer["error"]["fields"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(named.ends_with(field), "{body}: {answer}");
+    }
+}
