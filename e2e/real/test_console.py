@@ -234,3 +234,64 @@ def test_overcast_ctl_lists_both_sites_and_exits_zero_with_cinder_not_offered(co
 
 if __name__ == "__main__":
     sys.exit("run with pytest")
+
+
+def test_an_image_is_copied_between_real_glances_and_a_server_boots_from_the_copy(console):
+    """The canonical cross-site operation: boot on os-002 with an image defined on os-001,
+    through a verified copy between the two Glance services."""
+    source = "os-001"
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    status, image = console.call("POST", f"/sites/{source}/images",
+                                 {"name": "lane-cross", "disk_format": "raw", "container_format": "bare",
+                                  "visibility": "public"})
+    assert status == 201, image
+    put = console.http.put(f"{console.url}/api/v1/sites/{source}/images/{image['id']}/file", data=data,
+                           headers={"Content-Type": "application/octet-stream"}, timeout=120)
+    assert put.status_code in (200, 204), put.text
+    console.eventually("the source active", lambda: console.get(f"/sites/{source}/images/{image['id']}")[1]
+                       .get("status") == "active")
+
+    status, copy = console.call("POST", "/images/copy",
+                                {"source": {"site": source, "image_id": image["id"]}, "targets": {"sites": ["os-002"]}})
+    assert status == 202, copy
+
+    def finished(job_id):
+        def check():
+            _, shown = console.get(f"/jobs/{job_id}")
+            return shown if shown["state"] in ("succeeded", "partially_failed", "failed", "cancelled") else None
+        return check
+
+    done = console.eventually("the copy", finished(copy["id"]), within=180)
+    assert done["state"] == "succeeded", done
+    result = done["tasks"][0]["result"]
+    assert result["outcome"] == "copied", result
+    status, copied = console.get(f"/sites/os-002/images/{result['image_id']}")
+    assert status == 200 and copied["hash"] == hashlib.sha512(data).hexdigest(), copied  # real Glance's os_hash_value
+    status, catalog = console.get("/images/catalog?name=lane-cross")
+    assert status == 200, catalog
+    assert [sorted(s["site"] for s in e["sites"]) for e in catalog["items"]] == [["os-001", "os-002"]], catalog
+
+    status, flavor = console.call("POST", "/jobs", {"kind": "flavor.create", "targets": {"sites": ["os-002"]},
+                                                  "params": {"name": "lane.cross", "vcpus": 1, "ram_mb": 128,
+                                                             "disk_gb": 1}})
+    assert status == 202, flavor
+    console.eventually("the flavor", finished(flavor["id"]), within=120)
+    status, boot = console.call("POST", "/servers", {"name": "lane-cross-vm", "flavor": "lane.cross",
+                                                     "networks": "none",
+                                                     "image": {"site": source, "image_id": image["id"]},
+                                                     "targets": {"sites": ["os-002"]}})
+    assert status == 202, boot
+    booted = console.eventually("the boot", finished(boot["id"]), within=240)
+    assert booted["state"] == "succeeded", booted
+    outcome = booted["tasks"][0]["result"]
+    assert outcome["image"] == "present" and outcome["image_id"] == result["image_id"], outcome
+    server = outcome["servers"][0]
+    assert server["status"] == "ACTIVE", outcome
+    console.call("DELETE", f"/sites/os-002/servers/{server['id']}")
+    console.eventually("lane-cross-vm gone", lambda: console.get(f"/sites/os-002/servers/{server['id']}")[0] == 404,
+                       within=120)
+    for site, image_id in [("os-002", result["image_id"]), (source, image["id"])]:
+        console.call("DELETE", f"/sites/{site}/images/{image_id}")
+    status, shown = console.get("/sites/os-002/flavors/lane.cross")
+    if status == 200:
+        console.call("DELETE", f"/sites/os-002/flavors/{shown['id']}")

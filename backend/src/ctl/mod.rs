@@ -75,6 +75,35 @@ pub enum CtlCommand {
     /// Bulk operations: one task per site, with rollout limits.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Images across sites: the catalog by content, and verified copies.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Every site's images, one line per content (sha512), with the sites holding it.
+    Catalog {
+        /// Only images whose name contains this.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Copy one site's image to other sites: `overcast ctl image copy --from site-002
+    /// --image 6f1c… --selector region=eu --wait`.
+    Copy {
+        /// The site that holds the image.
+        #[arg(long, value_parser = parse_site_name)]
+        from: String,
+        /// The image's id on that site.
+        #[arg(long)]
+        image: String,
+        #[command(flatten)]
+        targets: SelectionArgs,
+        /// Wait, showing each target's bytes; the exit code then says whether every
+        /// target holds a verified copy.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,6 +464,36 @@ async fn dispatch(client: &Client, command: &CtlCommand, show: Show) -> Result<V
             })
         }
         CtlCommand::Job(command) => jobs(client, command, show).await,
+        CtlCommand::Image(command) => images(client, command, show).await,
+    }
+}
+
+async fn images(client: &Client, command: &ImageCommand, show: Show) -> Result<Verdict, CtlError> {
+    match command {
+        ImageCommand::Catalog { name } => {
+            let query: Vec<(&str, String)> = name.iter().map(|n| ("name", n.clone())).collect();
+            let catalog: overcast_api_types::images::ImageCatalog =
+                client.get_query("/api/v1/images/catalog", &query).await?;
+            show.answer(&catalog, output::catalog);
+            Ok(Verdict::Success)
+        }
+        ImageCommand::Copy {
+            from,
+            image,
+            targets: selection,
+            wait: wait_for_it,
+        } => {
+            let body = json!({
+                "source": {"site": from, "image_id": image},
+                "targets": targets(selection)?,
+            });
+            let job: Job = client.post("/api/v1/images/copy", &body).await?;
+            if *wait_for_it {
+                return wait(client, &job.id, show).await;
+            }
+            show.answer(&job, |job: &Job, _: output::Style| format!("{}\n", job.id));
+            Ok(Verdict::Success)
+        }
     }
 }
 
@@ -674,10 +733,11 @@ fn verdict(job: &Job) -> Verdict {
 async fn wait(client: &Client, id: &str, show: Show) -> Result<Verdict, CtlError> {
     let draw = !show.json() && std::io::stderr().is_terminal();
     let path = format!("/api/v1/jobs/{id}");
+    let mut drawn = 0;
     loop {
         let job: Job = client.get(&path).await?;
         if draw {
-            output::progress(&job);
+            drawn = output::progress(&job, drawn);
         }
         if job.state.is_finished() {
             if draw {

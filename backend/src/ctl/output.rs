@@ -389,28 +389,131 @@ pub fn job(job: &Job, style: Style) -> String {
     out
 }
 
-/// One line, redrawn in place: `[#######-----] 12/50  ok 10  failed 0  waiting 2`.
-pub fn progress(job: &Job) {
-    const WIDTH: u32 = 30;
+/// The job's bar, then one line per transfer under way, redrawn in place:
+/// `[#######-----] 12/50  ok 10  failed 0  waiting 2` and
+/// `  site-004 [####------] 12.0 MiB of 40.0 MiB  2.0 MiB/s  14 s left`.
+/// `drawn` is how many lines the last call drew; the answer is how many this one did.
+pub fn progress(job: &Job, drawn: usize) -> usize {
     let c = &job.counts;
-    let filled = (c.finished() * WIDTH).checked_div(c.total).unwrap_or(0) as usize;
-    let bar = format!(
-        "{}{}",
-        "#".repeat(filled),
-        "-".repeat(WIDTH as usize - filled)
-    );
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\r[{bar}] {}/{}  ok {}  failed {}  waiting {}  running {} ",
+    let mut lines = vec![format!(
+        "{} {}/{}  ok {}  failed {}  waiting {}  running {}",
+        bar(c.finished(), c.total),
         c.finished(),
         c.total,
         c.succeeded,
         c.failed,
         c.waiting_for_site,
         c.running
-    );
+    )];
+    lines.extend(job.tasks.iter().filter_map(transfer_line));
+    let mut err = std::io::stderr().lock();
+    // Back to the first line drawn last time, then each line cleared and drawn again.
+    if drawn > 1 {
+        let _ = write!(err, "\x1b[{}A", drawn - 1);
+    }
+    let _ = write!(err, "\r");
+    for (n, line) in lines.iter().enumerate() {
+        if n > 0 {
+            let _ = writeln!(err);
+        }
+        let _ = write!(err, "\x1b[2K{line}");
+    }
     let _ = err.flush();
+    lines.len()
+}
+
+fn bar(done: u32, total: u32) -> String {
+    const WIDTH: u32 = 30;
+    let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(0) as usize;
+    format!(
+        "[{}{}]",
+        "#".repeat(filled),
+        "-".repeat(WIDTH as usize - filled)
+    )
+}
+
+/// A task's transfer, if it is moving bytes now.
+fn transfer_line(task: &overcast_api_types::jobs::Task) -> Option<String> {
+    let overcast_api_types::jobs::Progress::Transfer(t) = task.progress else {
+        return None;
+    };
+    let mut line = format!(
+        "  {} {} {}",
+        task.site,
+        bar(u32::from(t.percent), 100),
+        bytes(t.bytes_done)
+    );
+    if let Some(total) = t.bytes_total {
+        line.push_str(&format!(" of {}", bytes(total)));
+    }
+    if t.bytes_per_s > 0 {
+        line.push_str(&format!("  {}/s", bytes(t.bytes_per_s)));
+    }
+    if let Some(eta) = t.eta_s {
+        line.push_str(&format!("  {eta} s left"));
+    }
+    Some(line)
+}
+
+/// Bytes in binary units, one decimal: `12.0 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The catalog: one line per content, with its sites (a stale one marked `~`).
+pub fn catalog(catalog: &overcast_api_types::images::ImageCatalog, style: Style) -> String {
+    let header = ["NAME", "SIZE", "SHA512", "SITES", "HELD BY"];
+    let rows: Vec<Vec<String>> = catalog
+        .items
+        .iter()
+        .map(|entry| {
+            let holders: Vec<String> = entry
+                .sites
+                .iter()
+                .map(|s| match (&s.stale_since, s.status.as_str()) {
+                    (Some(_), _) => format!("{}~", s.site),
+                    (None, "active") => s.site.clone(),
+                    (None, status) => format!("{} ({status})", s.site),
+                })
+                .collect();
+            vec![
+                entry.name.clone().unwrap_or_else(|| "-".into()),
+                entry.size.map(bytes).unwrap_or_else(|| "-".into()),
+                entry
+                    .sha512
+                    .as_deref()
+                    .map(|h| {
+                        if style.wide {
+                            h.to_owned()
+                        } else {
+                            h.chars().take(12).collect()
+                        }
+                    })
+                    .unwrap_or_else(|| "(no data)".into()),
+                entry.sites.len().to_string(),
+                holders.join(","),
+            ]
+        })
+        .collect();
+    let mut out = table(&header, &rows);
+    if catalog
+        .items
+        .iter()
+        .any(|e| e.sites.iter().any(|s| s.stale_since.is_some()))
+    {
+        out.push_str("~ last known: the site did not answer\n");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -616,3 +616,61 @@ async fn a_refused_token_says_how_to_get_a_good_one() {
     let listed = ctl(&app.url, fresh.trim(), &["sites", "list"]).await;
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
 }
+
+#[tokio::test]
+async fn ctl_copies_an_image_waits_for_it_and_shows_the_catalog() {
+    let sim = start_sim(3).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let token = app.admin_token().await;
+    let ops = app.behind_the_consoles_back("site-001").await;
+    let image = ops
+        .create_image_record(&serde_json::json!({"name": "ctl-image", "disk_format": "raw", "container_format": "bare"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    ops.upload_image(&image.id, reqwest::Body::from(vec![5u8; 300_000]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let copied = ctl(
+        &app.url,
+        &token,
+        &[
+            "image", "copy", "--from", "site-001", "--image", &image.id, "--all", "--wait",
+        ],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&copied.stdout);
+    assert_eq!(
+        copied.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    assert!(text.contains("3 sites: 3 succeeded"), "{text}");
+
+    let catalog = ctl(
+        &app.url,
+        &token,
+        &["image", "catalog", "--name", "ctl-image"],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&catalog.stdout);
+    assert_eq!(catalog.status.code(), Some(0));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("ctl-image"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("293.0 KiB") && line.contains("site-001,site-002,site-003"),
+        "{text}"
+    );
+
+    let refused = ctl(
+        &app.url,
+        &token,
+        &["image", "copy", "--from", "site-001", "--all"],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2), "--image is required");
+}
