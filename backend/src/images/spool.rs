@@ -181,6 +181,9 @@ pub struct Spool {
     limit: u64,
     /// Files being filled or read, so that two copies of one source share one read.
     open: Mutex<HashMap<SourceKey, Arc<Entry>>>,
+    /// One opener at a time per source: the second copy to start waits for the first to
+    /// open the source, then shares its file instead of reading the source too.
+    opening: Mutex<HashMap<SourceKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Spool {
@@ -189,6 +192,7 @@ impl Spool {
             dir,
             limit,
             open: Mutex::new(HashMap::new()),
+            opening: Mutex::new(HashMap::new()),
         }
     }
 
@@ -218,6 +222,30 @@ impl Spool {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(SourceStream, Value), String>>,
     {
+        let lock = self
+            .opening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let opened = {
+            let _one_opener = lock.lock().await;
+            self.open_entry(key, source).await
+        };
+        let mut opening = self.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's and this call's: nobody else waits on this key.
+        if Arc::strong_count(&lock) <= 2 {
+            opening.remove(key);
+        }
+        opened
+    }
+
+    async fn open_entry<F, Fut>(&self, key: &SourceKey, source: F) -> Result<Arc<Entry>, SpoolError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(SourceStream, Value), String>>,
+    {
         if let Some(entry) = self.shared(key) {
             return Ok(entry);
         }
@@ -232,10 +260,6 @@ impl Spool {
             return Ok(self.share(key, Entry { path: data, fill }));
         }
         let (stream, record) = source().await.map_err(SpoolError::Source)?;
-        // Another caller may have started the same read while this one asked the source.
-        if let Some(entry) = self.shared(key) {
-            return Ok(entry);
-        }
         tokio::fs::create_dir_all(&self.dir).await?;
         let _ = tokio::fs::remove_file(&meta).await;
         let file = tokio::fs::File::create(&data).await?;

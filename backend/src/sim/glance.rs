@@ -769,6 +769,8 @@ async fn download(
         Err(response) => return response,
     };
     let id = params.get("id").cloned().unwrap_or_default();
+    site.image_downloads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (path, checksum, size) = {
         let data = site.data();
         match find(&data.images, &caller, &id) {

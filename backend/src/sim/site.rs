@@ -301,6 +301,8 @@ pub struct SimSite {
     /// The next image upload is damaged on its way in (one byte flipped), as a flaky link
     /// might: Glance hashes what it received, so the image's hash is not the source's.
     pub corrupt_next_upload: std::sync::atomic::AtomicBool,
+    /// Image data downloads served, to see how often a source is read.
+    pub image_downloads: std::sync::atomic::AtomicU64,
     pub data: std::sync::Mutex<SiteData>,
     pub build_delay: Duration,
 }
@@ -452,6 +454,7 @@ impl SimSite {
             services_down: std::sync::Mutex::default(),
             token_requests: std::sync::atomic::AtomicU64::new(0),
             corrupt_next_upload: std::sync::atomic::AtomicBool::new(false),
+            image_downloads: std::sync::atomic::AtomicU64::new(0),
             data: std::sync::Mutex::new(SiteData {
                 roles,
                 assignments,

@@ -178,3 +178,114 @@ async fn a_console_killed_mid_job_resumes_it_and_no_task_is_lost_or_done_twice()
         after["counts"]
     );
 }
+
+#[tokio::test]
+async fn a_console_killed_mid_copy_resumes_it_from_its_spool_without_reading_the_source_again() {
+    use std::sync::atomic::Ordering;
+    let sim = start_sim(3).await;
+    let data_dir = temp_dir("kill9-copy");
+    let console = Console::start(&data_dir, 1).await;
+    for cloud in sim.cloud_entries("secret") {
+        let (status, body) = console
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/sites",
+                Some(site_body(&cloud.name, &cloud.auth_url, "secret")),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, image) = console
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/sites/site-001/images",
+            Some(json!({"name": "crash-image", "disk_format": "raw", "container_format": "bare"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{image}");
+    let id = image["id"].as_str().unwrap_or_default().to_owned();
+    let data = vec![9u8; 8 * 1024 * 1024];
+    let uploaded = console
+        .http
+        .put(format!(
+            "{}/api/v1/sites/site-001/images/{id}/file",
+            console.url
+        ))
+        .bearer_auth(&console.token)
+        .header("content-type", "application/octet-stream")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(uploaded.status().is_success());
+    // About 8 s to site-003: long enough to be cut in the middle.
+    sim.set_fault(
+        "site-003",
+        Fault::Bandwidth {
+            bytes_per_s: 1024 * 1024,
+        },
+    );
+    let job = json!({"source": {"site": "site-001", "image_id": id}, "targets": {"sites": ["site-002", "site-003"]}});
+    let (status, job) = console
+        .call(reqwest::Method::POST, "/api/v1/images/copy", Some(job))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let path = format!("/api/v1/jobs/{}", job["id"].as_str().unwrap_or_default());
+    let task = |job: &Value, site: &str| {
+        job["tasks"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["site"] == site))
+            .cloned()
+            .unwrap_or_default()
+    };
+    eventually(
+        Duration::from_secs(30),
+        "site-003's copy under way, site-002's done",
+        || async {
+            let (_, job) = console.call(reqwest::Method::GET, &path, None).await;
+            let moving = task(&job, "site-003")["progress"]["bytes_done"]
+                .as_u64()
+                .is_some_and(|b| b > 0);
+            (moving && task(&job, "site-002")["state"] == "succeeded").then_some(())
+        },
+    )
+    .await;
+    console.kill_9();
+    let source = sim
+        .site("site-001")
+        .unwrap_or_else(|| panic!("no site-001"));
+    assert_eq!(
+        source.image_downloads.load(Ordering::SeqCst),
+        1,
+        "the source was read once"
+    );
+
+    let console = Console::start(&data_dir, 2).await;
+    let after = eventually(Duration::from_secs(60), "the resumed copy", || async {
+        let (_, job) = console.call(reqwest::Method::GET, &path, None).await;
+        let state = job["state"].as_str().unwrap_or_default().to_owned();
+        (state != "running" && state != "pending").then_some(job)
+    })
+    .await;
+    assert_eq!(after["state"], "succeeded", "{after}");
+    assert_eq!(
+        source.image_downloads.load(Ordering::SeqCst),
+        1,
+        "the restarted copy reads the spool, not the source"
+    );
+    let target = sim
+        .site("site-003")
+        .unwrap_or_else(|| panic!("no site-003"));
+    let copies: Vec<_> = target
+        .data()
+        .images
+        .iter()
+        .filter(|i| i.name.as_deref() == Some("crash-image"))
+        .map(|i| i.status)
+        .collect();
+    assert_eq!(
+        copies,
+        vec!["active"],
+        "one copy, whole: the half-uploaded one was removed"
+    );
+}
