@@ -1365,6 +1365,61 @@ pub mod images {
         pub image_id: String,
     }
 
+    /// What a replication policy keeps on its sites: a site's image, or a content by hash.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(untagged)]
+    pub enum PolicyImage {
+        Site(ImageRef),
+        Content { sha512: String },
+    }
+
+    /// `POST /api/v1/images/policies`: "this image must be on every site the targets
+    /// select", kept so as sites join, come back, or lose their copy.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct NewImagePolicy {
+        pub image: PolicyImage,
+        pub targets: Targets,
+    }
+
+    /// A policy with where each target site stands.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ImagePolicy {
+        pub id: String,
+        pub image: PolicyImage,
+        pub sha512: String,
+        pub targets: Targets,
+        pub created_by: String,
+        pub created_at: String,
+        /// Every selected site and whether it holds the content.
+        pub drift: Vec<PolicyDrift>,
+        /// Sites of `drift` that do not hold the content (yet).
+        pub missing: usize,
+        /// The copy job the console runs for this policy now, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub job_id: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct PolicyDrift {
+        pub site: String,
+        /// `holds`, `missing` (a copy will be made), or `unknown` (nothing known of the
+        /// site's images: it has not answered yet).
+        pub state: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image_id: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ImagePolicyList {
+        pub items: Vec<ImagePolicy>,
+    }
+
     /// `POST /api/v1/servers`: boot servers on several sites from one image, copied first
     /// to each target that lacks it: a job of kind `servers.boot`.
     #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -104,7 +104,14 @@ impl Application {
         if resumed > 0 {
             tracing::info!(jobs = resumed, "resumed unfinished jobs");
         }
+        let replication = crate::jobs::Replication::new(
+            store.clone(),
+            fan_out.clone(),
+            health.clone(),
+            jobs.clone(),
+        );
         let state = AppState {
+            replication,
             fan_out,
             jobs,
             access: Arc::new(access),
@@ -151,6 +158,7 @@ impl Application {
         let prober = tokio::spawn(self.state.health.clone().run());
         let refresher = tokio::spawn(self.state.fan_out.clone().run_refresher());
         let scheduler = tokio::spawn(self.state.jobs.clone().run());
+        let replication = tokio::spawn(self.state.replication.clone().run());
         let site_audit = tokio::spawn(audit_site_changes(
             self.state.health.clone(),
             self.state.audit.clone(),
@@ -176,6 +184,7 @@ impl Application {
         prober.abort();
         refresher.abort();
         scheduler.abort();
+        replication.abort();
         site_audit.abort();
         served.context("server error")?;
         tracing::info!("console stopped");

@@ -1,9 +1,12 @@
 //! Images across sites over HTTP: the catalog and copies.
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use overcast_api_types::images::{ImageCatalog, ImageCopyRequest};
+use overcast_api_types::images::{
+    ImageCatalog, ImageCopyRequest, ImagePolicy, ImagePolicyList, NewImagePolicy,
+};
 use overcast_api_types::jobs::{Job, NewJob};
 use serde_json::json;
 
@@ -70,4 +73,60 @@ pub async fn copy(
     };
     let job = state.jobs.create(new, &caller.username).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// A policy's errors in its own words (the replication service shares the jobs' error).
+fn policy_error(error: crate::jobs::JobError) -> ApiError {
+    match error {
+        crate::jobs::JobError::Invalid(fields) => ApiError::InvalidInput {
+            message: "invalid replication policy".into(),
+            fields,
+        },
+        crate::jobs::JobError::NotFound(id) => {
+            ApiError::NotFound(format!("replication policy {id} not found"))
+        }
+        other => other.into(),
+    }
+}
+
+pub async fn list_policies(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<ImagePolicyList>, ApiError> {
+    let items = state.replication.list().await.map_err(policy_error)?;
+    Ok(Json(ImagePolicyList { items }))
+}
+
+/// "This image must be on every site the targets select": stored, then kept.
+pub async fn create_policy(
+    State(state): State<AppState>,
+    caller: super::auth::Admin,
+    ApiJson(new): ApiJson<NewImagePolicy>,
+) -> Result<(StatusCode, Json<ImagePolicy>), ApiError> {
+    let policy = state
+        .replication
+        .create(new, &caller.username)
+        .await
+        .map_err(policy_error)?;
+    Ok((StatusCode::CREATED, Json(policy)))
+}
+
+pub async fn show_policy(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImagePolicy>, ApiError> {
+    Ok(Json(
+        state.replication.get(&id).await.map_err(policy_error)?,
+    ))
+}
+
+/// Forgets the policy; the copies it made stay where they are.
+pub async fn delete_policy(
+    State(state): State<AppState>,
+    _caller: super::auth::Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.replication.delete(&id).await.map_err(policy_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -50,6 +50,7 @@ pub struct AppState {
     pub health: Arc<HealthMonitor>,
     pub fan_out: FanOut,
     pub jobs: Arc<JobEngine>,
+    pub replication: Arc<crate::jobs::Replication>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Cancelled when the console begins to shut down: endless responses (event
@@ -96,6 +97,14 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/inventory/summary", get(aggregate::inventory_summary)),
         ("/images/copy", post(images::copy)),
         ("/images/catalog", get(images::catalog)),
+        (
+            "/images/policies",
+            get(images::list_policies).post(images::create_policy),
+        ),
+        (
+            "/images/policies/{id}",
+            get(images::show_policy).delete(images::delete_policy),
+        ),
         ("/servers", get(aggregate::servers).post(servers::boot)),
         ("/jobs", get(jobs::list).post(jobs::create)),
         ("/jobs/{id}", get(jobs::show)),

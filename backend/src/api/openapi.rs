@@ -91,6 +91,11 @@ use super::site_resources::Resource;
         images::ImageCopyRequest,
         images::ImageCatalog,
         images::FederatedBoot,
+        images::PolicyImage,
+        images::NewImagePolicy,
+        images::ImagePolicy,
+        images::PolicyDrift,
+        images::ImagePolicyList,
         images::CatalogEntry,
         images::CatalogSite,
         jobs::Task,
@@ -297,6 +302,15 @@ fn routes() -> Vec<Route> {
         Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers on the target sites from one image (image: {site, image_id}, or image_name): a job of kind servers.boot; each target lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")
             .takes("FederatedBoot")
             .answers(Success::One(202, "Job")),
+        Route::new("get", "/api/v1/images/policies", "list_image_policies", "Replication policies, each with its drift per target site")
+            .answers(Success::One(200, "ImagePolicyList")),
+        Route::new("post", "/api/v1/images/policies", "create_image_policy", "Keep an image ({site, image_id} or {sha512}) on every site the targets select; sites lacking it get copies, now and whenever they join or come back (admin)")
+            .takes("NewImagePolicy")
+            .answers(Success::One(201, "ImagePolicy")),
+        Route::new("get", "/api/v1/images/policies/{id}", "show_image_policy", "One replication policy with its drift per site")
+            .answers(Success::One(200, "ImagePolicy")),
+        Route::new("delete", "/api/v1/images/policies/{id}", "delete_image_policy", "Forget a replication policy; the copies it made stay (admin)")
+            .answers(Success::NoContent),
         Route::new("get", "/api/v1/images/catalog", "image_catalog", "Every selected site's images grouped by content (sha512), with the sites holding each; sites that did not answer show their last-known images marked stale_since (query: sites or selector, name, timeout_ms, max_age_ms)")
             .answers(Success::One(200, "ImageCatalog")),
         Route::new("post", "/api/v1/images/copy", "copy_image", "Copy one site's image to every target site: a job of kind image.copy; the source is read once, each copy is checked by the target's own sha512, a target that already holds the data keeps it")

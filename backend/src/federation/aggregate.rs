@@ -65,6 +65,11 @@ impl FanOut {
         self.inventory.remove_items(site, kind.name(), ids);
     }
 
+    /// What the inventory holds of a site's kind, without asking the site.
+    pub fn cached(&self, site: &str, kind: Kind) -> Option<Arc<super::inventory::Snapshot>> {
+        self.inventory.get(site, kind.name())
+    }
+
     /// Forgets what is cached of a site that left.
     pub fn forget(&self, site: &str) {
         self.inventory.forget_site(site);

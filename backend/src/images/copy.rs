@@ -172,6 +172,22 @@ impl ImageCopier {
         Ok(json!({"outcome": "copied", "image_id": created.id, "bytes": spooled.size}))
     }
 
+    /// The sha512 of an active image of a site, from its record.
+    pub async fn content_of(&self, image: &ImageRef) -> Result<String, String> {
+        let record = self
+            .source_record(image)
+            .await
+            .map_err(|failure| match failure {
+                Failure::Unreachable(m) | Failure::Transient(m) | Failure::Permanent(m) => m,
+            })?;
+        known_sha512(&record).ok_or_else(|| {
+            format!(
+                "image {} on {} has no sha512 (os_hash_value): its Glance is older than Rocky",
+                image.image_id, image.site
+            )
+        })
+    }
+
     async fn source_ops(&self, source: &ImageRef, deadline: Instant) -> Result<SiteOps, Failure> {
         let session = self
             .sessions

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod copy;
+pub mod policy;
 pub mod spool;
 
 pub use copy::{ImageCopier, ImageCopy, ImageRef, Sent};

@@ -18,7 +18,7 @@ use super::policy::{self, DEFAULT_MAX_PARALLEL, MAX_ATTEMPTS};
 use super::writer::Writer;
 use crate::audit::{Audit, Record};
 use crate::federation::{FanOut, HealthMonitor, Selection, SessionPool};
-use crate::images::{ImageCopier, Sent, Spool};
+use crate::images::{ImageCopier, ImageRef, Sent, Spool};
 use crate::resources::SiteOps;
 use crate::secrets::Sealer;
 use crate::sites::{rfc3339, SiteError, SiteRegistry};
@@ -1024,6 +1024,12 @@ impl JobEngine {
         self.write_through(&start.site, &start.spec, &outcome);
         self.record(&start.job_id, &start.site, outcome);
         self.wake.notify_one();
+    }
+
+    /// The sha512 of a site's image, as its Glance computed it: what a replication policy
+    /// given a site's image keeps.
+    pub async fn content_of(&self, image: &ImageRef) -> Result<String, String> {
+        self.images.content_of(image).await
     }
 
     /// A copy's bytes as its task's progress. The bytes change in memory on every chunk;

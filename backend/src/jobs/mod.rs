@@ -10,7 +10,9 @@ mod boot;
 mod engine;
 pub mod kinds;
 mod policy;
+mod replication;
 mod writer;
 
 pub use engine::{EngineConfig, EngineEvent, JobEngine, JobError};
 pub use kinds::{JobSpec, KINDS};
+pub use replication::Replication;

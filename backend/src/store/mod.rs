@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod images;
 mod inventory;
 mod jobs;
 mod sites;
@@ -15,6 +16,7 @@ use sqlx::AnyPool;
 
 pub use access::ApiTokenRow;
 pub use audit::{AuditFilter, AuditRow};
+pub use images::PolicyRow;
 pub use inventory::InventoryRow;
 pub use jobs::{JobRow, TaskRow, TransferProgress};
 pub use sites::SiteRow;

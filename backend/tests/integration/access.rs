@@ -46,8 +46,12 @@ fn need(method: &str, path: &str) -> Need {
         return Need::Anyone;
     }
     let own_account = path.starts_with("/api/v1/auth/");
-    let registration =
-        path == "/api/v1/sites" || path == "/api/v1/sites/import" || path == "/api/v1/sites/{site}";
+    // A replication policy acts on whatever sites its selection matches, later ones too:
+    // beyond any scope, like registering sites.
+    let registration = path == "/api/v1/sites"
+        || path == "/api/v1/sites/import"
+        || path == "/api/v1/sites/{site}"
+        || path.starts_with("/api/v1/images/policies");
     if path.starts_with("/api/v1/admin/") {
         Need::Admin
     } else if method == "get" || own_account {

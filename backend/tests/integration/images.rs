@@ -514,3 +514,141 @@ async fn servers_boot_on_sites_that_lack_the_image_after_a_verified_copy() {
         assert!(named.ends_with(field), "{body}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn a_replication_policy_reaches_sites_that_join_or_come_back_and_shows_its_drift() {
+    let sim = start_sim(4).await;
+    let app = spawn_app().await;
+    // Three sites now; site-004 joins later.
+    for cloud in sim.cloud_entries("secret").into_iter().take(3) {
+        let (status, body) = app
+            .admin(
+                Method::POST,
+                "/api/v1/sites",
+                Some(crate::helpers::site_body(
+                    &cloud.name,
+                    &cloud.auth_url,
+                    "secret",
+                )),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (id, _) = source_image(&app, "site-001", "golden", 128 * 1024).await;
+    sim.set_fault("site-003", Fault::Down);
+    let (status, policy) = app
+        .admin(
+            Method::POST,
+            "/api/v1/images/policies",
+            Some(json!({"image": {"site": "site-001", "image_id": id}, "targets": {"all": true}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{policy}");
+    let policy_id = policy["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(policy["sha512"].as_str().map(str::len), Some(128));
+    let path = format!("/api/v1/images/policies/{policy_id}");
+    let states = |policy: &Value| -> Vec<(String, String)> {
+        policy["drift"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                (
+                    d["site"].as_str().unwrap_or_default().to_owned(),
+                    d["state"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let holds = |policy: &Value, site: &str| {
+        states(policy)
+            .iter()
+            .any(|(s, state)| s == site && state == "holds")
+    };
+    crate::helpers::eventually(
+        Duration::from_secs(30),
+        "site-002 to hold the image",
+        || async {
+            let (_, policy) = app.admin(Method::GET, &path, None).await;
+            (holds(&policy, "site-001") && holds(&policy, "site-002")).then_some(())
+        },
+    )
+    .await;
+    let (_, now) = app.admin(Method::GET, &path, None).await;
+    assert!(!holds(&now, "site-003"), "site-003 is down: {now}");
+    assert!(now["missing"].as_u64().is_some_and(|m| m >= 1), "{now}");
+
+    // site-003 comes back, site-004 joins: both get the image without anyone asking.
+    sim.set_fault("site-003", Fault::Up);
+    let cloud = sim
+        .cloud_entries("secret")
+        .into_iter()
+        .nth(3)
+        .unwrap_or_else(|| panic!("no site-004"));
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites",
+            Some(crate::helpers::site_body(
+                &cloud.name,
+                &cloud.auth_url,
+                "secret",
+            )),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let settled = crate::helpers::eventually(
+        Duration::from_secs(60),
+        "every site to hold the image",
+        || async {
+            let (_, policy) = app.admin(Method::GET, &path, None).await;
+            (policy["missing"] == 0 && states(&policy).len() == 4).then_some(policy)
+        },
+    )
+    .await;
+    assert!(
+        states(&settled).iter().all(|(_, state)| state == "holds"),
+        "{settled}"
+    );
+
+    let (_, listed) = app
+        .admin(Method::GET, "/api/v1/images/policies", None)
+        .await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    // Deleting the policy keeps the copies.
+    let (status, _) = app.admin(Method::DELETE, &path, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(app.admin(Method::GET, &path, None).await.0, 404);
+    let ops = app.behind_the_consoles_back("site-004").await;
+    assert!(ops
+        .images()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.name.as_deref() == Some("golden")));
+
+    for (body, field) in [
+        (
+            json!({"image": {"sha512": "abc"}, "targets": {"all": true}}),
+            "image.sha512",
+        ),
+        (
+            json!({"image": {"site": "site-001", "image_id": "nope"}, "targets": {"all": true}}),
+            "image",
+        ),
+        (
+            json!({"image": {"sha512": "a".repeat(128)}, "targets": {}}),
+            "targets",
+        ),
+    ] {
+        let (status, answer) = app
+            .admin(Method::POST, "/api/v1/images/policies", Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let named = answer["error"]["fields"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(named.starts_with(field), "{body}: {answer}");
+    }
+}
