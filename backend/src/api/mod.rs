@@ -127,6 +127,14 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/sites/{site}/servers/{id}/action",
             post(site_resources::server_action),
         ),
+        (
+            "/sites/{site}/servers/{id}/events",
+            get(site_resources::server_events),
+        ),
+        (
+            "/sites/{site}/servers/{id}/console-log",
+            get(site_resources::console_log),
+        ),
     ]
 }
 

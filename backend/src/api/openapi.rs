@@ -74,6 +74,9 @@ use super::site_resources::Resource;
         l1::RoleAssignment,
         l1::NewRoleAssignment,
         l1::Quotas,
+        l1::QuotaUsage,
+        l1::ServerEvent,
+        l1::ConsoleLog,
         l1::QuotaUpdate,
         l1::Hypervisor,
         l1::ComputeService,
@@ -257,6 +260,10 @@ fn routes() -> Vec<Route> {
         Route::new("post", "/api/v1/sites/{site}/servers/{id}/action", "server_action", "Start, stop or reboot a server")
             .takes("ServerActionRequest")
             .answers(Success::NoContent),
+        Route::new("get", "/api/v1/sites/{site}/servers/{id}/events", "server_events", "What was done to a server (Nova's instance actions), newest first")
+            .answers(Success::Items("ServerEvent")),
+        Route::new("get", "/api/v1/sites/{site}/servers/{id}/console-log", "server_console_log", "The tail of a server's console log (query: lines, default 200), or why the site has none")
+            .answers(Success::One(200, "ConsoleLog")),
         Route::new("put", "/api/v1/sites/{site}/images/{id}/file", "upload_image_data", "Stream image data (application/octet-stream) to the site")
             .answers(Success::One(200, "Image")),
         Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")

@@ -401,6 +401,52 @@ pub async fn server_action(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// `GET /sites/{site}/servers/{id}/events`: what was done to the server, newest first.
+pub async fn server_events(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((site, id)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<CallOptions>,
+) -> Result<Response, ApiError> {
+    let ops = ops(&state, &site, &options).await?;
+    let events = ops
+        .server_events(&id)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    Ok(items(&site, events))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsoleLogOptions {
+    timeout_ms: Option<u64>,
+    /// Lines from the end of the log (default 200, at most 10,000).
+    lines: Option<u32>,
+}
+
+/// `GET /sites/{site}/servers/{id}/console-log`: the tail of the server's console, or
+/// the site's reason for having none.
+pub async fn console_log(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((site, id)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<ConsoleLogOptions>,
+) -> Result<Response, ApiError> {
+    let lines = match options.lines {
+        Some(0) => return Err(ApiError::invalid("lines must be positive")),
+        Some(n) => n.min(10_000),
+        None => crate::resources::CONSOLE_LOG_LINES,
+    };
+    let call = CallOptions {
+        timeout_ms: options.timeout_ms,
+    };
+    let ops = ops(&state, &site, &call).await?;
+    let log = ops
+        .console_log(&id, lines)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    Ok(one(StatusCode::OK, log))
+}
+
 /// A change made through the console shows in cached reads and fleet totals at once,
 /// not at the next background refresh minutes later.
 fn refresh_inventory(state: &AppState, site: &str, resource: Resource) {

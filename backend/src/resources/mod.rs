@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
+pub use compute::CONSOLE_LOG_LINES;
 pub use image::ImageData;
 
 use crate::openstack::{OpenStackError, ServiceType, SiteSession};

@@ -17,7 +17,9 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use super::keystone::{self, Caller};
-use super::site::{ComputeQuota, Flavor, Keypair, PowerIntent, Server, SimSite, SiteData};
+use super::site::{
+    ComputeQuota, Flavor, InstanceAction, Keypair, PowerIntent, Server, SimSite, SiteData,
+};
 use super::{rfc3339, SimContext};
 
 pub fn router() -> Router<Arc<SimContext>> {
@@ -32,6 +34,10 @@ pub fn router() -> Router<Arc<SimContext>> {
         .route("/v2.1/servers/detail", get(list_servers_detail))
         .route("/v2.1/servers/{id}", get(show_server).delete(delete_server))
         .route("/v2.1/servers/{id}/action", post(server_action))
+        .route(
+            "/v2.1/servers/{id}/os-instance-actions",
+            get(list_instance_actions),
+        )
         .route("/v2.1/os-hypervisors", get(list_hypervisors))
         .route("/v2.1/os-hypervisors/detail", get(list_hypervisors))
         .route(
@@ -65,6 +71,7 @@ pub fn error(status: StatusCode, message: &str) -> Response {
         StatusCode::NOT_FOUND => "itemNotFound",
         StatusCode::CONFLICT => "conflictingRequest",
         StatusCode::NOT_ACCEPTABLE => "notAcceptable",
+        StatusCode::NOT_IMPLEMENTED => "notImplemented",
         _ => "computeFault",
     };
     (
@@ -893,6 +900,7 @@ async fn create_server(
             created_at: Instant::now(),
             updated: now,
             power: PowerIntent::Running,
+            actions: vec![InstanceAction::new("create", &caller.user_id)],
             build_done_at: Instant::now() + site.build_delay,
         });
         let admin_pass: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -948,10 +956,13 @@ async fn server_action(
             .and_then(|o| o.keys().next().cloned())
             .unwrap_or_default();
         let mut data = site.data();
-        let status = match find_server(&data, caller, &id) {
-            Ok(server) => server.status(Instant::now()),
+        let (status, name) = match find_server(&data, caller, &id) {
+            Ok(server) => (server.status(Instant::now()), server.name.clone()),
             Err(response) => return response,
         };
+        if action == "os-getConsoleOutput" {
+            return console_output(&site, &id, &name, status, &request[action.as_str()]);
+        }
         let conflict = |action: &str| {
             error(
                 StatusCode::CONFLICT,
@@ -976,8 +987,93 @@ async fn server_action(
         if let Some(server) = data.servers.iter_mut().find(|s| s.id == id) {
             server.power = new_power;
             server.updated = time::OffsetDateTime::now_utc();
+            let recorded = match action.as_str() {
+                "os-stop" => "stop",
+                "os-start" => "start",
+                _ => "reboot",
+            };
+            server
+                .actions
+                .push(InstanceAction::new(recorded, &caller.user_id));
         }
         StatusCode::ACCEPTED.into_response()
+    })
+}
+
+/// `os-getConsoleOutput`: the tail of a boot log, as a real Nova gives a libvirt guest's
+/// console. 409 while the server is not on a host yet, 501 where the site's driver keeps
+/// no console log, as Nova answers.
+fn console_output(site: &SimSite, id: &str, name: &str, status: &str, body: &Value) -> Response {
+    if !site.profile.console_log {
+        return error(
+            StatusCode::NOT_IMPLEMENTED,
+            "The requested functionality is not supported.",
+        );
+    }
+    if matches!(status, "BUILD" | "ERROR") {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("Instance {id} is not ready."),
+        );
+    }
+    let length = match body.get("length") {
+        None | Some(Value::Null) => None,
+        Some(value) => match value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        {
+            Some(n) if n >= -1 => (n >= 0).then_some(n as usize),
+            _ => {
+                return invalid_input(format!(
+                    "Invalid input for field/attribute length. Value: {value}. {value} is not of type 'integer', 'string', 'null'"
+                ))
+            }
+        },
+    };
+    let log = [
+        "[    0.000000] Linux version 6.1.0-overcast-sim (builder@sim) #1 SMP".to_owned(),
+        "[    0.000000] Command line: root=/dev/vda1 console=tty0 console=ttyS0".to_owned(),
+        "[    1.204517] virtio_net virtio0 eth0: renamed from eth0".to_owned(),
+        "[    2.918406] EXT4-fs (vda1): mounted filesystem with ordered data mode".to_owned(),
+        "[  OK  ] Started OpenSSH server daemon.".to_owned(),
+        format!("cloud-init: hostname set to {name}"),
+        "cloud-init: finished modules:final".to_owned(),
+        String::new(),
+        format!("{name} login: "),
+    ];
+    let start = length.map_or(0, |n| log.len().saturating_sub(n));
+    Json(json!({"output": log[start..].join("\n")})).into_response()
+}
+
+async fn list_instance_actions(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, version| {
+        let data = site.data();
+        let server = match find_server(&data, caller, &id) {
+            Ok(server) => server,
+            Err(response) => return response,
+        };
+        // Nova writes these times in UTC without a zone.
+        let naive = |t: time::OffsetDateTime| rfc3339(t).trim_end_matches('Z').to_owned();
+        let items: Vec<Value> = server
+            .actions
+            .iter()
+            .rev()
+            .map(|a| {
+                let mut item = json!({"action": a.action, "instance_uuid": server.id, "message": null,
+                                      "project_id": server.project_id, "request_id": a.request_id,
+                                      "start_time": naive(a.at), "user_id": a.user_id});
+                if version >= Microversion(2, 58) {
+                    item["updated_at"] = json!(naive(a.at));
+                }
+                item
+            })
+            .collect();
+        Json(json!({"instanceActions": items})).into_response()
     })
 }
 
