@@ -351,6 +351,14 @@ pub mod l1 {
         pub volumes: Vec<String>,
     }
 
+    /// `POST /sites/{site}/servers/{id}/volumes`: a volume (id or name) to attach.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct VolumeAttachmentRequest {
+        pub volume: String,
+    }
+
     /// Something done to a server, as Nova's instance actions record it (`create`,
     /// `stop`, `reboot`, …): the server's event history.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -247,7 +247,11 @@ onEveryScreen('empty tabs offer to create: a volume, a key pair and a network wi
   noErrors(errors);
 });
 
-onEveryScreen("a server's page shows its addresses, flavor, image, volumes, events and console log", async ({ page, errors, shot }) => {
+onEveryScreen("a server's page shows its addresses, flavor, image, volumes, events and console log", async ({ page, errors, shot, screen }) => {
+  const made = await cloud.api('POST', '/sites/site-001/volumes', JSON.stringify({ name: `attach-${screen}`, size_gb: 1 }));
+  const spare = JSON.parse(await made.text());
+  assert.equal(made.status, 202, JSON.stringify(spare));
+  await until('the volume available', async () => (await (await cloud.api('GET', `/sites/site-001/volumes/${spare.id}`)).json()).status === 'available');
   await go(page, '/sites/site-001/servers');
   await panel(page).getByRole('link', { name: 'app-1' }).click();
   await page.waitForURL(`${cloud.url}/sites/site-001/servers/${ids['app-1']}`);
@@ -257,6 +261,16 @@ onEveryScreen("a server's page shows its addresses, flavor, image, volumes, even
   await facts.getByText('cirros-0.6.2').waitFor();
   await facts.getByText('admin', { exact: true }).waitFor();
   await page.getByRole('table', { name: 'Addresses' }).getByRole('rowheader', { name: 'private' }).waitFor();
+  await page.getByText('No volumes attached.').waitFor();
+  const attached = page.getByRole('table', { name: 'Attached volumes' });
+  await page.getByLabel('Volume to attach').selectOption({ label: `attach-${screen} (1 GB)` });
+  await page.getByRole('button', { name: 'Attach', exact: true }).click();
+  const row = attached.getByRole('row').filter({ has: page.getByRole('rowheader', { name: `attach-${screen}` }) });
+  await row.getByRole('cell', { name: 'in-use' }).waitFor();
+  await row.getByRole('cell', { name: '1 GB' }).waitFor();
+  await shot('server-volume');
+  await row.getByRole('button', { name: `Detach volume attach-${screen} from app-1?` }).click();
+  await page.getByRole('button', { name: 'Yes, detach' }).click();
   await page.getByText('No volumes attached.').waitFor();
   const events = page.getByRole('table', { name: 'Events' });
   await events.getByRole('rowheader', { name: 'create' }).waitFor();

@@ -15,6 +15,7 @@ use futures::TryStreamExt;
 use overcast_api_types::l1::{
     Items, NewFlavor, NewImage, NewKeypair, NewNetwork, NewProject, NewRoleAssignment,
     NewSecurityGroup, NewServer, NewSubnet, NewUser, NewVolume, QuotaUpdate, ServerActionRequest,
+    VolumeAttachmentRequest,
 };
 use overcast_api_types::SiteState;
 use serde::{Deserialize, Serialize};
@@ -397,6 +398,41 @@ pub async fn server_action(
         .await
         .map_err(site_failed(&state, &site))?;
     tracing::info!(site, server = id, action = ?request.action, by = %caller.username, "server action");
+    refresh_inventory(&state, &site, Resource::Servers);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /sites/{site}/servers/{id}/volumes`: attach a volume; the site finishes it.
+pub async fn attach_volume(
+    State(state): State<AppState>,
+    caller: Operator,
+    Path((site, id)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<CallOptions>,
+    super::extract::ApiJson(request): super::extract::ApiJson<VolumeAttachmentRequest>,
+) -> Result<StatusCode, ApiError> {
+    let ops = ops(&state, &site, &options).await?;
+    ops.attach_volume(&id, &request.volume)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    tracing::info!(site, server = id, volume = request.volume, by = %caller.username, "volume attached");
+    refresh_inventory(&state, &site, Resource::Volumes);
+    refresh_inventory(&state, &site, Resource::Servers);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE /sites/{site}/servers/{id}/volumes/{volume}`: detach a volume.
+pub async fn detach_volume(
+    State(state): State<AppState>,
+    caller: Operator,
+    Path((site, id, volume)): Path<(String, String, String)>,
+    ApiQuery(options): ApiQuery<CallOptions>,
+) -> Result<StatusCode, ApiError> {
+    let ops = ops(&state, &site, &options).await?;
+    ops.detach_volume(&id, &volume)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    tracing::info!(site, server = id, volume, by = %caller.username, "volume detached");
+    refresh_inventory(&state, &site, Resource::Volumes);
     refresh_inventory(&state, &site, Resource::Servers);
     Ok(StatusCode::ACCEPTED)
 }

@@ -38,6 +38,14 @@ pub fn router() -> Router<Arc<SimContext>> {
             "/v2.1/servers/{id}/os-instance-actions",
             get(list_instance_actions),
         )
+        .route(
+            "/v2.1/servers/{id}/os-volume_attachments",
+            get(list_volume_attachments).post(attach_volume),
+        )
+        .route(
+            "/v2.1/servers/{id}/os-volume_attachments/{volume}",
+            axum::routing::delete(detach_volume),
+        )
         .route("/v2.1/os-hypervisors", get(list_hypervisors))
         .route("/v2.1/os-hypervisors/detail", get(list_hypervisors))
         .route(
@@ -594,7 +602,10 @@ fn server_json(
         "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": if host.is_some() { "nova" } else { "" },
         "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:power_state": power_state, "OS-EXT-STS:vm_state": vm_state,
         "OS-SRV-USG:launched_at": if status == "BUILD" { Value::Null } else { json!(rfc3339(s.created)) },
-        "OS-SRV-USG:terminated_at": null, "os-extended-volumes:volumes_attached": [], "security_groups": [{"name": "default"}],
+        "OS-SRV-USG:terminated_at": null, "security_groups": [{"name": "default"}],
+        "os-extended-volumes:volumes_attached": data.volumes.iter()
+            .filter(|v| v.attachment.as_ref().is_some_and(|a| a.server_id == s.id))
+            .map(|v| json!({"id": v.id, "delete_on_termination": false})).collect::<Vec<_>>(),
     });
     if status == "ERROR" {
         body["fault"] = json!({"code": 500, "created": rfc3339(s.updated), "message": "No valid host was found. There are not enough hosts available."});
@@ -935,6 +946,15 @@ async fn delete_server(
         }
         data.servers.retain(|s| s.id != id);
         data.ports.retain(|p| p.device_id != id);
+        for volume in &mut data.volumes {
+            if volume
+                .attachment
+                .as_ref()
+                .is_some_and(|a| a.server_id == id)
+            {
+                volume.attachment = None;
+            }
+        }
         StatusCode::NO_CONTENT.into_response()
     })
 }
@@ -1074,6 +1094,135 @@ async fn list_instance_actions(
             })
             .collect();
         Json(json!({"instanceActions": items})).into_response()
+    })
+}
+
+fn attachment_json(server: &str, volume: &super::cinder::Volume) -> Value {
+    let device = volume
+        .attachment
+        .as_ref()
+        .map(|a| a.device.clone())
+        .unwrap_or_default();
+    json!({"id": volume.id, "serverId": server, "volumeId": volume.id, "device": device})
+}
+
+async fn list_volume_attachments(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let data = site.data();
+        if let Err(response) = find_server(&data, caller, &id) {
+            return response;
+        }
+        let items: Vec<Value> = data
+            .volumes
+            .iter()
+            .filter(|v| v.attachment.as_ref().is_some_and(|a| a.server_id == id))
+            .map(|v| attachment_json(&id, v))
+            .collect();
+        Json(json!({"volumeAttachments": items})).into_response()
+    })
+}
+
+/// Nova's `os-volume_attachments`: the volume must be Cinder's and `available`; it is
+/// `in-use` at once here (a real site passes through `attaching`).
+async fn attach_volume(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(volume_id) = request
+            .get("volumeAttachment")
+            .and_then(|a| a.get("volumeId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return invalid_input("volumeAttachment. 'volumeId' is a required property".into());
+        };
+        let mut data = site.data();
+        let status = match find_server(&data, caller, &id) {
+            Ok(server) => server.status(Instant::now()),
+            Err(response) => return response,
+        };
+        if !matches!(status, "ACTIVE" | "SHUTOFF") {
+            return error(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Cannot 'attach_volume' instance {id} while it is in vm_state {}",
+                    status.to_lowercase()
+                ),
+            );
+        }
+        let taken = data
+            .volumes
+            .iter()
+            .filter(|v| v.attachment.as_ref().is_some_and(|a| a.server_id == id))
+            .count();
+        let now = Instant::now();
+        let Some(volume) = data
+            .volumes
+            .iter_mut()
+            .find(|v| v.id == volume_id && (caller.is_admin || v.project_id == caller.project_id))
+        else {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("Volume {volume_id} could not be found."),
+            );
+        };
+        if volume.status(now) != "available" {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid volume: volume {volume_id} status must be available, but current status is: {}", volume.status(now)),
+            );
+        }
+        volume.attachment = Some(super::cinder::Attachment {
+            id: uuid::Uuid::new_v4().to_string(),
+            server_id: id.clone(),
+            // vda is the root disk.
+            device: format!("/dev/vd{}", char::from(b'b' + taken.min(24) as u8)),
+            at: time::OffsetDateTime::now_utc(),
+        });
+        let body = json!({"volumeAttachment": attachment_json(&id, volume)});
+        Json(body).into_response()
+    })
+}
+
+async fn detach_volume(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    let volume_id = params.get("volume").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let mut data = site.data();
+        if let Err(response) = find_server(&data, caller, &id) {
+            return response;
+        }
+        match data
+            .volumes
+            .iter_mut()
+            .find(|v| v.id == volume_id && v.attachment.as_ref().is_some_and(|a| a.server_id == id))
+        {
+            Some(volume) => {
+                volume.attachment = None;
+                StatusCode::ACCEPTED.into_response()
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                &format!("volume_id not found: {volume_id}"),
+            ),
+        }
     })
 }
 

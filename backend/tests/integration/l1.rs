@@ -1130,3 +1130,101 @@ async fn the_request_deadline_answers_in_json() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn volumes_attach_to_a_server_show_on_it_and_detach() {
+    let (_sim, app) = fleet(1).await;
+    call(
+        &app,
+        Method::POST,
+        "site-001/images",
+        Some(json!({"name": "img"})),
+    )
+    .await;
+    let (status, server) = call(
+        &app,
+        Method::POST,
+        "site-001/servers",
+        Some(json!({"name": "db-1", "flavor": "m1.tiny", "image": "img", "networks": "none"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{server}");
+    let id = server["id"].as_str().unwrap_or_default().to_owned();
+    let (status, volume) = call(
+        &app,
+        Method::POST,
+        "site-001/volumes",
+        Some(json!({"name": "data-1", "size_gb": 2})),
+    )
+    .await;
+    assert_eq!(status, 202, "{volume}");
+    let volume_id = volume["id"].as_str().unwrap_or_default().to_owned();
+    let status_of = |path: String| {
+        let app = &app;
+        async move { call(app, Method::GET, &path, None).await.1["status"].clone() }
+    };
+    eventually(
+        Duration::from_secs(5),
+        "server ACTIVE, volume available",
+        || async {
+            (status_of(format!("site-001/servers/{id}")).await == "ACTIVE"
+                && status_of(format!("site-001/volumes/{volume_id}")).await == "available")
+                .then_some(())
+        },
+    )
+    .await;
+    let attach = format!("site-001/servers/{id}/volumes");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &attach,
+        Some(json!({"volume": "no-such-volume"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].as_str()),
+        (400, Some("volume")),
+        "{body}"
+    );
+    // By name: the console finds its id.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &attach,
+        Some(json!({"volume": "data-1"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (_, shown) = call(&app, Method::GET, &format!("site-001/servers/{id}"), None).await;
+    assert_eq!(shown["volumes"], json!([volume_id]), "{shown}");
+    assert_eq!(
+        status_of(format!("site-001/volumes/{volume_id}")).await,
+        "in-use"
+    );
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("site-001/volumes/{volume_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "an attached volume is not deleted: {body}");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &attach,
+        Some(json!({"volume": volume_id})),
+    )
+    .await;
+    assert_eq!(status, 400, "attached already: {body}");
+    let (status, body) = call(&app, Method::DELETE, &format!("{attach}/{volume_id}"), None).await;
+    assert_eq!(status, 202, "{body}");
+    let (_, shown) = call(&app, Method::GET, &format!("site-001/servers/{id}"), None).await;
+    assert_eq!(shown["volumes"], json!([]), "{shown}");
+    assert_eq!(
+        status_of(format!("site-001/volumes/{volume_id}")).await,
+        "available"
+    );
+    let (status, _) = call(&app, Method::DELETE, &format!("{attach}/{volume_id}"), None).await;
+    assert_eq!(status, 404, "not attached any more");
+}

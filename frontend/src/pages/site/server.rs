@@ -9,7 +9,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use overcast_api_types::l1::{
     ConsoleLog, Image, Items, Project, Server, ServerActionRequest, ServerEvent, User, Volume,
-    SETTLING_SERVER_STATUSES,
+    VolumeAttachmentRequest, SETTLING_SERVER_STATUSES,
 };
 use overcast_api_types::SiteState;
 
@@ -90,6 +90,12 @@ pub fn ServerPage() -> impl IntoView {
     let state = site_state(name, site);
     let unreachable = Signal::derive(move || state.get() == Some(SiteState::Unreachable));
     let site_known = Memo::new(move |_| site.get().map(|s| s.map(|_| ()).map_err(|e| e.status)));
+    // Volumes are only offered where the site has block storage (Cinder).
+    let block_storage = Signal::derive(move || {
+        site.get()
+            .and_then(|s| s.ok())
+            .is_some_and(|s| s.capabilities.contains_key("block-storage"))
+    });
     // The server is asked for once the site's health is known: a site known not to
     // answer is not asked at all.
     move || {
@@ -103,7 +109,7 @@ pub fn ServerPage() -> impl IntoView {
                 <p><A href="/sites">"All sites"</A></p>
             </section>
         }.into_any(),
-        Some(_) => view! { <ServerLoader name id unreachable/> }.into_any(),
+        Some(_) => view! { <ServerLoader name id unreachable block_storage/> }.into_any(),
     }
     }
 }
@@ -121,7 +127,12 @@ fn Breadcrumb(name: Memo<String>, id: Memo<String>, server: Option<String>) -> i
 }
 
 #[component]
-fn ServerLoader(name: Memo<String>, id: Memo<String>, unreachable: Signal<bool>) -> impl IntoView {
+fn ServerLoader(
+    name: Memo<String>,
+    id: Memo<String>,
+    unreachable: Signal<bool>,
+    block_storage: Signal<bool>,
+) -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let server = LocalResource::new(move || {
         reload.track();
@@ -172,7 +183,7 @@ fn ServerLoader(name: Memo<String>, id: Memo<String>, unreachable: Signal<bool>)
                     view! {
                         <section>
                             <Breadcrumb name id server=Some(label)/>
-                            <ServerView site=name.get_untracked() shown unreachable reload/>
+                            <ServerView site=name.get_untracked() shown unreachable block_storage reload/>
                         </section>
                     }.into_any()
                 }
@@ -186,6 +197,7 @@ fn ServerView(
     site: String,
     shown: Shown,
     unreachable: Signal<bool>,
+    block_storage: Signal<bool>,
     reload: RwSignal<u32>,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
@@ -301,6 +313,10 @@ fn ServerView(
         }
         parts.join(" · ")
     };
+    let volumes_path = format!("{path}/volumes");
+    let attach_path = volumes_path.clone();
+    let server_label = label.clone();
+    let site_for_attach = site.clone();
     let image_id = server.image_id.clone();
     let project_id = server.project_id.clone();
     let addresses = server.addresses.clone();
@@ -350,19 +366,33 @@ fn ServerView(
                     view! { <p class="muted">"No volumes attached."</p> }.into_any()
                 } else {
                     let found: BTreeMap<String, Option<Volume>> = refs.get().map(|r| r.volumes.into_iter().collect()).unwrap_or_default();
+                    let operate = session.can_operate();
                     view! {
                         <table>
                             <caption class="visually-hidden">"Attached volumes"</caption>
-                            <thead><tr><th scope="col">"Volume"</th><th scope="col">"Size"</th><th scope="col">"Status"</th></tr></thead>
+                            <thead><tr>
+                                <th scope="col">"Volume"</th><th scope="col">"Size"</th><th scope="col">"Status"</th>
+                                {operate.then(|| view! { <th scope="col">"Actions"</th> })}
+                            </tr></thead>
                             <tbody>
                                 {volume_ids.iter().map(|id| {
                                     let volume = found.get(id).cloned().flatten();
                                     let name = volume.as_ref().and_then(|v| v.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone());
+                                    let detach = {
+                                        let path = format!("{volumes_path}/{}", api::encode_query(id));
+                                        Callback::new(move |()| {
+                                            let path = path.clone();
+                                            let call = async move { api::send_empty("DELETE", &path).await };
+                                            api::spawn_call(call, error, move |()| reload.update(|n| *n += 1));
+                                        })
+                                    };
+                                    let question = format!("Detach volume {name} from {server_label}?");
                                     view! {
                                         <tr>
                                             <th scope="row">{name}</th>
                                             <td>{volume.as_ref().map_or_else(|| "–".into(), |v| format!("{} GB", v.size_gb))}</td>
                                             <td>{volume.map_or_else(|| "–".into(), |v| v.status)}</td>
+                                            {operate.then(|| view! { <td><ConfirmButton label="Detach" question on_confirm=detach disabled=frozen/></td> })}
                                         </tr>
                                     }
                                 }).collect_view()}
@@ -370,10 +400,69 @@ fn ServerView(
                         </table>
                     }.into_any()
                 }}
+                <Show when=move || session.can_operate() && !stale && block_storage.get()>
+                    <AttachVolume site=site_for_attach.clone() path=attach_path.clone() frozen error reload/>
+                </Show>
             </section>
         </div>
         <Events site=site.clone() id=server.id.clone() frozen reload/>
         <ConsoleOutput site id=server.id.clone() name=label frozen/>
+    }
+}
+
+/// A volume of the site that is free, to attach to the server.
+#[component]
+fn AttachVolume(
+    site: String,
+    path: String,
+    frozen: Signal<bool>,
+    error: RwSignal<Option<String>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let free = LocalResource::new(move || {
+        let list = format!("/sites/{}/volumes", api::encode_query(&site));
+        async move {
+            api::get_as::<Items<Volume>>(&list).await.map(|l| {
+                l.items
+                    .into_iter()
+                    .filter(|v| v.status == "available")
+                    .collect::<Vec<_>>()
+            })
+        }
+    });
+    let chosen = RwSignal::new(String::new());
+    let attach = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = VolumeAttachmentRequest {
+            volume: chosen.get_untracked(),
+        };
+        let path = path.clone();
+        let call = async move { api::act("POST", &path, Some(&body)).await };
+        api::spawn_call(call, error, move |()| reload.update(|n| *n += 1));
+    };
+    view! {
+        {move || free.get().map(|answer| match answer {
+            // No block storage here, or it cannot be read: nothing to offer.
+            Err(_) => ().into_any(),
+            Ok(volumes) if volumes.is_empty() => view! { <p class="muted">"No free volume to attach."</p> }.into_any(),
+            Ok(volumes) => {
+                if chosen.get_untracked().is_empty() {
+                    chosen.set(volumes[0].id.clone());
+                }
+                view! {
+                    <form class="inline-form" on:submit=attach.clone() aria-label="Attach a volume">
+                        <label for="attach-volume">"Volume to attach"</label>
+                        <select id="attach-volume" prop:value=chosen on:change=move |ev| chosen.set(event_target_value(&ev))>
+                            {volumes.into_iter().map(|v| {
+                                let text = format!("{} ({} GB)", v.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| v.id.clone()), v.size_gb);
+                                view! { <option value=v.id>{text}</option> }
+                            }).collect_view()}
+                        </select>
+                        <button type="submit" class="secondary small" disabled=move || frozen.get()>"Attach"</button>
+                    </form>
+                }.into_any()
+            }
+        })}
     }
 }
 
