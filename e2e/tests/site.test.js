@@ -152,6 +152,9 @@ onEveryScreen('a site that does not answer shows its last-known data, marked sta
   await page.getByRole('status').filter({ hasText: 'Last known,' }).waitFor();
   assert.equal(await page.getByRole('button', { name: 'Stop edge-1' }).isDisabled(), true);
   assert.equal(await page.getByText('Not available while the site does not answer.').count(), 2, 'events and console log');
+  // Names from the inventory too, not ids.
+  await page.locator('dl.facts').getByText('cirros-0.6.2').waitFor();
+  await page.locator('dl.facts').getByText('admin', { exact: true }).waitFor();
   await shot('server-stale');
   noErrors(errors);
 });
@@ -247,6 +250,49 @@ onEveryScreen('empty tabs offer to create: a volume, a key pair and a network wi
   noErrors(errors);
 });
 
+onEveryScreen('every other creatable tab creates too: a flavor, an image with its data, a project, a user', async ({ page, errors, screen }) => {
+  const create = async (tabName, what, fill) => {
+    await go(page, '/sites/site-001');
+    await tab(page, tabName).click();
+    await panel(page).getByRole('button', { name: `Create ${what}` }).click();
+    const form = page.getByRole('form', { name: new RegExp(`^Create an? ${what} on site-001$`) });
+    await fill(form);
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.waitFor({ state: 'detached' });
+  };
+  const row = (name) => panel(page).getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+
+  await create('Flavors', 'flavor', async (form) => {
+    await form.getByLabel('Name').fill(`e2e.${screen}`);
+    await form.getByLabel('vCPUs').fill('2');
+    await form.getByLabel('RAM (MB)').fill('1024');
+    await form.getByLabel('Disk (GB)').fill('10');
+  });
+  await row(`e2e.${screen}`).getByRole('cell', { name: '1 GB', exact: true }).waitFor();
+
+  await create('Images', 'image', async (form) => {
+    await form.getByLabel('Name').fill(`image-${screen}`);
+    await form.getByLabel('Disk format').selectOption('raw');
+    await form.getByLabel('Data (optional)').setInputFiles({ name: 'tiny.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1536, 7) });
+  });
+  await row(`image-${screen}`).getByText('active').waitFor({ timeout: 20000 });
+  await row(`image-${screen}`).getByRole('cell', { name: '1.5 KiB' }).waitFor();
+
+  await create('Projects', 'project', async (form) => {
+    await form.getByLabel('Name').fill(`team-${screen}`);
+    await form.getByLabel('Description').fill('Made from the dashboard');
+  });
+  await row(`team-${screen}`).getByRole('cell', { name: 'Made from the dashboard' }).waitFor();
+
+  await create('Users', 'user', async (form) => {
+    await form.getByLabel('Name').fill(`user-${screen}`);
+    await form.getByLabel('Password').fill('a-long-password-1');
+    await form.getByLabel('Default project').selectOption({ label: `team-${screen}` });
+  });
+  await row(`user-${screen}`).getByRole('cell', { name: `team-${screen}`, exact: true }).waitFor();
+  noErrors(errors);
+});
+
 onEveryScreen("a server's page shows its addresses, flavor, image, volumes, events and console log", async ({ page, errors, shot, screen }) => {
   const made = await cloud.api('POST', '/sites/site-001/volumes', JSON.stringify({ name: `attach-${screen}`, size_gb: 1 }));
   const spare = JSON.parse(await made.text());
@@ -297,4 +343,31 @@ onEveryScreen("a server's page shows its addresses, flavor, image, volumes, even
   await page.getByText('No addresses: the server has no network.').waitFor();
   await shot('server-no-console');
   noErrors(errors);
+});
+
+onEveryScreen('a viewer reads the site and server pages without a control that changes anything', async ({ page, errors, screen }) => {
+  if (screen === 'desktop') {
+    const made = await cloud.api('POST', '/admin/users', JSON.stringify({ username: 'vic', password: 'vic-password-123', role: 'viewer' }));
+    assert.equal(made.status, 201, await made.text());
+  }
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL(`${cloud.url}/login`);
+  await login(page, `${cloud.url}/login`, 'vic-password-123', 'vic');
+  await page.getByText('vic (viewer)').waitFor();
+  const mutating = /^(Create.*|Start|Stop|Reboot|Delete.*|Detach.*|Attach|Remove site)$/;
+  const controls = async () => (await page.getByRole('button').allTextContents()).map((t) => t.trim()).filter((t) => mutating.test(t));
+  for (const path of ['/sites/site-001', '/sites/site-001/volumes', '/sites/site-001/keypairs', '/sites/site-001/quotas']) {
+    await go(page, path);
+    await panel(page).locator('table, .empty').first().waitFor();
+    assert.deepEqual(await controls(), [], `no mutating control on ${path}`);
+  }
+  await go(page, `/sites/site-001/servers/${ids['app-1']}`);
+  await page.getByLabel('Console log of app-1').waitFor();
+  assert.deepEqual(await controls(), [], 'no mutating control on a server page');
+  noErrors(errors);
+  // Back to the admin for whatever runs next.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL(`${cloud.url}/login`);
+  await login(page, `${cloud.url}/login`, cloud.adminPassword);
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
 });

@@ -29,6 +29,20 @@ fn rank(service: &str, key: &str) -> usize {
         .unwrap_or(FIRST.len())
 }
 
+/// Limits on one thing at a time (a volume's size, a server's metadata), not on a
+/// total: nothing is "in use" of them, whatever the site reports.
+fn per_item(service: &str, key: &str) -> bool {
+    matches!(
+        (service, key),
+        ("volume", "per_volume_gigabytes")
+            | ("compute", "metadata_items")
+            | ("compute", "server_group_members")
+            | ("compute", "injected_files")
+            | ("compute", "injected_file_content_bytes")
+            | ("compute", "injected_file_path_bytes")
+    )
+}
+
 #[component]
 pub fn QuotasTab(site: String, unreachable: Signal<bool>) -> impl IntoView {
     let projects = {
@@ -96,10 +110,13 @@ pub fn QuotasTab(site: String, unreachable: Signal<bool>) -> impl IntoView {
                     </select>
                 </div>
             }.into_any(),
+            Err(Failure::Api(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
             _ => ().into_any(),
         })}
         <Transition fallback=|| view! { <p class="muted" role="status">"Asking the site…"</p> }>
             {move || quotas.get().map(|answer| match answer {
+                // The project list's own failure is shown above.
+                Ok(None) if matches!(projects.get(), Some(Err(Failure::Api(_)))) => ().into_any(),
                 Err(Failure::NoCopy) => view! { <div class="empty" role="status">{no_copy(&site_name, "quotas")}</div> }.into_any(),
                 Err(Failure::Api(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
                 Ok(None) => view! { <p class="muted">"This site has no projects to show quotas of."</p> }.into_any(),
@@ -147,7 +164,10 @@ fn QuotaTable(
     let mut rows: Vec<(String, i64, Option<i64>)> = limits
         .into_iter()
         .map(|(key, limit)| {
-            let used = usage.get(&key).copied();
+            let used = usage
+                .get(&key)
+                .copied()
+                .filter(|_| !per_item(service, &key));
             (key, limit, used)
         })
         .collect();

@@ -71,6 +71,19 @@ async fn read_server(site: &str, id: &str, offline: bool) -> Result<Shown, Missi
     }
 }
 
+/// One object of the site by id from the inventory, for a site that does not answer.
+async fn last_known_one<T: serde::de::DeserializeOwned>(
+    site: &str,
+    segment: &str,
+    id: &str,
+) -> Option<T> {
+    let (items, _) = from_inventory(site, segment).await.ok()?;
+    items
+        .into_iter()
+        .find(|item| item["id"] == id)
+        .and_then(|item| serde_json::from_value(item).ok())
+}
+
 /// One object of the site by id, or none if it cannot be read (the page shows the id).
 async fn named<T: serde::de::DeserializeOwned>(site: &str, segment: &str, id: &str) -> Option<T> {
     let path = format!(
@@ -266,7 +279,25 @@ fn ServerView(
             let (site, server) = (site.clone(), server.clone());
             async move {
                 if stale {
-                    return Refs::default();
+                    // The site does not answer: names from the console's inventory.
+                    let image = match &server.image_id {
+                        Some(id) => last_known_one::<Image>(&site, "images", id)
+                            .await
+                            .and_then(|i| i.name),
+                        None => None,
+                    };
+                    let project = match &server.project_id {
+                        Some(id) => last_known_one::<Project>(&site, "projects", id)
+                            .await
+                            .map(|p| p.name),
+                        None => None,
+                    };
+                    let volumes = server.volumes.iter().map(|v| (v.clone(), None)).collect();
+                    return Refs {
+                        image,
+                        project,
+                        volumes,
+                    };
                 }
                 let image = match &server.image_id {
                     Some(image) => named::<Image>(&site, "images", image)

@@ -693,9 +693,17 @@ pub async fn from_inventory(
     let Some(status) = answer.sites.get(site) else {
         return Err(Failure::NoCopy);
     };
+    // Asked because the site did not answer this page: even a young copy the console
+    // served as `ok` is not a live answer, so it is shown as last known.
+    let as_of = || {
+        status
+            .as_of
+            .clone()
+            .or_else(|| js_sys::Date::new_0().to_iso_string().as_string())
+    };
     match status.status {
-        SiteAnswerStatus::Ok | SiteAnswerStatus::NotOffered => Ok((answer.items, None)),
-        SiteAnswerStatus::Stale => Ok((answer.items, status.as_of.clone())),
+        SiteAnswerStatus::NotOffered => Ok((answer.items, None)),
+        SiteAnswerStatus::Ok | SiteAnswerStatus::Stale => Ok((answer.items, as_of())),
         _ => Err(Failure::NoCopy),
     }
 }
