@@ -346,6 +346,45 @@ pub mod l1 {
         #[serde(default)]
         pub updated: Option<String>,
         pub fault: Option<String>,
+        /// Ids of the volumes attached to the server (Nova's `volumes_attached`).
+        #[serde(default)]
+        pub volumes: Vec<String>,
+    }
+
+    /// `POST /sites/{site}/servers/{id}/volumes`: a volume (id or name) to attach.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct VolumeAttachmentRequest {
+        pub volume: String,
+    }
+
+    /// Something done to a server, as Nova's instance actions record it (`create`,
+    /// `stop`, `reboot`, …): the server's event history.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ServerEvent {
+        pub action: String,
+        pub request_id: String,
+        /// RFC 3339, UTC.
+        pub start_time: Option<String>,
+        pub updated_at: Option<String>,
+        pub user_id: Option<String>,
+        /// Set by Nova when the action failed (`Error`).
+        pub message: Option<String>,
+    }
+
+    /// `GET /sites/{site}/servers/{id}/console-log`: the tail of the server's console, or
+    /// why the site cannot give it (its compute driver has none, the server is not
+    /// running yet). The second is an answer, not an error: many sites never offer it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct ConsoleLog {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub output: Option<String>,
+        /// The site's reason, when there is no output.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub unavailable: Option<String>,
     }
 
     /// What a server's flavor is known as: its id before Nova 2.47, its figures after.
@@ -772,11 +811,36 @@ pub mod l1 {
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Quotas {
         pub project_id: String,
+        /// The project's name in the site's Keystone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub project_name: Option<String>,
         pub compute: BTreeMap<String, i64>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         pub network: BTreeMap<String, i64>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         pub volume: BTreeMap<String, i64>,
+        /// What the project uses of each limit, where the site says (Nova's quota
+        /// details, Cinder's `usage=true`, Neutron's `quota_details` extension).
+        #[serde(default, skip_serializing_if = "QuotaUsage::is_empty")]
+        pub usage: QuotaUsage,
+    }
+
+    /// Resources in use per service: resource → amount, keyed as the limits are.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct QuotaUsage {
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub compute: BTreeMap<String, i64>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub network: BTreeMap<String, i64>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub volume: BTreeMap<String, i64>,
+    }
+
+    impl QuotaUsage {
+        pub fn is_empty(&self) -> bool {
+            self.compute.is_empty() && self.network.is_empty() && self.volume.is_empty()
+        }
     }
 
     /// Limits to change; services left out are not touched.

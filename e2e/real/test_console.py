@@ -35,6 +35,16 @@ def test_every_list_each_site_offers_answers_and_cinder_is_not_offered(console):
         assert (status, shown.get("name")) == (200, "admin"), "users show by name: Keystone takes ids only"
 
 
+def test_quotas_carry_the_project_name_and_what_it_uses_from_nova_and_neutron(console):
+    status, quotas = console.get("/sites/os-001/quotas/admin")
+    assert status == 200, quotas
+    assert quotas["project_name"] == "admin", quotas
+    # Nova's os-quota-sets/{id}/detail and Neutron's quota_details: usage beside the limits.
+    assert set(quotas["usage"]["compute"]) == set(quotas["compute"]) and "instances" in quotas["compute"], quotas
+    assert "network" in quotas["usage"]["network"] and "port" in quotas["usage"]["network"], quotas
+    assert "volume" not in quotas and "volume" not in quotas["usage"], "no Cinder here"
+
+
 def test_identity_and_compute_objects_are_created_shown_and_deleted(console):
     site = "os-001"
     created = []
@@ -135,10 +145,18 @@ def test_a_server_boots_to_active_stops_starts_and_is_deleted(console):
         return console.eventually(f"lane-vm {wanted}", check, within=120)
 
     state("ACTIVE")
+    # The fake driver keeps a console log: Nova's os-getConsoleOutput, through the console.
+    status, log = console.get(f"/sites/{site}/servers/{server['id']}/console-log?lines=2")
+    assert status == 200 and "LAST LINE" in log.get("output", ""), log
     for action, wanted in [("stop", "SHUTOFF"), ("start", "ACTIVE")]:
         status, body = console.call("POST", f"/sites/{site}/servers/{server['id']}/action", {"action": action})
         assert status in (202, 204), body
         state(wanted)
+    # Nova's instance actions, newest first, in RFC 3339.
+    status, events = console.get(f"/sites/{site}/servers/{server['id']}/events")
+    assert status == 200, events
+    assert [e["action"] for e in events["items"]] == ["start", "stop", "create"], events
+    assert all(e["request_id"].startswith("req-") and e["start_time"].endswith("Z") for e in events["items"]), events
     status, _ = console.call("DELETE", f"/sites/{site}/servers/{server['id']}")
     assert status == 204
     console.eventually("lane-vm gone", lambda: console.get(f"/sites/{site}/servers/{server['id']}")[0] == 404,

@@ -131,6 +131,18 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     decode(response).await
 }
 
+/// A GET decoded in two steps, JSON first: every page that reads a type this way shares
+/// one decoder of it (from `Value`), which keeps the dashboard's WASM small.
+pub async fn get_as<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    let value = get::<serde_json::Value>(path).await?;
+    serde_json::from_value(value).map_err(|e| ApiError {
+        status: 200,
+        code: "bad_response".into(),
+        message: format!("The console sent an answer the dashboard does not understand: {e}"),
+        fields: Vec::new(),
+    })
+}
+
 /// Sends a JSON body with `method` (POST, PATCH, PUT) and decodes the JSON answer.
 pub async fn send<B: Serialize, T: DeserializeOwned>(
     method: &str,
@@ -196,6 +208,21 @@ pub async fn post_yaml<T: DeserializeOwned>(path: &str, yaml: String) -> Result<
         .body(yaml)
         .map_err(ApiError::network)?;
     decode(request.send().await.map_err(ApiError::network)?).await
+}
+
+/// Streams a file the reader chose as a request body (`PUT`, image data): the browser
+/// reads it as it sends, so it is never held whole in memory.
+pub async fn put_file(path: &str, file: web_sys::File) -> Result<(), ApiError> {
+    let request = request("PUT", path)
+        .header("Content-Type", "application/octet-stream")
+        .body(wasm_bindgen::JsValue::from(file))
+        .map_err(ApiError::network)?;
+    let response = request.send().await.map_err(ApiError::network)?;
+    if (200..300).contains(&response.status()) {
+        Ok(())
+    } else {
+        Err(error_of(response).await)
+    }
 }
 
 pub async fn login(username: String, password: String) -> Result<LoginResponse, ApiError> {

@@ -10,8 +10,16 @@ use overcast_api_types::{Me, Role, SiteEvent};
 use crate::api;
 use crate::components::time::Clock;
 use crate::pages::{
-    admin::Admin, job::JobPage, jobs::Jobs, login::Login, new_job::NewJob, overview::Overview,
-    placeholder::Placeholder, resources::Resources, site::SitePage, sites::Sites,
+    admin::Admin,
+    job::JobPage,
+    jobs::Jobs,
+    login::Login,
+    new_job::NewJob,
+    overview::Overview,
+    placeholder::Placeholder,
+    resources::Resources,
+    site::{ServerPage, SitePage},
+    sites::Sites,
 };
 
 /// The signed-in user, shared with every page.
@@ -54,7 +62,8 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview/>
                     <Route path=path!("sites") view=Sites/>
-                    <Route path=path!("sites/:name") view=SitePage/>
+                    <Route path=path!("sites/:name/servers/:id") view=ServerPage/>
+                    <Route path=path!("sites/:name/:tab?") view=SitePage/>
                     <Route path=path!("resources") view=Resources/>
                     <Route path=path!("images") view=|| view! { <Placeholder title="Images" about="Images across sites, grouped by content, and copies between sites."/> }/>
                     <Route path=path!("jobs") view=Jobs/>

@@ -136,6 +136,93 @@ pub fn latency(ms: Option<u64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// RAM given in MB (as Nova gives it): `512 MB`, `2 GB`, `1.5 GB`.
+pub fn megabytes(mb: u64) -> String {
+    if mb < 1024 {
+        format!("{mb} MB")
+    } else if mb.is_multiple_of(1024) {
+        format!("{} GB", mb / 1024)
+    } else {
+        format!("{:.1} GB", mb as f64 / 1024.0)
+    }
+}
+
+/// A quota limit: -1 (or any negative) is `unlimited`.
+pub fn limit(value: i64) -> String {
+    if value < 0 {
+        "unlimited".into()
+    } else {
+        value.to_string()
+    }
+}
+
+/// What a quota key of a service means, in words: `cores` is `vCPUs`, Cinder's
+/// per-type `gigabytes_lvmdriver-1` is `Volume storage (GB), type lvmdriver-1`.
+pub fn quota_name(service: &str, key: &str) -> String {
+    let known = match (service, key) {
+        ("compute", "instances") => "Servers",
+        ("compute", "cores") => "vCPUs",
+        ("compute", "ram") => "RAM (MB)",
+        ("compute", "key_pairs") => "Key pairs",
+        ("compute", "metadata_items") => "Metadata items per server",
+        ("compute", "server_groups") => "Server groups",
+        ("compute", "server_group_members") => "Servers per server group",
+        ("compute", "injected_files") => "Injected files",
+        ("compute", "injected_file_content_bytes") => "Injected file size (bytes)",
+        ("compute", "injected_file_path_bytes") => "Injected file path length",
+        ("compute", "fixed_ips") => "Fixed IPs",
+        ("compute", "floating_ips") => "Floating IPs",
+        ("compute", "security_groups") => "Security groups",
+        ("compute", "security_group_rules") => "Security group rules",
+        ("compute", "networks") => "Networks",
+        ("network", "network") => "Networks",
+        ("network", "subnet") => "Subnets",
+        ("network", "port") => "Ports",
+        ("network", "router") => "Routers",
+        ("network", "floatingip") => "Floating IPs",
+        ("network", "security_group") => "Security groups",
+        ("network", "security_group_rule") => "Security group rules",
+        ("network", "rbac_policy") => "RBAC policies",
+        ("network", "subnetpool") => "Subnet pools",
+        ("network", "trunk") => "Trunks",
+        ("volume", "volumes") => "Volumes",
+        ("volume", "gigabytes") => "Volume storage (GB)",
+        ("volume", "snapshots") => "Snapshots",
+        ("volume", "backups") => "Backups",
+        ("volume", "backup_gigabytes") => "Backup storage (GB)",
+        ("volume", "per_volume_gigabytes") => "Largest volume (GB)",
+        ("volume", "groups") => "Volume groups",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    // Cinder repeats some limits per volume type: `volumes_{type}`.
+    if service == "volume" {
+        for base in ["volumes", "gigabytes", "snapshots"] {
+            if let Some(kind) = key.strip_prefix(base).and_then(|k| k.strip_prefix('_')) {
+                let kind = kind.trim_matches('_');
+                return format!("{}, type {kind}", quota_name(service, base));
+            }
+        }
+    }
+    let words = key.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
+}
+
+/// Per cent of `total` that `used` is, 0 to 100 (0 for an unknown or empty total).
+pub fn percent(used: u64, total: u64) -> u8 {
+    if total == 0 {
+        0
+    } else {
+        ((used as f64 / total as f64) * 100.0).round().min(100.0) as u8
+    }
+}
+
 /// A JSON value as table text.
 pub fn json_text(value: &Value) -> String {
     match value {
@@ -327,6 +414,38 @@ mod tests {
             json_text(&value),
             "gone: –; name: m1; nets: a, b; public: yes"
         );
+    }
+
+    #[test]
+    fn sizes_and_limits_read_as_people_say_them() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(13_107_200), "12.5 MiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3 GiB");
+        assert_eq!(megabytes(512), "512 MB");
+        assert_eq!(megabytes(2048), "2 GB");
+        assert_eq!(megabytes(1536), "1.5 GB");
+        assert_eq!(limit(-1), "unlimited");
+        assert_eq!(limit(20), "20");
+        assert_eq!(percent(3, 8), 38);
+        assert_eq!(percent(9, 8), 100);
+        assert_eq!(percent(1, 0), 0);
+    }
+
+    #[test]
+    fn quota_keys_have_human_names() {
+        assert_eq!(quota_name("compute", "cores"), "vCPUs");
+        assert_eq!(quota_name("compute", "instances"), "Servers");
+        assert_eq!(quota_name("network", "floatingip"), "Floating IPs");
+        assert_eq!(quota_name("volume", "gigabytes"), "Volume storage (GB)");
+        assert_eq!(
+            quota_name("volume", "gigabytes___DEFAULT__"),
+            "Volume storage (GB), type DEFAULT"
+        );
+        assert_eq!(
+            quota_name("volume", "volumes_lvmdriver-1"),
+            "Volumes, type lvmdriver-1"
+        );
+        assert_eq!(quota_name("network", "new_thing"), "New thing");
     }
 
     #[test]

@@ -141,6 +141,22 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/sites/{site}/servers/{id}/action",
             post(site_resources::server_action),
         ),
+        (
+            "/sites/{site}/servers/{id}/events",
+            get(site_resources::server_events),
+        ),
+        (
+            "/sites/{site}/servers/{id}/console-log",
+            get(site_resources::console_log),
+        ),
+        (
+            "/sites/{site}/servers/{id}/volumes",
+            post(site_resources::attach_volume),
+        ),
+        (
+            "/sites/{site}/servers/{id}/volumes/{volume}",
+            delete(site_resources::detach_volume),
+        ),
     ]
 }
 

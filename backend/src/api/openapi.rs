@@ -74,6 +74,10 @@ use super::site_resources::Resource;
         l1::RoleAssignment,
         l1::NewRoleAssignment,
         l1::Quotas,
+        l1::QuotaUsage,
+        l1::ServerEvent,
+        l1::ConsoleLog,
+        l1::VolumeAttachmentRequest,
         l1::QuotaUpdate,
         l1::Hypervisor,
         l1::ComputeService,
@@ -128,6 +132,8 @@ enum Success {
     /// `{"site", "items": [...]}` of this schema.
     Items(&'static str),
     NoContent,
+    /// 202 without a body: the site was asked and finishes by itself.
+    Accepted,
     Bytes,
     /// Server-Sent Events.
     Events,
@@ -293,6 +299,15 @@ fn routes() -> Vec<Route> {
         Route::new("post", "/api/v1/sites/{site}/servers/{id}/action", "server_action", "Start, stop or reboot a server")
             .takes("ServerActionRequest")
             .answers(Success::NoContent),
+        Route::new("get", "/api/v1/sites/{site}/servers/{id}/events", "server_events", "What was done to a server (Nova's instance actions), newest first")
+            .answers(Success::Items("ServerEvent")),
+        Route::new("post", "/api/v1/sites/{site}/servers/{id}/volumes", "attach_volume", "Attach a volume (id or name) to a server")
+            .takes("VolumeAttachmentRequest")
+            .answers(Success::Accepted),
+        Route::new("delete", "/api/v1/sites/{site}/servers/{id}/volumes/{volume}", "detach_volume", "Detach a volume from a server")
+            .answers(Success::Accepted),
+        Route::new("get", "/api/v1/sites/{site}/servers/{id}/console-log", "server_console_log", "The tail of a server's console log (query: lines, default 200), or why the site has none")
+            .answers(Success::One(200, "ConsoleLog")),
         Route::new("put", "/api/v1/sites/{site}/images/{id}/file", "upload_image_data", "Stream image data (application/octet-stream) to the site")
             .answers(Success::One(200, "Image")),
         Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")
@@ -538,6 +553,12 @@ fn operation(route: &Route) -> Operation {
         Success::NoContent => (
             "204".to_owned(),
             ResponseBuilder::new().description("Done").build(),
+        ),
+        Success::Accepted => (
+            "202".to_owned(),
+            ResponseBuilder::new()
+                .description("Accepted: the site finishes it by itself")
+                .build(),
         ),
         Success::Bytes => (
             "200".to_owned(),

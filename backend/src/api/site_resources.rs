@@ -15,6 +15,7 @@ use futures::TryStreamExt;
 use overcast_api_types::l1::{
     Items, NewFlavor, NewImage, NewKeypair, NewNetwork, NewProject, NewRoleAssignment,
     NewSecurityGroup, NewServer, NewSubnet, NewUser, NewVolume, QuotaUpdate, ServerActionRequest,
+    VolumeAttachmentRequest,
 };
 use overcast_api_types::SiteState;
 use serde::{Deserialize, Serialize};
@@ -405,6 +406,87 @@ pub async fn server_action(
     tracing::info!(site, server = id, action = ?request.action, by = %caller.username, "server action");
     refresh_inventory(&state, &site, Resource::Servers);
     Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /sites/{site}/servers/{id}/volumes`: attach a volume; the site finishes it.
+pub async fn attach_volume(
+    State(state): State<AppState>,
+    caller: Operator,
+    Path((site, id)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<CallOptions>,
+    super::extract::ApiJson(request): super::extract::ApiJson<VolumeAttachmentRequest>,
+) -> Result<StatusCode, ApiError> {
+    let ops = ops(&state, &site, &options).await?;
+    ops.attach_volume(&id, &request.volume)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    tracing::info!(site, server = id, volume = request.volume, by = %caller.username, "volume attached");
+    refresh_inventory(&state, &site, Resource::Volumes);
+    refresh_inventory(&state, &site, Resource::Servers);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE /sites/{site}/servers/{id}/volumes/{volume}`: detach a volume.
+pub async fn detach_volume(
+    State(state): State<AppState>,
+    caller: Operator,
+    Path((site, id, volume)): Path<(String, String, String)>,
+    ApiQuery(options): ApiQuery<CallOptions>,
+) -> Result<StatusCode, ApiError> {
+    let ops = ops(&state, &site, &options).await?;
+    ops.detach_volume(&id, &volume)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    tracing::info!(site, server = id, volume, by = %caller.username, "volume detached");
+    refresh_inventory(&state, &site, Resource::Volumes);
+    refresh_inventory(&state, &site, Resource::Servers);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET /sites/{site}/servers/{id}/events`: what was done to the server, newest first.
+pub async fn server_events(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((site, id)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<CallOptions>,
+) -> Result<Response, ApiError> {
+    let ops = ops(&state, &site, &options).await?;
+    let events = ops
+        .server_events(&id)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    Ok(items(&site, events))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsoleLogOptions {
+    timeout_ms: Option<u64>,
+    /// Lines from the end of the log (default 200, at most 10,000).
+    lines: Option<u32>,
+}
+
+/// `GET /sites/{site}/servers/{id}/console-log`: the tail of the server's console, or
+/// the site's reason for having none.
+pub async fn console_log(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((site, id)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<ConsoleLogOptions>,
+) -> Result<Response, ApiError> {
+    let lines = match options.lines {
+        Some(0) => return Err(ApiError::invalid("lines must be positive")),
+        Some(n) => n.min(10_000),
+        None => crate::resources::CONSOLE_LOG_LINES,
+    };
+    let call = CallOptions {
+        timeout_ms: options.timeout_ms,
+    };
+    let ops = ops(&state, &site, &call).await?;
+    let log = ops
+        .console_log(&id, lines)
+        .await
+        .map_err(site_failed(&state, &site))?;
+    Ok(one(StatusCode::OK, log))
 }
 
 /// A change made through the console shows in cached reads and fleet totals at once,

@@ -1,8 +1,6 @@
-use std::collections::BTreeMap;
-
 use overcast_api_types::l1::{
-    ComputeService, Flavor, Hypervisor, Keypair, NetworkMode, NewFlavor, NewKeypair, NewServer,
-    Server, ServerAction, ServerFlavor, ServerNetworks,
+    ComputeService, ConsoleLog, Flavor, Hypervisor, Keypair, NetworkMode, NewFlavor, NewKeypair,
+    NewServer, Server, ServerAction, ServerEvent, ServerFlavor, ServerNetworks,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -50,8 +48,43 @@ fn server(value: &Value) -> Server {
         created: text(value, "created"),
         updated: text(value, "updated"),
         fault: value.get("fault").and_then(|f| text(f, "message")),
+        volumes: value
+            .get("os-extended-volumes:volumes_attached")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| text(v, "id"))
+            .collect(),
     }
 }
+
+/// A time as Nova writes it (`2018-04-25T01:26:36.036697`, UTC without a zone) in RFC 3339.
+fn utc(time: Option<String>) -> Option<String> {
+    time.map(|t| {
+        let zoned = t.ends_with('Z')
+            || t.rsplit_once('T')
+                .is_some_and(|(_, clock)| clock.contains('+') || clock.contains('-'));
+        if zoned {
+            t
+        } else {
+            format!("{t}Z")
+        }
+    })
+}
+
+fn server_event(value: &Value) -> ServerEvent {
+    ServerEvent {
+        action: text(value, "action").unwrap_or_default(),
+        request_id: text(value, "request_id").unwrap_or_default(),
+        start_time: utc(text(value, "start_time")),
+        updated_at: utc(text(value, "updated_at")),
+        user_id: text(value, "user_id"),
+        message: text(value, "message"),
+    }
+}
+
+/// Lines of a console log asked for at most: the tail is what an operator reads.
+pub const CONSOLE_LOG_LINES: u32 = 200;
 
 fn flavor(value: &Value) -> Flavor {
     Flavor {
@@ -209,6 +242,51 @@ impl SiteOps {
         )
         .await?;
         Ok(())
+    }
+
+    /// What was done to a server, newest first: Nova's instance actions.
+    pub async fn server_events(&self, id: &str) -> Result<Vec<ServerEvent>> {
+        let body: Value = self
+            .get(
+                Compute,
+                &format!("servers/{}/os-instance-actions", segment(id)),
+            )
+            .await?;
+        let mut events: Vec<ServerEvent> = array(&body, "instanceActions", "compute")?
+            .iter()
+            .map(server_event)
+            .collect();
+        events.sort_by(|a, b| b.start_time.cmp(&a.start_time));
+        Ok(events)
+    }
+
+    /// The last `lines` lines of a server's console (`os-getConsoleOutput`). Nova answers
+    /// 409 while the server has no host, 501 where its driver keeps no console log and
+    /// 404 where the console is not available: those are an answer without output.
+    pub async fn console_log(&self, id: &str, lines: u32) -> Result<ConsoleLog> {
+        let body = json!({"os-getConsoleOutput": {"length": lines}});
+        let path = format!("servers/{}/action", segment(id));
+        match self.send(Compute, Method::POST, &path, Some(&body)).await {
+            Ok(answer) => Ok(ConsoleLog {
+                output: Some(text(&answer, "output").unwrap_or_default()),
+                unavailable: None,
+            }),
+            Err(ResourceError::Site(OpenStackError::Api {
+                status: status @ (404 | 409 | 501),
+                message,
+                ..
+            })) => {
+                if status == 404 {
+                    // The server itself may be gone: that stays a 404.
+                    self.server(id).await?;
+                }
+                Ok(ConsoleLog {
+                    output: None,
+                    unavailable: Some(message),
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// A flavor by id or, as Nova does not look names up, by its unique name.
@@ -410,17 +488,6 @@ impl SiteOps {
             })
             .collect())
     }
-
-    pub(super) async fn compute_quota(&self, project_id: &str) -> Result<BTreeMap<String, i64>> {
-        let body: Value = self
-            .get(Compute, &format!("os-quota-sets/{}", segment(project_id)))
-            .await?;
-        Ok(super::quotas::limits(object(
-            &body,
-            "quota_set",
-            "compute",
-        )?))
-    }
 }
 
 #[cfg(test)]
@@ -442,5 +509,24 @@ mod tests {
             (Some("m1.tiny"), Some(1))
         );
         assert_eq!(new.image_id, None, "a boot-from-volume server has no image");
+        let attached = json!({"id": "s", "os-extended-volumes:volumes_attached": [{"id": "v1", "delete_on_termination": false}]});
+        assert_eq!(server(&attached).volumes, vec!["v1".to_owned()]);
+    }
+
+    #[test]
+    fn event_times_read_as_utc() {
+        let event = server_event(
+            &json!({"action": "stop", "request_id": "req-1", "start_time": "2018-04-25T01:26:36.036697",
+                                         "updated_at": "2018-04-25T01:26:36+00:00", "user_id": "admin", "message": null}),
+        );
+        assert_eq!(
+            event.start_time.as_deref(),
+            Some("2018-04-25T01:26:36.036697Z")
+        );
+        assert_eq!(
+            event.updated_at.as_deref(),
+            Some("2018-04-25T01:26:36+00:00")
+        );
+        assert_eq!(event.message, None);
     }
 }

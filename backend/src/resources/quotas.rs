@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use overcast_api_types::l1::{QuotaUpdate, Quotas};
+use overcast_api_types::l1::{QuotaUpdate, QuotaUsage, Quotas};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -16,40 +16,111 @@ pub(super) fn limits(set: &Value) -> BTreeMap<String, i64> {
         .collect()
 }
 
+/// Limits and usage of a detailed quota set, where each resource is
+/// `{"limit", "in_use" (Nova, Cinder) or "used" (Neutron), "reserved"}`.
+pub(super) fn detailed(set: &Value) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
+    let mut limits = BTreeMap::new();
+    let mut usage = BTreeMap::new();
+    for (key, value) in set.as_object().into_iter().flatten() {
+        if let Some(limit) = value.get("limit").and_then(Value::as_i64) {
+            limits.insert(key.clone(), limit);
+            if let Some(used) = value
+                .get("in_use")
+                .or_else(|| value.get("used"))
+                .and_then(Value::as_i64)
+            {
+                usage.insert(key.clone(), used);
+            }
+        } else if let Some(limit) = value.as_i64() {
+            limits.insert(key.clone(), limit);
+        }
+    }
+    (limits, usage)
+}
+
+/// Whether a site refused a detailed quota form it does not have (an older Neutron
+/// without `quota_details`, a policy that allows only the plain form).
+fn no_detail(error: &super::ResourceError) -> bool {
+    matches!(
+        error,
+        super::ResourceError::Site(OpenStackError::Api {
+            status: 400 | 403 | 404 | 405 | 501,
+            ..
+        })
+    )
+}
+
+/// A service's limits and, where the site says, usage.
+type Set = (BTreeMap<String, i64>, BTreeMap<String, i64>);
+
 impl SiteOps {
-    /// A project's quotas in every service the site offers; a service the site lacks is
-    /// left out rather than failing the whole answer.
+    /// A project's quotas in every service the site offers, with what the project uses
+    /// of them where the site says; a service the site lacks is left out rather than
+    /// failing the whole answer.
     pub async fn quotas(&self, project: &str) -> Result<Quotas> {
-        let project_id = self.find_project(project).await?.id;
-        let compute = self.compute_quota(&project_id).await?;
-        let network = match self
-            .get::<Value>(
+        let project = self.find_project(project).await?;
+        let id = segment(&project.id);
+        let (compute, compute_used) = self
+            .quota_set(
+                ServiceType::Compute,
+                &format!("os-quota-sets/{id}/detail"),
+                &format!("os-quota-sets/{id}"),
+                "quota_set",
+            )
+            .await?;
+        let (network, network_used) = self
+            .quota_set(
                 ServiceType::Network,
-                &format!("v2.0/quotas/{}", segment(&project_id)),
+                &format!("v2.0/quotas/{id}/details.json"),
+                &format!("v2.0/quotas/{id}"),
+                "quota",
             )
-            .await
-        {
-            Ok(body) => limits(object(&body, "quota", "network")?),
-            Err(super::ResourceError::Site(OpenStackError::MissingService(_))) => BTreeMap::new(),
-            Err(e) => return Err(e),
-        };
-        let volume = match self
-            .get::<Value>(
+            .await?;
+        let (volume, volume_used) = self
+            .quota_set(
                 ServiceType::BlockStorage,
-                &format!("os-quota-sets/{}", segment(&project_id)),
+                &format!("os-quota-sets/{id}?usage=true"),
+                &format!("os-quota-sets/{id}"),
+                "quota_set",
             )
-            .await
-        {
-            Ok(body) => limits(object(&body, "quota_set", "block-storage")?),
-            Err(super::ResourceError::Site(OpenStackError::MissingService(_))) => BTreeMap::new(),
-            Err(e) => return Err(e),
-        };
+            .await?;
         Ok(Quotas {
-            project_id,
+            project_id: project.id,
+            project_name: Some(project.name),
             compute,
             network,
             volume,
+            usage: QuotaUsage {
+                compute: compute_used,
+                network: network_used,
+                volume: volume_used,
+            },
         })
+    }
+
+    /// One service's quota set: the detailed form (limits with usage) or, where the
+    /// site refuses it, the plain one (limits only). Nothing for a service the site
+    /// does not offer.
+    async fn quota_set(
+        &self,
+        service: ServiceType,
+        detail_path: &str,
+        plain_path: &str,
+        key: &str,
+    ) -> Result<Set> {
+        let name = service.name();
+        match self.get::<Value>(service, detail_path).await {
+            Ok(body) => return Ok(detailed(object(&body, key, name)?)),
+            Err(super::ResourceError::Site(OpenStackError::MissingService(_))) => {
+                return Ok(Set::default())
+            }
+            Err(e) if no_detail(&e) => {
+                tracing::debug!(site = self.site, service = name, error = %e, "no quota details; reading the limits alone");
+            }
+            Err(e) => return Err(e),
+        }
+        let body: Value = self.get(service, plain_path).await?;
+        Ok((limits(object(&body, key, name)?), BTreeMap::new()))
     }
 
     pub async fn update_quotas(&self, project: &str, update: &QuotaUpdate) -> Result<Quotas> {
@@ -98,5 +169,27 @@ impl SiteOps {
             .await?;
         }
         self.quotas(&project_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detailed_sets_give_limits_and_usage_in_every_services_words() {
+        let nova = json!({"id": "p", "cores": {"in_use": 3, "limit": 20, "reserved": 0}, "ram": {"in_use": 0, "limit": -1, "reserved": 0}});
+        let (limits, usage) = detailed(&nova);
+        assert_eq!(
+            (limits["cores"], limits["ram"], usage["cores"]),
+            (20, -1, 3)
+        );
+        assert!(!limits.contains_key("id"));
+        let neutron = json!({"network": {"used": 2, "limit": 100, "reserved": 0}});
+        assert_eq!(detailed(&neutron).1["network"], 2);
+        // The plain form, as a site without the details answers: limits alone.
+        let (limits, usage) = detailed(&json!({"network": 100, "subnet": -1}));
+        assert_eq!((limits["network"], limits["subnet"]), (100, -1));
+        assert!(usage.is_empty());
     }
 }

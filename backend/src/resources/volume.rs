@@ -3,7 +3,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{array, number, object, segment, text, ResourceError, Result, SiteOps};
-use crate::openstack::ServiceType::BlockStorage;
+use crate::openstack::ServiceType::{BlockStorage, Compute};
 
 fn volume(value: &Value) -> Volume {
     Volume {
@@ -55,6 +55,65 @@ impl SiteOps {
             BlockStorage,
             Method::DELETE,
             &format!("volumes/{}", segment(id)),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A volume by id or, failing that, by its unique name.
+    async fn resolve_volume(&self, wanted: &str) -> Result<String> {
+        match self.volume(wanted).await {
+            Ok(found) => return Ok(found.id),
+            Err(e) if !super::is_not_found(&e) => return Err(e),
+            Err(_) => {}
+        }
+        let named: Vec<Volume> = self
+            .volumes()
+            .await?
+            .into_iter()
+            .filter(|v| v.name.as_deref() == Some(wanted))
+            .collect();
+        match named.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(ResourceError::invalid(
+                "volume",
+                format!("no volume {wanted:?} on site {}", self.site),
+            )),
+            _ => Err(ResourceError::invalid(
+                "volume",
+                format!("several volumes are named {wanted:?}; give the id"),
+            )),
+        }
+    }
+
+    /// Attaches a volume (by id or name) to a server, through Nova's
+    /// `os-volume_attachments`; the site finishes it by itself (`attaching` → `in-use`).
+    pub async fn attach_volume(&self, server: &str, volume: &str) -> Result<()> {
+        if volume.trim().is_empty() {
+            return Err(ResourceError::invalid("volume", "must name a volume"));
+        }
+        let volume_id = self.resolve_volume(volume).await?;
+        let body = json!({"volumeAttachment": {"volumeId": volume_id}});
+        self.send(
+            Compute,
+            Method::POST,
+            &format!("servers/{}/os-volume_attachments", segment(server)),
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn detach_volume(&self, server: &str, volume: &str) -> Result<()> {
+        self.send(
+            Compute,
+            Method::DELETE,
+            &format!(
+                "servers/{}/os-volume_attachments/{}",
+                segment(server),
+                segment(volume)
+            ),
             None,
         )
         .await?;

@@ -32,12 +32,24 @@ pub struct Volume {
     pub created_at: time::OffsetDateTime,
     /// `creating` until then; derived on read like servers.
     pub ready_at: Instant,
+    /// The server it is attached to (by Nova's `os-volume_attachments`), if any.
+    pub attachment: Option<Attachment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: String,
+    pub server_id: String,
+    pub device: String,
+    pub at: time::OffsetDateTime,
 }
 
 impl Volume {
     pub fn status(&self, now: Instant) -> &'static str {
         if now < self.ready_at {
             "creating"
+        } else if self.attachment.is_some() {
+            "in-use"
         } else {
             "available"
         }
@@ -100,7 +112,9 @@ async fn versions(
 fn volume_json(ctx: &SimContext, site: &SimSite, v: &Volume, now: Instant) -> Value {
     json!({"id": v.id, "name": v.name, "description": v.description, "size": v.size_gb, "status": v.status(now),
            "volume_type": v.volume_type, "bootable": if v.bootable { "true" } else { "false" }, "encrypted": false,
-           "multiattach": false, "availability_zone": "nova", "attachments": [], "metadata": v.metadata,
+           "multiattach": false, "availability_zone": "nova", "metadata": v.metadata,
+           "attachments": v.attachment.iter().map(|a| json!({"id": v.id, "attachment_id": a.id, "volume_id": v.id, "server_id": a.server_id,
+                                                             "device": a.device, "host_name": null, "attached_at": rfc3339(a.at)})).collect::<Vec<_>>(),
            "os-vol-tenant-attr:tenant_id": v.project_id, "user_id": v.user_id, "snapshot_id": null, "source_volid": null,
            "consistencygroup_id": null, "replication_status": null, "created_at": rfc3339(v.created_at), "updated_at": null,
            "volume_image_metadata": v.image_id.as_ref().map(|id| json!({"image_id": id})),
@@ -262,6 +276,7 @@ async fn create_volume(
             .unwrap_or_default(),
         created_at: time::OffsetDateTime::now_utc(),
         ready_at: Instant::now() + site.build_delay / 2,
+        attachment: None,
     };
     let body = json!({"volume": volume_json(&ctx, &site, &volume, Instant::now())});
     data.volumes.push(volume);
@@ -286,7 +301,7 @@ async fn delete_volume(
             &format!("Volume {id} could not be found."),
         );
     };
-    if volume.status(now) == "creating" {
+    if volume.status(now) != "available" {
         return nova::error(StatusCode::BAD_REQUEST, "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.");
     }
     data.volumes.retain(|v| v.id != id);

@@ -472,6 +472,11 @@ pub fn router() -> Router<Arc<SimContext>> {
         .route("/v2.0/quotas", get(list_quotas))
         .route("/v2.0/quotas/{project}", get(show_quota).put(update_quota))
         .route("/v2.0/quotas/{project}/details", get(show_quota_details))
+        // The form Neutron's API reference documents; it takes both.
+        .route(
+            "/v2.0/quotas/{project}/details.json",
+            get(show_quota_details),
+        )
 }
 
 /// Neutron's error body: `{"NeutronError": {"type", "message", "detail"}}`.

@@ -17,7 +17,9 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use super::keystone::{self, Caller};
-use super::site::{ComputeQuota, Flavor, Keypair, PowerIntent, Server, SimSite, SiteData};
+use super::site::{
+    ComputeQuota, Flavor, InstanceAction, Keypair, PowerIntent, Server, SimSite, SiteData,
+};
 use super::{rfc3339, SimContext};
 
 pub fn router() -> Router<Arc<SimContext>> {
@@ -32,6 +34,18 @@ pub fn router() -> Router<Arc<SimContext>> {
         .route("/v2.1/servers/detail", get(list_servers_detail))
         .route("/v2.1/servers/{id}", get(show_server).delete(delete_server))
         .route("/v2.1/servers/{id}/action", post(server_action))
+        .route(
+            "/v2.1/servers/{id}/os-instance-actions",
+            get(list_instance_actions),
+        )
+        .route(
+            "/v2.1/servers/{id}/os-volume_attachments",
+            get(list_volume_attachments).post(attach_volume),
+        )
+        .route(
+            "/v2.1/servers/{id}/os-volume_attachments/{volume}",
+            axum::routing::delete(detach_volume),
+        )
         .route("/v2.1/os-hypervisors", get(list_hypervisors))
         .route("/v2.1/os-hypervisors/detail", get(list_hypervisors))
         .route(
@@ -65,6 +79,7 @@ pub fn error(status: StatusCode, message: &str) -> Response {
         StatusCode::NOT_FOUND => "itemNotFound",
         StatusCode::CONFLICT => "conflictingRequest",
         StatusCode::NOT_ACCEPTABLE => "notAcceptable",
+        StatusCode::NOT_IMPLEMENTED => "notImplemented",
         _ => "computeFault",
     };
     (
@@ -587,7 +602,10 @@ fn server_json(
         "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": if host.is_some() { "nova" } else { "" },
         "OS-EXT-STS:task_state": task_state, "OS-EXT-STS:power_state": power_state, "OS-EXT-STS:vm_state": vm_state,
         "OS-SRV-USG:launched_at": if status == "BUILD" { Value::Null } else { json!(rfc3339(s.created)) },
-        "OS-SRV-USG:terminated_at": null, "os-extended-volumes:volumes_attached": [], "security_groups": [{"name": "default"}],
+        "OS-SRV-USG:terminated_at": null, "security_groups": [{"name": "default"}],
+        "os-extended-volumes:volumes_attached": data.volumes.iter()
+            .filter(|v| v.attachment.as_ref().is_some_and(|a| a.server_id == s.id))
+            .map(|v| json!({"id": v.id, "delete_on_termination": false})).collect::<Vec<_>>(),
     });
     if status == "ERROR" {
         body["fault"] = json!({"code": 500, "created": rfc3339(s.updated), "message": "No valid host was found. There are not enough hosts available."});
@@ -893,6 +911,7 @@ async fn create_server(
             created_at: Instant::now(),
             updated: now,
             power: PowerIntent::Running,
+            actions: vec![InstanceAction::new("create", &caller.user_id)],
             build_done_at: Instant::now() + site.build_delay,
         });
         let admin_pass: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -927,6 +946,15 @@ async fn delete_server(
         }
         data.servers.retain(|s| s.id != id);
         data.ports.retain(|p| p.device_id != id);
+        for volume in &mut data.volumes {
+            if volume
+                .attachment
+                .as_ref()
+                .is_some_and(|a| a.server_id == id)
+            {
+                volume.attachment = None;
+            }
+        }
         StatusCode::NO_CONTENT.into_response()
     })
 }
@@ -948,10 +976,13 @@ async fn server_action(
             .and_then(|o| o.keys().next().cloned())
             .unwrap_or_default();
         let mut data = site.data();
-        let status = match find_server(&data, caller, &id) {
-            Ok(server) => server.status(Instant::now()),
+        let (status, name) = match find_server(&data, caller, &id) {
+            Ok(server) => (server.status(Instant::now()), server.name.clone()),
             Err(response) => return response,
         };
+        if action == "os-getConsoleOutput" {
+            return console_output(&site, &id, &name, status, &request[action.as_str()]);
+        }
         let conflict = |action: &str| {
             error(
                 StatusCode::CONFLICT,
@@ -976,8 +1007,222 @@ async fn server_action(
         if let Some(server) = data.servers.iter_mut().find(|s| s.id == id) {
             server.power = new_power;
             server.updated = time::OffsetDateTime::now_utc();
+            let recorded = match action.as_str() {
+                "os-stop" => "stop",
+                "os-start" => "start",
+                _ => "reboot",
+            };
+            server
+                .actions
+                .push(InstanceAction::new(recorded, &caller.user_id));
         }
         StatusCode::ACCEPTED.into_response()
+    })
+}
+
+/// `os-getConsoleOutput`: the tail of a boot log, as a real Nova gives a libvirt guest's
+/// console. 409 while the server is not on a host yet, 501 where the site's driver keeps
+/// no console log, as Nova answers.
+fn console_output(site: &SimSite, id: &str, name: &str, status: &str, body: &Value) -> Response {
+    if !site.profile.console_log {
+        return error(
+            StatusCode::NOT_IMPLEMENTED,
+            "The requested functionality is not supported.",
+        );
+    }
+    if matches!(status, "BUILD" | "ERROR") {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("Instance {id} is not ready."),
+        );
+    }
+    let length = match body.get("length") {
+        None | Some(Value::Null) => None,
+        Some(value) => match value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        {
+            Some(n) if n >= -1 => (n >= 0).then_some(n as usize),
+            _ => {
+                return invalid_input(format!(
+                    "Invalid input for field/attribute length. Value: {value}. {value} is not of type 'integer', 'string', 'null'"
+                ))
+            }
+        },
+    };
+    let log = [
+        "[    0.000000] Linux version 6.1.0-overcast-sim (builder@sim) #1 SMP".to_owned(),
+        "[    0.000000] Command line: root=/dev/vda1 console=tty0 console=ttyS0".to_owned(),
+        "[    1.204517] virtio_net virtio0 eth0: renamed from eth0".to_owned(),
+        "[    2.918406] EXT4-fs (vda1): mounted filesystem with ordered data mode".to_owned(),
+        "[  OK  ] Started OpenSSH server daemon.".to_owned(),
+        format!("cloud-init: hostname set to {name}"),
+        "cloud-init: finished modules:final".to_owned(),
+        String::new(),
+        format!("{name} login: "),
+    ];
+    let start = length.map_or(0, |n| log.len().saturating_sub(n));
+    Json(json!({"output": log[start..].join("\n")})).into_response()
+}
+
+async fn list_instance_actions(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, version| {
+        let data = site.data();
+        let server = match find_server(&data, caller, &id) {
+            Ok(server) => server,
+            Err(response) => return response,
+        };
+        // Nova writes these times in UTC without a zone.
+        let naive = |t: time::OffsetDateTime| rfc3339(t).trim_end_matches('Z').to_owned();
+        let items: Vec<Value> = server
+            .actions
+            .iter()
+            .rev()
+            .map(|a| {
+                let mut item = json!({"action": a.action, "instance_uuid": server.id, "message": null,
+                                      "project_id": server.project_id, "request_id": a.request_id,
+                                      "start_time": naive(a.at), "user_id": a.user_id});
+                if version >= Microversion(2, 58) {
+                    item["updated_at"] = json!(naive(a.at));
+                }
+                item
+            })
+            .collect();
+        Json(json!({"instanceActions": items})).into_response()
+    })
+}
+
+fn attachment_json(server: &str, volume: &super::cinder::Volume) -> Value {
+    let device = volume
+        .attachment
+        .as_ref()
+        .map(|a| a.device.clone())
+        .unwrap_or_default();
+    json!({"id": volume.id, "serverId": server, "volumeId": volume.id, "device": device})
+}
+
+async fn list_volume_attachments(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let data = site.data();
+        if let Err(response) = find_server(&data, caller, &id) {
+            return response;
+        }
+        let items: Vec<Value> = data
+            .volumes
+            .iter()
+            .filter(|v| v.attachment.as_ref().is_some_and(|a| a.server_id == id))
+            .map(|v| attachment_json(&id, v))
+            .collect();
+        Json(json!({"volumeAttachments": items})).into_response()
+    })
+}
+
+/// Nova's `os-volume_attachments`: the volume must be Cinder's and `available`; it is
+/// `in-use` at once here (a real site passes through `attaching`).
+async fn attach_volume(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let request = match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        let Some(volume_id) = request
+            .get("volumeAttachment")
+            .and_then(|a| a.get("volumeId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return invalid_input("volumeAttachment. 'volumeId' is a required property".into());
+        };
+        let mut data = site.data();
+        let status = match find_server(&data, caller, &id) {
+            Ok(server) => server.status(Instant::now()),
+            Err(response) => return response,
+        };
+        if !matches!(status, "ACTIVE" | "SHUTOFF") {
+            return error(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Cannot 'attach_volume' instance {id} while it is in vm_state {}",
+                    status.to_lowercase()
+                ),
+            );
+        }
+        let taken = data
+            .volumes
+            .iter()
+            .filter(|v| v.attachment.as_ref().is_some_and(|a| a.server_id == id))
+            .count();
+        let now = Instant::now();
+        let Some(volume) = data
+            .volumes
+            .iter_mut()
+            .find(|v| v.id == volume_id && (caller.is_admin || v.project_id == caller.project_id))
+        else {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("Volume {volume_id} could not be found."),
+            );
+        };
+        if volume.status(now) != "available" {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid volume: volume {volume_id} status must be available, but current status is: {}", volume.status(now)),
+            );
+        }
+        volume.attachment = Some(super::cinder::Attachment {
+            id: uuid::Uuid::new_v4().to_string(),
+            server_id: id.clone(),
+            // vda is the root disk.
+            device: format!("/dev/vd{}", char::from(b'b' + taken.min(24) as u8)),
+            at: time::OffsetDateTime::now_utc(),
+        });
+        let body = json!({"volumeAttachment": attachment_json(&id, volume)});
+        Json(body).into_response()
+    })
+}
+
+async fn detach_volume(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    let volume_id = params.get("volume").cloned().unwrap_or_default();
+    compute(&site, &headers, |caller, _| {
+        let mut data = site.data();
+        if let Err(response) = find_server(&data, caller, &id) {
+            return response;
+        }
+        match data
+            .volumes
+            .iter_mut()
+            .find(|v| v.id == volume_id && v.attachment.as_ref().is_some_and(|a| a.server_id == id))
+        {
+            Some(volume) => {
+                volume.attachment = None;
+                StatusCode::ACCEPTED.into_response()
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                &format!("volume_id not found: {volume_id}"),
+            ),
+        }
     })
 }
 

@@ -20,6 +20,9 @@ pub struct Profile {
     /// real-services lane's sites, only provider networks can be created, and a network
     /// without provider attributes gets `503 NoNetworkAvailable`.
     pub tenant_networks: bool,
+    /// Whether Nova's compute driver keeps a console log (`os-getConsoleOutput`); where
+    /// it does not, as with some bare-metal drivers, Nova answers 501.
+    pub console_log: bool,
 }
 
 /// Releases in a mixed fleet; `mixed` cycles through them so capability discovery matters.
@@ -33,6 +36,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_neutron: true,
             auto_allocation: true,
             tenant_networks: true,
+            console_log: true,
         },
     ),
     (
@@ -44,6 +48,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_neutron: true,
             auto_allocation: true,
             tenant_networks: true,
+            console_log: true,
         },
     ),
     (
@@ -55,6 +60,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_neutron: true,
             auto_allocation: false,
             tenant_networks: true,
+            console_log: true,
         },
     ),
     (
@@ -66,6 +72,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_neutron: true,
             auto_allocation: false,
             tenant_networks: false,
+            console_log: false,
         },
     ),
     (
@@ -77,6 +84,7 @@ pub const PROFILES: &[(&str, Profile)] = &[
             has_neutron: false,
             auto_allocation: false,
             tenant_networks: false,
+            console_log: true,
         },
     ),
 ];
@@ -175,9 +183,31 @@ pub struct Server {
     pub created_at: Instant,
     pub updated: time::OffsetDateTime,
     pub power: PowerIntent,
+    /// What was done to the server, oldest first: Nova's instance actions.
+    pub actions: Vec<InstanceAction>,
     /// `BUILD` until the build delay has passed; the state is derived on read, so a
     /// thousand building servers cost no timers.
     pub build_done_at: Instant,
+}
+
+/// One of Nova's instance actions (`create`, `stop`, `start`, `reboot`).
+#[derive(Debug, Clone)]
+pub struct InstanceAction {
+    pub action: &'static str,
+    pub request_id: String,
+    pub user_id: String,
+    pub at: time::OffsetDateTime,
+}
+
+impl InstanceAction {
+    pub fn new(action: &'static str, user_id: &str) -> Self {
+        InstanceAction {
+            action,
+            request_id: format!("req-{}", uuid::Uuid::new_v4()),
+            user_id: user_id.to_owned(),
+            at: time::OffsetDateTime::now_utc(),
+        }
+    }
 }
 
 /// What Nova keeps of a deleted server, so that `changes-since` can report the deletion.
@@ -527,6 +557,7 @@ impl SimSite {
                 created_at: Instant::now(),
                 updated: now,
                 power: PowerIntent::Running,
+                actions: vec![InstanceAction::new("create", &user_id)],
                 build_done_at: Instant::now(),
             });
         }

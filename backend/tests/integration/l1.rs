@@ -796,8 +796,148 @@ async fn quotas_are_shown_and_updated_per_project_and_enforced() {
             .is_some_and(|m| m.contains("Quota exceeded for instances")),
         "{body}"
     );
+    // Beside each limit, what the project uses of it, from each service's detailed form.
+    let (status, quotas) = call(&app, Method::GET, "site-001/quotas/admin", None).await;
+    assert_eq!(status, 200, "{quotas}");
+    assert_eq!(quotas["project_name"], "admin", "{quotas}");
+    assert_eq!(
+        (
+            quotas["usage"]["compute"]["instances"].as_i64(),
+            quotas["usage"]["compute"]["cores"].as_i64(),
+            quotas["compute"]["instances"].as_i64(),
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{quotas}"
+    );
+    assert!(
+        quotas["usage"]["network"]["port"].as_i64() >= Some(1)
+            && quotas["usage"]["volume"]["volumes"] == 0,
+        "{quotas}"
+    );
     let (status, body) = call(&app, Method::GET, "site-001/quotas/no-such-project", None).await;
     assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn servers_have_their_events_and_a_console_log_where_the_site_keeps_one() {
+    // site-004's compute driver keeps no console log: Nova answers 501 there.
+    let (_sim, app) = fleet(4).await;
+    for site in ["site-001", "site-004"] {
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/images"),
+            Some(json!({"name": "img"})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (status, server) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers"),
+            Some(json!({"name": "web-1", "flavor": "m1.tiny", "image": "img", "networks": "none"})),
+        )
+        .await;
+        assert_eq!(status, 202, "{server}");
+        let id = server["id"].as_str().unwrap_or_default().to_owned();
+        let log = format!("{site}/servers/{id}/console-log");
+        if site == "site-001" {
+            // Still building: Nova's 409 is an answer without output, not an error.
+            let (status, body) = call(&app, Method::GET, &log, None).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.get("output").is_none(), "{body}");
+            assert!(
+                body["unavailable"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("not ready")),
+                "{body}"
+            );
+        }
+        eventually(Duration::from_secs(5), "server ACTIVE", || async {
+            let (_, shown) = call(&app, Method::GET, &format!("{site}/servers/{id}"), None).await;
+            (shown["status"] == "ACTIVE").then_some(())
+        })
+        .await;
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            &format!("{site}/servers/{id}/action"),
+            Some(json!({"action": "stop"})),
+        )
+        .await;
+        assert_eq!(status, 202);
+        let (status, events) = call(
+            &app,
+            Method::GET,
+            &format!("{site}/servers/{id}/events"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{events}");
+        let actions: Vec<&str> = events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert_eq!(actions, ["stop", "create"], "newest first: {events}");
+        let first = &events["items"][0];
+        assert!(
+            first["request_id"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("req-"))
+                && first["user_id"].is_string()
+                && first["start_time"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with('Z')),
+            "{events}"
+        );
+        let (status, body) = call(&app, Method::GET, &log, None).await;
+        assert_eq!(status, 200, "{body}");
+        if site == "site-001" {
+            assert!(
+                body["output"]
+                    .as_str()
+                    .is_some_and(|o| o.ends_with("web-1 login: ")),
+                "{body}"
+            );
+            let (_, tail) = call(&app, Method::GET, &format!("{log}?lines=1"), None).await;
+            assert_eq!(tail["output"], "web-1 login: ", "{tail}");
+        } else {
+            assert_eq!(
+                body["unavailable"], "The requested functionality is not supported.",
+                "{body}"
+            );
+        }
+    }
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "site-001/servers/00000000-0000-4000-8000-000000000000/console-log",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "site-001/servers/00000000-0000-4000-8000-000000000000/events",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "site-001/servers/x/console-log?lines=0",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
@@ -989,4 +1129,102 @@ async fn the_request_deadline_answers_in_json() {
         (504, Some("request_timeout")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn volumes_attach_to_a_server_show_on_it_and_detach() {
+    let (_sim, app) = fleet(1).await;
+    call(
+        &app,
+        Method::POST,
+        "site-001/images",
+        Some(json!({"name": "img"})),
+    )
+    .await;
+    let (status, server) = call(
+        &app,
+        Method::POST,
+        "site-001/servers",
+        Some(json!({"name": "db-1", "flavor": "m1.tiny", "image": "img", "networks": "none"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{server}");
+    let id = server["id"].as_str().unwrap_or_default().to_owned();
+    let (status, volume) = call(
+        &app,
+        Method::POST,
+        "site-001/volumes",
+        Some(json!({"name": "data-1", "size_gb": 2})),
+    )
+    .await;
+    assert_eq!(status, 202, "{volume}");
+    let volume_id = volume["id"].as_str().unwrap_or_default().to_owned();
+    let status_of = |path: String| {
+        let app = &app;
+        async move { call(app, Method::GET, &path, None).await.1["status"].clone() }
+    };
+    eventually(
+        Duration::from_secs(5),
+        "server ACTIVE, volume available",
+        || async {
+            (status_of(format!("site-001/servers/{id}")).await == "ACTIVE"
+                && status_of(format!("site-001/volumes/{volume_id}")).await == "available")
+                .then_some(())
+        },
+    )
+    .await;
+    let attach = format!("site-001/servers/{id}/volumes");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &attach,
+        Some(json!({"volume": "no-such-volume"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].as_str()),
+        (400, Some("volume")),
+        "{body}"
+    );
+    // By name: the console finds its id.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &attach,
+        Some(json!({"volume": "data-1"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (_, shown) = call(&app, Method::GET, &format!("site-001/servers/{id}"), None).await;
+    assert_eq!(shown["volumes"], json!([volume_id]), "{shown}");
+    assert_eq!(
+        status_of(format!("site-001/volumes/{volume_id}")).await,
+        "in-use"
+    );
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("site-001/volumes/{volume_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "an attached volume is not deleted: {body}");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &attach,
+        Some(json!({"volume": volume_id})),
+    )
+    .await;
+    assert_eq!(status, 400, "attached already: {body}");
+    let (status, body) = call(&app, Method::DELETE, &format!("{attach}/{volume_id}"), None).await;
+    assert_eq!(status, 202, "{body}");
+    let (_, shown) = call(&app, Method::GET, &format!("site-001/servers/{id}"), None).await;
+    assert_eq!(shown["volumes"], json!([]), "{shown}");
+    assert_eq!(
+        status_of(format!("site-001/volumes/{volume_id}")).await,
+        "available"
+    );
+    let (status, _) = call(&app, Method::DELETE, &format!("{attach}/{volume_id}"), None).await;
+    assert_eq!(status, 404, "not attached any more");
 }

@@ -3,6 +3,7 @@
 pub mod badge;
 pub mod confirm;
 pub mod field;
+pub mod meter;
 pub mod pager;
 pub mod progress;
 pub mod tabs;
