@@ -10,8 +10,9 @@ use overcast_api_types::{Me, Role, SiteEvent};
 use crate::api;
 use crate::components::time::Clock;
 use crate::pages::{
-    admin::Admin, job::JobPage, jobs::Jobs, login::Login, new_job::NewJob, overview::Overview,
-    placeholder::Placeholder, resources::Resources, site::SitePage, sites::Sites,
+    admin::Admin, images::Images, job::JobPage, jobs::Jobs, login::Login, new_job::NewJob,
+    overview::Overview, placeholder::Placeholder, resources::Resources, site::SitePage,
+    sites::Sites,
 };
 
 /// The signed-in user, shared with every page.
@@ -56,7 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sites") view=Sites/>
                     <Route path=path!("sites/:name") view=SitePage/>
                     <Route path=path!("resources") view=Resources/>
-                    <Route path=path!("images") view=|| view! { <Placeholder title="Images" about="Images across sites, grouped by content, and copies between sites."/> }/>
+                    <Route path=path!("images") view=Images/>
                     <Route path=path!("jobs") view=Jobs/>
                     <Route path=path!("jobs/new") view=NewJob/>
                     <Route path=path!("jobs/:id") view=JobPage/>
