@@ -253,22 +253,39 @@ pub async fn across_sites(
         path.push_str("&name=");
         path.push_str(&encode_query(name));
     }
+    path.push_str(&sites_query(sites));
+    get(&path).await
+}
+
+/// The query part (`&selector=…` or `&sites=…`, nothing for every site) of a site
+/// selection as a person types it.
+fn sites_query(sites: &str) -> String {
     match crate::format::typed_sites(sites) {
         Some(Targets {
             selector: Some(selector),
             ..
-        }) => {
-            path.push_str("&selector=");
-            path.push_str(&encode_query(&selector));
-        }
+        }) => format!("&selector={}", encode_query(&selector)),
         Some(Targets {
             sites: Some(names), ..
-        }) => {
-            path.push_str("&sites=");
-            path.push_str(&encode_query(&names.join(",")));
-        }
-        _ => {}
+        }) => format!("&sites={}", encode_query(&names.join(","))),
+        _ => String::new(),
     }
+}
+
+/// The image catalog of the selected sites (typed as for [`across_sites`]), one entry per
+/// content. `fresh` asks every site now rather than taking inventory up to 30 s old.
+pub async fn image_catalog(
+    sites: &str,
+    name: &str,
+    fresh: bool,
+) -> Result<overcast_api_types::images::ImageCatalog, ApiError> {
+    let max_age = if fresh { 0 } else { 30_000 };
+    let mut path = format!("/images/catalog?max_age_ms={max_age}");
+    if !name.is_empty() {
+        path.push_str("&name=");
+        path.push_str(&encode_query(name));
+    }
+    path.push_str(&sites_query(sites));
     get(&path).await
 }
 

@@ -11,6 +11,7 @@ use crate::api;
 use crate::components::time::Clock;
 use crate::pages::{
     admin::Admin,
+    images::Images,
     job::JobPage,
     jobs::Jobs,
     login::Login,
@@ -65,7 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sites/:name/servers/:id") view=ServerPage/>
                     <Route path=path!("sites/:name/:tab?") view=SitePage/>
                     <Route path=path!("resources") view=Resources/>
-                    <Route path=path!("images") view=|| view! { <Placeholder title="Images" about="Images across sites, grouped by content, and copies between sites."/> }/>
+                    <Route path=path!("images") view=Images/>
                     <Route path=path!("jobs") view=Jobs/>
                     <Route path=path!("jobs/new") view=NewJob/>
                     <Route path=path!("jobs/:id") view=JobPage/>

@@ -63,7 +63,7 @@ fn task_detail(task: &Task, job: &Job, canary_pending: bool) -> String {
 }
 
 /// Applies one task change to the job shown.
-fn apply(job: &mut Job, event: TaskEvent) {
+pub fn apply(job: &mut Job, event: TaskEvent) {
     job.state = event.job_state;
     job.counts = event.counts;
     match job.tasks.iter_mut().find(|t| t.site == event.task.site) {
@@ -261,7 +261,7 @@ pub fn JobPage() -> impl IntoView {
 }
 
 /// A transfer's bytes, pace and time left: "1.2 MiB of 3.0 MiB · 5.1 MiB/s · 1 s left".
-fn transfer_text(progress: &overcast_api_types::jobs::Progress) -> Option<String> {
+pub fn transfer_text(progress: &overcast_api_types::jobs::Progress) -> Option<String> {
     let overcast_api_types::jobs::Progress::Transfer(t) = progress else {
         return None;
     };

@@ -279,7 +279,7 @@ pub fn Resources() -> impl IntoView {
 
 /// Sites whose answer is not complete, with why ("stale, read 3 min ago").
 #[component]
-fn MissingSites(answer: BTreeMap<String, overcast_api_types::SiteAnswer>) -> impl IntoView {
+pub fn MissingSites(answer: BTreeMap<String, overcast_api_types::SiteAnswer>) -> impl IntoView {
     let missing: Vec<_> = answer
         .into_iter()
         .filter(|(_, a)| !a.status.is_complete())
