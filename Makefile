@@ -11,8 +11,8 @@ WASM_BINDGEN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/wasm-bindgen
 WASM_OPT := frontend/node_modules/.bin/wasm-opt
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/overcast-frontend.wasm
 DIST := frontend/dist
-# Budget of the release WASM before compression, in bytes.
-WASM_BUDGET := 1572864
+# Budget of the release WASM before compression, in bytes (served gzipped: about 40 %).
+WASM_BUDGET := 2097152
 
 VENV := e2e/.venv
 PY_REQUIREMENTS := e2e/openstack/requirements.txt e2e/api/requirements.txt
@@ -41,6 +41,7 @@ frontend: tools ## build the dashboard into frontend/dist
 		--enable-reference-types --enable-multivalue \
 		-o $(DIST).tmp/overcast_frontend_bg.wasm $(DIST).tmp/overcast_frontend_bg.wasm
 	cp frontend/index.html frontend/style.css frontend/boot.js $(DIST).tmp/
+	gzip -9 -k $(DIST).tmp/overcast_frontend_bg.wasm $(DIST).tmp/overcast_frontend.js
 	rm -rf $(DIST) && mv $(DIST).tmp $(DIST)
 	@size=$$(stat -c %s $(DIST)/overcast_frontend_bg.wasm); \
 	echo "dashboard WASM: $$size bytes (budget $(WASM_BUDGET))"; \

@@ -177,6 +177,10 @@ test('the overview tiles show a region or a chosen label, the jobs box leads to 
   await page.getByRole('link', { name: 'All jobs' }).click();
   await page.getByRole('heading', { name: 'Jobs', exact: true }).waitFor();
 
+  // The dashboard's code travels gzipped to a browser that takes it.
+  const wasm = await fetch(`${demo.url}/overcast_frontend_bg.wasm`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(wasm.headers.get('content-encoding'), 'gzip');
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
   await page.goto(`${demo.url}/no/such/page`);
   await page.getByRole('heading', { name: 'Page not found' }).waitFor();
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sites', exact: true }).click();
