@@ -983,24 +983,13 @@ impl JobEngine {
             let execution = async {
                 match &*start.spec {
                     JobSpec::ImageCopy(copy) => {
-                        let engine = self.clone();
-                        let (job_id, site) = (start.job_id.clone(), start.site.clone());
-                        let outcome = self
-                            .images
-                            .copy(&ops, copy, move |sent| {
-                                engine.report_sent(&job_id, &site, sent)
-                            })
-                            .await;
+                        let outcome = self.images.copy(&ops, copy, self.sent_to(&start)).await;
                         let _evicted = self.spool.evict().await;
                         outcome
                     }
                     JobSpec::ServersBoot(boot) => {
-                        let engine = self.clone();
-                        let (job_id, site) = (start.job_id.clone(), start.site.clone());
-                        let outcome = super::boot::boot(&ops, boot, &self.images, move |sent| {
-                            engine.report_sent(&job_id, &site, sent)
-                        })
-                        .await;
+                        let outcome =
+                            super::boot::boot(&ops, boot, &self.images, self.sent_to(&start)).await;
                         let _evicted = self.spool.evict().await;
                         outcome
                     }
@@ -1030,6 +1019,13 @@ impl JobEngine {
     /// given a site's image keeps.
     pub async fn content_of(&self, image: &ImageRef) -> Result<String, String> {
         self.images.content_of(image).await
+    }
+
+    /// What a transfer of this attempt calls with its bytes.
+    fn sent_to(self: &Arc<Self>, start: &Start) -> impl Fn(Sent) + Send + Sync + 'static {
+        let engine = self.clone();
+        let (job_id, site) = (start.job_id.clone(), start.site.clone());
+        move |sent| engine.report_sent(&job_id, &site, sent)
     }
 
     /// A copy's bytes as its task's progress. The bytes change in memory on every chunk;

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, start_sim, TestApp};
-use crate::jobs::job_when;
+use crate::jobs::{job_when, task};
 
 /// An image with `bytes` of data on `site`, made through the site's own API.
 async fn source_image(app: &TestApp, site: &str, name: &str, bytes: usize) -> (String, Vec<u8>) {
@@ -39,11 +39,10 @@ async fn copy(app: &TestApp, site: &str, image_id: &str, targets: Value) -> Valu
     job
 }
 
-fn task<'a>(job: &'a Value, site: &str) -> &'a Value {
-    job["tasks"]
-        .as_array()
-        .and_then(|tasks| tasks.iter().find(|t| t["site"] == site))
-        .unwrap_or_else(|| panic!("no task for {site} in {job}"))
+/// Polls `job` until it is finished, within `within`.
+async fn until_finished(app: &TestApp, job: &Value, within: Duration, what: &str) -> Value {
+    let id = job["id"].as_str().unwrap_or_default();
+    job_when(app, id, within, what, finished).await
 }
 
 fn finished(job: &Value) -> bool {
@@ -124,14 +123,7 @@ async fn an_image_is_copied_to_many_sites_with_its_metadata_and_checked_by_each(
         json!({"sites": ["site-001", "site-003"]}),
     )
     .await;
-    let again = job_when(
-        &app,
-        again["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(20),
-        "the second copy",
-        finished,
-    )
-    .await;
+    let again = until_finished(&app, &again, Duration::from_secs(20), "the second copy").await;
     for site in ["site-001", "site-003"] {
         assert_eq!(
             task(&again, site)["result"]["outcome"],
@@ -168,14 +160,7 @@ async fn a_copy_damaged_on_its_way_is_deleted_and_that_target_fails_alone() {
         json!({"sites": ["site-002", "site-003"]}),
     )
     .await;
-    let done = job_when(
-        &app,
-        job["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(20),
-        "both copies",
-        finished,
-    )
-    .await;
+    let done = until_finished(&app, &job, Duration::from_secs(20), "both copies").await;
     assert_eq!(done["state"], "partially_failed", "{done}");
     assert_eq!(task(&done, "site-002")["result"]["outcome"], "copied");
     let failed = task(&done, "site-003");
@@ -265,14 +250,7 @@ async fn bad_copy_requests_name_the_field_and_start_nothing() {
         json!({"sites": ["site-002"]}),
     )
     .await;
-    let done = job_when(
-        &app,
-        job["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(20),
-        "the copy",
-        finished,
-    )
-    .await;
+    let done = until_finished(&app, &job, Duration::from_secs(20), "the copy").await;
     assert_eq!(done["state"], "failed");
     assert!(
         task(&done, "site-002")["error"]
@@ -351,14 +329,7 @@ async fn the_catalog_groups_every_sites_images_by_content_and_marks_stale_sites(
     app.register_all(&sim).await;
     let (id, _) = source_image(&app, "site-001", "alpine", 64 * 1024).await;
     let job = copy(&app, "site-001", &id, json!({"all": true})).await;
-    let done = job_when(
-        &app,
-        job["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(20),
-        "the copies",
-        finished,
-    )
-    .await;
+    let done = until_finished(&app, &job, Duration::from_secs(20), "the copies").await;
     assert_eq!(done["state"], "succeeded", "{done}");
     // Read once live, so that the inventory holds every site; then site-003 goes dark.
     let (status, live) = app
@@ -407,14 +378,7 @@ async fn servers_boot_on_sites_that_lack_the_image_after_a_verified_copy() {
     let (id, _) = source_image(&app, "site-001", "edge-app", 256 * 1024).await;
     // site-003 holds the same data already, under another name.
     let first = copy(&app, "site-001", &id, json!({"sites": ["site-003"]})).await;
-    job_when(
-        &app,
-        first["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(20),
-        "the first copy",
-        finished,
-    )
-    .await;
+    until_finished(&app, &first, Duration::from_secs(20), "the first copy").await;
 
     let (status, job) = app
         .admin(
@@ -426,14 +390,7 @@ async fn servers_boot_on_sites_that_lack_the_image_after_a_verified_copy() {
         .await;
     assert_eq!(status, 202, "{job}");
     assert_eq!(job["kind"], "servers.boot");
-    let done = job_when(
-        &app,
-        job["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(60),
-        "the boot",
-        finished,
-    )
-    .await;
+    let done = until_finished(&app, &job, Duration::from_secs(60), "the boot").await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(task(&done, "site-002")["result"]["image"], "copied");
     assert_eq!(task(&done, "site-003")["result"]["image"], "present");
@@ -465,14 +422,7 @@ async fn servers_boot_on_sites_that_lack_the_image_after_a_verified_copy() {
         )
         .await;
     assert_eq!(status, 202, "{by_name}");
-    let done = job_when(
-        &app,
-        by_name["id"].as_str().unwrap_or_default(),
-        Duration::from_secs(60),
-        "the boot by name",
-        finished,
-    )
-    .await;
+    let done = until_finished(&app, &by_name, Duration::from_secs(60), "the boot by name").await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(task(&done, "site-001")["result"]["image"], "present");
     assert_eq!(

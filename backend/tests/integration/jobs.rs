@@ -39,7 +39,7 @@ pub async fn job_when(
     .await
 }
 
-fn task<'a>(job: &'a Value, site: &str) -> &'a Value {
+pub fn task<'a>(job: &'a Value, site: &str) -> &'a Value {
     job["tasks"]
         .as_array()
         .and_then(|tasks| tasks.iter().find(|t| t["site"] == site))
