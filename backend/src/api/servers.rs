@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
 use crate::federation::{Kind, Selection};
-use crate::images::catalog::{catalog, SiteImages};
+use crate::images::catalog::{catalog, first_live_copy_named, SiteImages};
 
 /// The inventory may be this old when a name is looked up across sites: the boot checks
 /// each target itself anyway.
@@ -115,19 +115,6 @@ async fn source_named(
             )
         })
         .collect();
-    let found = catalog(sites, Some(name))
-        .items
-        .into_iter()
-        .filter(|entry| entry.sha512.is_some() && entry.names.iter().any(|n| n == name))
-        .find_map(|entry| {
-            entry
-                .sites
-                .into_iter()
-                .find(|s| s.status == "active" && s.stale_since.is_none())
-                .map(|s| ImageRef {
-                    site: s.site,
-                    image_id: s.image_id,
-                })
-        });
+    let found = first_live_copy_named(catalog(sites, Some(name)), name);
     Ok(found)
 }

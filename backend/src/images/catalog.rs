@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use overcast_api_types::images::{CatalogEntry, CatalogSite, ImageCatalog};
+use overcast_api_types::images::{CatalogEntry, CatalogSite, ImageCatalog, ImageRef};
 use overcast_api_types::l1::Image;
 use overcast_api_types::{SiteAnswer, SiteAnswerStatus};
 use serde_json::Value;
@@ -77,6 +77,25 @@ pub fn catalog(sites: BTreeMap<String, SiteImages>, name: Option<&str>) -> Image
         items,
         sites: answers,
     }
+}
+
+/// An active copy, on a site that answered, of a content that carries exactly this name:
+/// where a boot by name copies from when its target has no such image.
+pub fn first_live_copy_named(catalog: ImageCatalog, name: &str) -> Option<ImageRef> {
+    catalog
+        .items
+        .into_iter()
+        .filter(|entry| entry.sha512.is_some() && entry.names.iter().any(|n| n == name))
+        .find_map(|entry| {
+            entry
+                .sites
+                .into_iter()
+                .find(|s| s.status == "active" && s.stale_since.is_none())
+                .map(|s| ImageRef {
+                    site: s.site,
+                    image_id: s.image_id,
+                })
+        })
 }
 
 fn most_common(names: &[String]) -> Option<String> {
