@@ -3,11 +3,13 @@
 use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use overcast_api_types::images::{
     ImageCatalog, ImageCopyRequest, ImagePolicy, ImagePolicyList, NewImagePolicy,
 };
 use overcast_api_types::jobs::{Job, NewJob};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::aggregate::{read_across, AggregateQuery};
@@ -121,12 +123,28 @@ pub async fn show_policy(
     ))
 }
 
-/// Forgets the policy; the copies it made stay where they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletePolicyQuery {
+    #[serde(default)]
+    delete_copies: bool,
+}
+
+/// Forgets the policy: `204`, the copies it made stay where they are; with
+/// `?delete_copies=true`, `202` with the job that removes them.
 pub async fn delete_policy(
     State(state): State<AppState>,
-    _caller: super::auth::Admin,
+    caller: super::auth::Admin,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    state.replication.delete(&id).await.map_err(policy_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    ApiQuery(query): ApiQuery<DeletePolicyQuery>,
+) -> Result<Response, ApiError> {
+    let job = state
+        .replication
+        .delete(&id, query.delete_copies, &caller.username)
+        .await
+        .map_err(policy_error)?;
+    Ok(match job {
+        Some(job) => (StatusCode::ACCEPTED, Json(job)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }

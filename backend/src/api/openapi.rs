@@ -324,8 +324,10 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(201, "ImagePolicy")),
         Route::new("get", "/api/v1/images/policies/{id}", "show_image_policy", "One replication policy with its drift per site")
             .answers(Success::One(200, "ImagePolicy")),
-        Route::new("delete", "/api/v1/images/policies/{id}", "delete_image_policy", "Forget a replication policy; the copies it made stay (admin)")
-            .answers(Success::NoContent),
+        Route::new("delete", "/api/v1/images/policies/{id}", "delete_image_policy", "Forget a replication policy; the copies it made stay unless delete_copies=true (admin)")
+            .query("delete_copies", "true: also remove, from every site of the policy, the copies Overcast made of its image (tagged overcast-copy; other images stay), by a job of kind image.delete_copies answered with 202", Type::Boolean)
+            .answers(Success::NoContent)
+            .also_answers(202, "Job", "The policy is gone and this job removes its copies"),
         Route::new("get", "/api/v1/images/catalog", "image_catalog", "Every selected site's images grouped by content (sha512), with the sites holding each; sites that did not answer show their last-known images marked stale_since (query: sites or selector, name, timeout_ms, max_age_ms)")
             .answers(Success::One(200, "ImageCatalog")),
         Route::new("post", "/api/v1/images/copy", "copy_image", "Copy one site's image to every target site: a job of kind image.copy; the source is read once, each copy is checked by the target's own sha512, a target that already holds the data keeps it")

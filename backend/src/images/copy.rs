@@ -56,6 +56,51 @@ pub struct ImageCopy {
     pub source: ImageRef,
 }
 
+/// `image.delete_copies`'s parameters: the content whose copies go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteCopies {
+    pub sha512: String,
+}
+
+/// Whether a text is a sha512 as Glance writes it: 128 hexadecimal digits.
+pub fn is_sha512(text: &str) -> bool {
+    text.len() == 128 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Removes from one site the copies of this content that Overcast made (tagged
+/// [`COPY_TAG`]), never an image someone uploaded there.
+pub async fn delete_copies(target: &SiteOps, delete: &DeleteCopies) -> Result<Value, Failure> {
+    let sha512 = delete.sha512.to_ascii_lowercase();
+    let mut deleted = Vec::new();
+    let holding = target
+        .images()
+        .await?
+        .into_iter()
+        .filter(|i| i.hash.as_deref() == Some(sha512.as_str()));
+    for image in holding {
+        let record = target.image_record(&image.id).await?;
+        let is_copy = record["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.iter().any(|t| t == COPY_TAG));
+        if !is_copy {
+            continue;
+        }
+        if record["protected"] == true {
+            return Err(Failure::Permanent(format!(
+                "the copy {} is protected: unprotect it on the site to delete it",
+                image.id
+            )));
+        }
+        target.delete_image(&image.id).await?;
+        deleted.push(image.id);
+    }
+    Ok(match deleted.is_empty() {
+        true => json!({"outcome": "absent"}),
+        false => json!({"outcome": "deleted", "ids": deleted}),
+    })
+}
+
 /// Bytes sent to a target so far, of how many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {

@@ -203,12 +203,7 @@ fn progress_of(row: &TaskRow) -> Progress {
     let Some(transfer) = row.transfer else {
         return Progress::Percent(percent);
     };
-    let seconds = transfer.since.elapsed().as_secs_f64();
-    let bytes_per_s = if seconds > 0.0 {
-        (transfer.done as f64 / seconds) as u64
-    } else {
-        0
-    };
+    let bytes_per_s = transfer.bytes_per_s(std::time::Instant::now());
     let eta_s = transfer
         .total
         .filter(|_| bytes_per_s > 0)
@@ -1039,15 +1034,11 @@ impl JobEngine {
         let Some(task) = job.tasks.get_mut(site) else {
             return;
         };
-        let since = task
+        let now = std::time::Instant::now();
+        let transfer = task
             .transfer
-            .filter(|t| t.done <= sent.done)
-            .map_or_else(std::time::Instant::now, |t| t.since);
-        task.transfer = Some(TransferProgress {
-            done: sent.done,
-            total: sent.total,
-            since,
-        });
+            .unwrap_or_else(|| TransferProgress::start(sent.total, now));
+        task.transfer = Some(transfer.advanced(sent.done, sent.total, now));
         // Never 100 before the target has checked what it received.
         let percent = match sent.total.filter(|t| *t > 0) {
             Some(total) => i64::try_from((sent.done.min(total) * 99) / total).unwrap_or(99),

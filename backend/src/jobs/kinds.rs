@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::boot::ServersBoot;
 use crate::federation::Kind;
+use crate::images::copy::{delete_copies, is_sha512, DeleteCopies};
 use crate::images::ImageCopy;
 use crate::openstack::OpenStackError;
 pub use crate::resources::Failure;
@@ -28,6 +29,7 @@ pub enum JobSpec {
     NetworkCreate(NewNetwork),
     ServersDelete(ServersDelete),
     ImageCopy(ImageCopy),
+    ImageDeleteCopies(DeleteCopies),
     ServersBoot(ServersBoot),
 }
 
@@ -67,7 +69,7 @@ impl ServersDelete {
 }
 
 /// Every kind this console runs, for error messages and documentation.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "flavor.create",
     "flavor.delete",
     "project.create",
@@ -77,6 +79,7 @@ pub const KINDS: [&str; 10] = [
     "network.create",
     "servers.delete",
     "image.copy",
+    "image.delete_copies",
     "servers.boot",
 ];
 
@@ -252,6 +255,16 @@ impl JobSpec {
                 );
                 JobSpec::ImageCopy(copy)
             }
+            "image.delete_copies" => {
+                let delete: DeleteCopies = parse(params)?;
+                require(
+                    &mut errors,
+                    is_sha512(&delete.sha512),
+                    "sha512",
+                    "must be 128 hexadecimal digits",
+                );
+                JobSpec::ImageDeleteCopies(delete)
+            }
             "servers.boot" => {
                 let boot: ServersBoot = parse(params)?;
                 require(
@@ -346,7 +359,7 @@ impl JobSpec {
             JobSpec::UserCreate(_) => Some(Kind::Users),
             JobSpec::NetworkCreate(_) => Some(Kind::Networks),
             JobSpec::ServersDelete(_) => Some(Kind::Servers),
-            JobSpec::ImageCopy(_) => Some(Kind::Images),
+            JobSpec::ImageCopy(_) | JobSpec::ImageDeleteCopies(_) => Some(Kind::Images),
             JobSpec::ServersBoot(_) => Some(Kind::Servers),
             JobSpec::QuotaSet(_) | JobSpec::KeypairCreate(_) => None,
         }
@@ -416,6 +429,7 @@ impl JobSpec {
                 Ok(json!({"outcome": "created", "id": ops.create_network(new).await?.id}))
             }
             JobSpec::ServersDelete(delete) => servers_delete(ops, delete, plan).await,
+            JobSpec::ImageDeleteCopies(delete) => delete_copies(ops, delete).await,
         }
     }
 }

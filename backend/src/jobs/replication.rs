@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use overcast_api_types::images::{ImagePolicy, NewImagePolicy, PolicyImage};
-use overcast_api_types::jobs::{NewJob, Targets};
+use overcast_api_types::jobs::{Job, NewJob, Targets};
 use overcast_api_types::FieldError;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{JobEngine, JobError};
 use crate::federation::{FanOut, HealthMonitor, Kind, Selection};
+use crate::images::copy::is_sha512;
 use crate::images::policy::{drift, held_in, source, Held};
 use crate::sites::rfc3339;
 use crate::store::{PolicyRow, Store};
@@ -69,8 +70,7 @@ impl Replication {
         })?;
         let sha512 = match &new.image {
             PolicyImage::Content { sha512 } => {
-                let hex = sha512.len() == 128 && sha512.bytes().all(|b| b.is_ascii_hexdigit());
-                if !hex {
+                if !is_sha512(sha512) {
                     return Err(invalid("image.sha512", "must be 128 hexadecimal digits"));
                 }
                 sha512.to_ascii_lowercase()
@@ -113,13 +113,43 @@ impl Replication {
         Ok(self.view(&row).await)
     }
 
-    /// Forgets the policy; the copies it made stay on their sites.
-    pub async fn delete(&self, id: &str) -> Result<(), JobError> {
+    /// Forgets the policy. The copies it made stay on their sites unless `delete_copies`:
+    /// then a job of kind `image.delete_copies` removes them from every site of the
+    /// policy (the images Overcast did not make stay), and is returned.
+    pub async fn delete(
+        &self,
+        id: &str,
+        delete_copies: bool,
+        by: &str,
+    ) -> Result<Option<Job>, JobError> {
+        let row = self
+            .store
+            .policy(id)
+            .await?
+            .ok_or_else(|| JobError::NotFound(id.into()))?;
+        let sites = match delete_copies {
+            true => self.holdings(&row).await.0,
+            false => Vec::new(),
+        };
         if !self.store.delete_policy(id).await? {
             return Err(JobError::NotFound(id.into()));
         }
         self.running().remove(id);
-        Ok(())
+        tracing::info!(policy = %id, by, delete_copies, "replication policy deleted");
+        if sites.is_empty() {
+            return Ok(None);
+        }
+        let new = NewJob {
+            kind: "image.delete_copies".into(),
+            targets: Targets {
+                sites: Some(sites),
+                ..Default::default()
+            },
+            params: json!({"sha512": row.sha512}),
+            rollout: Default::default(),
+            ttl_s: None,
+        };
+        Ok(Some(self.jobs.create(new, by).await?))
     }
 
     pub async fn run(self: Arc<Self>) {

@@ -322,7 +322,8 @@ async fn serve(listener: TcpListener, context: Arc<SimContext>) {
                     let router = router.clone();
                     let context = context.clone();
                     async move {
-                        let path = request.uri().path();
+                        let path_owned = request.uri().path().to_owned();
+                        let path = path_owned.as_str();
                         let service = path
                             .trim_start_matches('/')
                             .split('/')
@@ -341,6 +342,16 @@ async fn serve(listener: TcpListener, context: Arc<SimContext>) {
                             ));
                         }
                         let response = router.oneshot(request.map(axum::body::Body::new)).await;
+                        // An answer made while the site went down never reaches its client.
+                        let gone = site_of(path_owned.as_str())
+                            .and_then(|name| context.sites.get(name))
+                            .is_some_and(|site| site.fault().is_down(context.started.elapsed()));
+                        if gone {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionReset,
+                                "site went down",
+                            ));
+                        }
                         response.map_err(|never| match never {})
                     }
                 },
@@ -413,46 +424,78 @@ async fn site_faults(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let bandwidth = match site.fault() {
-        Fault::Bandwidth { bytes_per_s } => Some(bytes_per_s),
-        _ => None,
-    };
-    request.extensions_mut().insert(site);
-    // A slow link is slow both ways: uploads trickle in as downloads trickle out.
-    if let Some(bytes_per_s) = bandwidth {
-        request = request.map(|body| paced(body, bytes_per_s));
-    }
+    request.extensions_mut().insert(site.clone());
+    // The link's state applies to bodies in flight too: a site that goes dark or slow
+    // mid-transfer breaks or slows the transfer, as a real network would.
+    let started = context.started;
+    let inbound = site.clone();
+    let request = request.map(|body| over_link(body, inbound, started));
     let response = next.run(request).await;
-    match bandwidth {
-        Some(bytes_per_s) => response.map(|body| paced(body, bytes_per_s)),
-        None => response,
-    }
+    response.map(|body| over_link(body, site, started))
 }
 
-/// Re-emits a body in chunks paced to `bytes_per_s`.
-fn paced(body: axum::body::Body, bytes_per_s: u64) -> axum::body::Body {
+/// Bodies up to this size pass whole, as one write, unless the link is slow: wrapping
+/// them would only lose their `Content-Length`.
+const WHOLE_BODY: u64 = 64 * 1024;
+
+/// How long a blackholed body waits between looks at whether its link is back.
+const BLACKHOLE_POLL: Duration = Duration::from_millis(50);
+
+/// Re-emits a body as the site's link carries it at each moment: unchanged when up,
+/// broken off when the site goes down, stalled while it is blackholed, and in pieces
+/// paced to the rate of a bandwidth limit.
+fn over_link(body: axum::body::Body, site: Arc<SimSite>, started: Instant) -> axum::body::Body {
+    use axum::body::HttpBody as _;
     use futures::StreamExt;
-    let chunk = usize::try_from((bytes_per_s / 10).max(1)).unwrap_or(1024);
+    let small = body.size_hint().exact().is_some_and(|n| n <= WHOLE_BODY);
+    if small && !matches!(site.fault(), Fault::Bandwidth { .. }) {
+        return body;
+    }
+    let carrier = site.clone();
     let stream = body.into_data_stream().flat_map(move |piece| {
-        let pieces: Vec<Result<bytes::Bytes, axum::Error>> = match piece {
-            Ok(bytes) => bytes
-                .chunks(chunk)
-                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
-                .collect(),
-            Err(e) => vec![Err(e)],
+        let bytes_per_s = match site.fault() {
+            Fault::Bandwidth { bytes_per_s } => Some(bytes_per_s),
+            _ => None,
+        };
+        let pieces: Vec<Result<bytes::Bytes, axum::Error>> = match (piece, bytes_per_s) {
+            (Ok(bytes), Some(rate)) => {
+                let chunk = usize::try_from((rate / 10).max(1)).unwrap_or(1024);
+                (0..bytes.len())
+                    .step_by(chunk)
+                    .map(|at| Ok(bytes.slice(at..bytes.len().min(at + chunk))))
+                    .collect()
+            }
+            (piece, _) => vec![piece],
         };
         futures::stream::iter(pieces)
     });
-    // Each piece waits as long as its bytes take at this rate, whatever its size.
-    let paced = stream.then(move |piece| async move {
-        let bytes = piece.as_ref().map_or(0, |b| b.len() as u64);
-        tokio::time::sleep(Duration::from_micros(
-            bytes * 1_000_000 / bytes_per_s.max(1),
-        ))
-        .await;
-        piece
+    let carried = stream.then(move |piece| {
+        let site = carrier.clone();
+        async move {
+            loop {
+                match site.fault() {
+                    Fault::Blackhole => tokio::time::sleep(BLACKHOLE_POLL).await,
+                    fault if fault.is_down(started.elapsed()) => {
+                        return Err(axum::Error::new(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "the site went down mid-transfer",
+                        )))
+                    }
+                    Fault::Bandwidth { bytes_per_s } => {
+                        // Each piece waits as long as its bytes take at this rate.
+                        let bytes = piece.as_ref().map_or(0, |b| b.len() as u64);
+                        tokio::time::sleep(Duration::from_micros(
+                            bytes * 1_000_000 / bytes_per_s.max(1),
+                        ))
+                        .await;
+                        return piece;
+                    }
+                    _ => return piece,
+                }
+            }
+        }
     });
-    axum::body::Body::from_stream(paced)
+    axum::body::Body::from_stream(carried)
 }
 
 async fn list_sites(State(context): State<Arc<SimContext>>) -> Json<serde_json::Value> {

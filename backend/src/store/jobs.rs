@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
@@ -42,12 +44,62 @@ pub struct TaskRow {
     pub transfer: Option<TransferProgress>,
 }
 
-/// Where a transfer to one site is, and since when it runs.
+/// Where a transfer to one site is, and how fast it went lately.
 #[derive(Debug, Clone, Copy)]
 pub struct TransferProgress {
     pub done: u64,
     pub total: Option<u64>,
-    pub since: std::time::Instant,
+    /// Where the transfer was at most two windows ago and at least one, for its pace.
+    older: Mark,
+    newer: Mark,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    at: Instant,
+    done: u64,
+}
+
+/// The pace is what went in the last 5 to 10 s: the first megabytes fill socket buffers
+/// at memory speed, so an average since the start says a slow link is fast for minutes.
+const PACE_WINDOW: Duration = Duration::from_secs(5);
+
+impl TransferProgress {
+    pub fn start(total: Option<u64>, now: Instant) -> Self {
+        let mark = Mark { at: now, done: 0 };
+        TransferProgress {
+            done: 0,
+            total,
+            older: mark,
+            newer: mark,
+        }
+    }
+
+    /// The transfer at `done` bytes; a count that went back (a restarted upload) starts over.
+    pub fn advanced(self, done: u64, total: Option<u64>, now: Instant) -> Self {
+        if done < self.done {
+            return TransferProgress::start(total, now).advanced(done, total, now);
+        }
+        let mut next = TransferProgress {
+            done,
+            total,
+            ..self
+        };
+        if now.saturating_duration_since(next.newer.at) >= PACE_WINDOW {
+            next.older = next.newer;
+            next.newer = Mark { at: now, done };
+        }
+        next
+    }
+
+    /// Bytes per second over the last window, falling while nothing moves.
+    pub fn bytes_per_s(&self, now: Instant) -> u64 {
+        let seconds = now.saturating_duration_since(self.older.at).as_secs_f64();
+        if seconds < 0.001 {
+            return 0;
+        }
+        ((self.done - self.older.done) as f64 / seconds) as u64
+    }
 }
 
 const JOB_COLUMNS: &str =
@@ -201,5 +253,39 @@ impl Store {
             counts.extend(rows);
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn the_pace_forgets_the_burst_that_filled_the_buffers() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // 8 MiB into socket buffers in the first second, then 1 MiB/s over the link.
+        let mut transfer =
+            TransferProgress::start(Some(100 * MIB), t0).advanced(8 * MIB, Some(100 * MIB), at(1));
+        for s in 2..=20 {
+            transfer = transfer.advanced((7 + s) * MIB, Some(100 * MIB), at(s));
+        }
+        let pace = transfer.bytes_per_s(at(20));
+        assert!((MIB * 9 / 10..=MIB * 11 / 10).contains(&pace), "{pace}");
+        // Nothing moves for 10 s: the pace falls.
+        assert!(transfer.bytes_per_s(at(30)) < pace / 2);
+    }
+
+    #[test]
+    fn a_restarted_transfer_starts_its_pace_over() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let transfer = TransferProgress::start(None, t0)
+            .advanced(50 * MIB, None, at(10))
+            .advanced(MIB, None, at(11));
+        assert_eq!(transfer.done, MIB);
+        assert_eq!(transfer.bytes_per_s(at(12)), MIB);
     }
 }

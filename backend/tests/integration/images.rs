@@ -323,6 +323,95 @@ async fn a_slow_target_holds_no_other_back_and_shows_its_bytes_as_they_go() {
 }
 
 #[tokio::test]
+async fn targets_that_go_dark_or_silent_mid_copy_are_retried_alone_and_complete_later() {
+    let sim = start_sim(5).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    // Larger than the socket buffers on the way, so the slow copies are still moving
+    // when their sites fail.
+    let size = 16 * 1024 * 1024;
+    let (id, data) = source_image(&app, "site-001", "rocky-9", size).await;
+    let slow = |bytes_per_s| Fault::Bandwidth { bytes_per_s };
+    sim.set_fault("site-003", slow(1024 * 1024));
+    sim.set_fault("site-004", slow(1024 * 1024));
+    // site-005 stays on a 4 MiB/s link throughout.
+    sim.set_fault("site-005", slow(4 * 1024 * 1024));
+    let job = copy(
+        &app,
+        "site-001",
+        &id,
+        json!({"sites": ["site-002", "site-003", "site-004", "site-005"]}),
+    )
+    .await;
+    let id_of_job = job["id"].as_str().unwrap_or_default().to_owned();
+    let moving = |job: &Value, site: &str| {
+        task(job, site)["state"] == "running"
+            && task(job, site)["progress"]["bytes_done"]
+                .as_u64()
+                .is_some_and(|done| done > 0 && done < size as u64)
+    };
+    job_when(
+        &app,
+        &id_of_job,
+        Duration::from_secs(20),
+        "both slow copies under way",
+        |job| moving(job, "site-003") && moving(job, "site-004"),
+    )
+    .await;
+    // site-003's host goes down (connections refused, the upload broken off); site-004
+    // stops answering (the upload stalls, nothing is refused).
+    sim.set_fault("site-003", Fault::Down);
+    sim.set_fault("site-004", Fault::Blackhole);
+    let waiting = job_when(
+        &app,
+        &id_of_job,
+        Duration::from_secs(40),
+        "the dark targets waiting, the others done",
+        |job| {
+            ["site-002", "site-005"]
+                .iter()
+                .all(|s| task(job, s)["state"] == "succeeded")
+                && ["site-003", "site-004"]
+                    .iter()
+                    .all(|s| task(job, s)["state"] == "waiting_for_site")
+        },
+    )
+    .await;
+    assert_eq!(waiting["state"], "running", "{waiting}");
+    for site in ["site-003", "site-004"] {
+        assert!(
+            task(&waiting, site)["error"].is_string(),
+            "{site} says why it waits: {waiting}"
+        );
+    }
+    sim.set_fault("site-003", Fault::Up);
+    sim.set_fault("site-004", Fault::Up);
+    let done = until_finished(&app, &job, Duration::from_secs(60), "the late copies").await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    let source = app.behind_the_consoles_back("site-001").await;
+    let hash = source.image_record(&id).await.unwrap_or_default()["os_hash_value"].clone();
+    for site in ["site-002", "site-003", "site-004", "site-005"] {
+        assert_eq!(task(&done, site)["result"]["bytes"], data.len(), "{site}");
+        // One copy each, whole: what the broken uploads left was removed before the retry.
+        let ops = app.behind_the_consoles_back(site).await;
+        let copies: Vec<_> = ops
+            .images()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| i.name.as_deref() == Some("rocky-9"))
+            .collect();
+        assert_eq!(copies.len(), 1, "{site}: {copies:?}");
+        assert_eq!(copies[0].status, "active", "{site}");
+        assert_eq!(copies[0].hash.as_deref(), hash.as_str(), "{site}");
+    }
+    // The retries read the spool, not the source again.
+    let source_site = sim.site("site-001").unwrap_or_else(|| panic!("site-001"));
+    assert_eq!(source_site.image_downloads.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn the_catalog_groups_every_sites_images_by_content_and_marks_stale_sites() {
     let sim = start_sim(3).await;
     let app = spawn_app().await;
@@ -576,6 +665,48 @@ async fn a_replication_policy_reaches_sites_that_join_or_come_back_and_shows_its
         .unwrap_or_default()
         .iter()
         .any(|i| i.name.as_deref() == Some("golden")));
+
+    // Asked to, deleting a policy removes the copies it made, and only those.
+    let sha512 = settled["sha512"].clone();
+    let (status, again) = app
+        .admin(
+            Method::POST,
+            "/api/v1/images/policies",
+            Some(json!({"image": {"sha512": sha512}, "targets": {"all": true}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    let path = format!(
+        "/api/v1/images/policies/{}",
+        again["id"].as_str().unwrap_or_default()
+    );
+    let (status, refused) = app
+        .admin(Method::DELETE, &format!("{path}?delete_images=true"), None)
+        .await;
+    assert_eq!(status, 400, "an unknown option is refused: {refused}");
+    let (status, job) = app
+        .admin(Method::DELETE, &format!("{path}?delete_copies=true"), None)
+        .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "image.delete_copies");
+    let done = until_finished(&app, &job, Duration::from_secs(30), "the copies' removal").await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        task(&done, "site-001")["result"]["outcome"],
+        "absent",
+        "the original is no copy"
+    );
+    for site in ["site-001", "site-002", "site-003", "site-004"] {
+        let ops = app.behind_the_consoles_back(site).await;
+        let golden = ops
+            .images()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| i.name.as_deref() == Some("golden"))
+            .count();
+        assert_eq!(golden, usize::from(site == "site-001"), "{site}");
+    }
 
     for (body, field) in [
         (
