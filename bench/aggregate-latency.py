@@ -63,7 +63,7 @@ def main():
     sim = subprocess.Popen([BIN, "sim", "--sites", str(args.sites), "--listen", "127.0.0.1:0", "--clouds-yaml", clouds,
                             "--latency", str(args.latency), "--jitter", str(args.jitter), *faults],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    env = dict(os.environ, OVERCAST_ADMIN_PASSWORD="bench", RUST_LOG="warn")
+    env = dict(os.environ, OVERCAST_ADMIN_PASSWORD="bench-password", RUST_LOG="warn")
     console = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:18481", "--data-dir", os.path.join(work, "data"),
                                 "--request-timeout-s", "600"], env=env, stderr=subprocess.DEVNULL)
     base = "http://127.0.0.1:18481"
@@ -75,7 +75,7 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        token = call(f"{base}/api/v1/auth/login", data=json.dumps({"username": "admin", "password": "bench"}).encode())["access_token"]
+        token = call(f"{base}/api/v1/auth/login", data=json.dumps({"username": "admin", "password": "bench-password"}).encode())["access_token"]
         with open(clouds, "rb") as f:
             report = call(f"{base}/api/v1/sites/import", token, f.read(), "application/yaml")
         assert len(report["created"]) == args.sites, report

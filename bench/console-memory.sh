@@ -10,14 +10,14 @@ bin="$(dirname "$0")/../target/release/overcast"
 work=$(mktemp -d)
 "$bin" sim --sites "$n" --listen 127.0.0.1:0 --clouds-yaml "$work/clouds.yaml" > "$work/sim.out" 2>/dev/null &
 sim=$!
-OVERCAST_ADMIN_PASSWORD=bench "$bin" serve --listen 127.0.0.1:18480 --data-dir "$work/data" --request-timeout-s 600 2> "$work/console.log" &
+OVERCAST_ADMIN_PASSWORD=bench-password "$bin" serve --listen 127.0.0.1:18480 --data-dir "$work/data" --request-timeout-s 600 2> "$work/console.log" &
 console=$!
 trap 'kill $sim $console 2>/dev/null' EXIT
 until curl -sf http://127.0.0.1:18480/readyz > /dev/null; do sleep 0.1; done
 until [ -s "$work/clouds.yaml" ]; do sleep 0.1; done
 idle=$(awk '/VmRSS/ {print $2}' /proc/$console/status)
 token=$(curl -s -X POST http://127.0.0.1:18480/api/v1/auth/login -H 'content-type: application/json' \
-  -d '{"username":"admin","password":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  -d '{"username":"admin","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 start=$(date +%s.%N)
 curl -s -X POST "http://127.0.0.1:18480/api/v1/sites/import" -H "authorization: Bearer $token" \
   -H 'content-type: application/yaml' --data-binary @"$work/clouds.yaml" \

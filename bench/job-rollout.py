@@ -40,7 +40,7 @@ def main():
     clouds = os.path.join(work, "clouds.yaml")
     sim = subprocess.Popen([BIN, "sim", "--sites", str(args.sites), "--listen", "127.0.0.1:0", "--clouds-yaml", clouds,
                             "--latency", str(args.latency)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    env = dict(os.environ, OVERCAST_ADMIN_PASSWORD="bench", RUST_LOG="warn")
+    env = dict(os.environ, OVERCAST_ADMIN_PASSWORD="bench-password", RUST_LOG="warn")
     console = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:18482", "--data-dir", os.path.join(work, "data"),
                                 "--request-timeout-s", "600"], env=env, stderr=subprocess.DEVNULL)
     base = "http://127.0.0.1:18482"
@@ -52,7 +52,7 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        token = call(f"{base}/api/v1/auth/login", body={"username": "admin", "password": "bench"})["access_token"]
+        token = call(f"{base}/api/v1/auth/login", body={"username": "admin", "password": "bench-password"})["access_token"]
         with open(clouds, "rb") as f:
             report = call(f"{base}/api/v1/sites/import", token, f.read(), "application/yaml")
         assert len(report["created"]) == args.sites, report

@@ -1573,3 +1573,115 @@ pub mod images {
         pub ttl_s: Option<u64>,
     }
 }
+
+pub mod metrics {
+    //! Figures collected from every site over time: `GET /api/v1/metrics/summary` and
+    //! `GET /api/v1/metrics/series`.
+
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    /// The figures Overcast collects from each site, with their units in their names.
+    /// `capacity_*` is what Placement lets be allocated (`(total - reserved) ×
+    /// allocation_ratio` over the site's resource providers), `used_*` what is allocated.
+    pub const METRICS: &[&str] = &[
+        "capacity_vcpus",
+        "used_vcpus",
+        "capacity_ram_mb",
+        "used_ram_mb",
+        "capacity_disk_gb",
+        "used_disk_gb",
+        "servers_total",
+        "servers_active",
+        "servers_shutoff",
+        "servers_error",
+        "servers_other",
+        "images_count",
+        "images_bytes",
+        "volumes_count",
+        "volumes_gb",
+        "api_latency_ms",
+        "site_up",
+    ];
+
+    /// `GET /api/v1/metrics/summary`: the latest figures of every selected site, their
+    /// totals, and the totals per value of a label (`group_by`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct MetricsSummary {
+        /// Sums over the sites whose figures are fresh; a site with a gap adds nothing
+        /// and is counted in `sites_missing`.
+        pub totals: BTreeMap<String, f64>,
+        pub sites_reporting: usize,
+        pub sites_missing: usize,
+        /// Per value of the `group_by` label (`(none)` for sites without it).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub groups: Vec<MetricsGroup>,
+        pub sites: Vec<SiteMetrics>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct MetricsGroup {
+        pub label: String,
+        pub value: String,
+        pub totals: BTreeMap<String, f64>,
+        pub sites_reporting: usize,
+        pub sites_missing: usize,
+    }
+
+    /// One site's latest collection: its figures, or the gap and why.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct SiteMetrics {
+        pub site: String,
+        /// When the figures were read (RFC 3339); none if the site was never read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub collected_at: Option<String>,
+        /// Whether the figures are from the last collection round (not older than two
+        /// collection intervals).
+        pub fresh: bool,
+        /// Why the last attempt gave no figures, if it gave none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub gap: Option<String>,
+        pub values: BTreeMap<String, f64>,
+    }
+
+    /// `GET /api/v1/metrics/series`: one metric over time, aggregated across sites.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct MetricSeries {
+        pub metric: String,
+        /// `sum`, `avg`, `max` or `min` across sites.
+        pub agg: String,
+        /// Unix seconds.
+        pub from: i64,
+        pub to: i64,
+        /// Seconds between points.
+        pub step: i64,
+        /// The stored resolution the points come from: `raw`, `1m` or `1h`.
+        pub resolution: String,
+        pub series: Vec<SeriesLine>,
+    }
+
+    /// The points of one group (`all` without `group_by`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct SeriesLine {
+        pub group: String,
+        /// Sites in the group.
+        pub sites: usize,
+        pub points: Vec<SeriesPoint>,
+    }
+
+    /// A point: `value` is null where no site of the group had a sample (a gap, drawn
+    /// as a gap); `sites` says how many contributed.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct SeriesPoint {
+        pub t: i64,
+        pub value: Option<f64>,
+        pub sites: usize,
+    }
+}

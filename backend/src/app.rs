@@ -110,7 +110,16 @@ impl Application {
             health.clone(),
             jobs.clone(),
         );
+        let metrics = crate::metrics::Metrics::new(
+            store.clone(),
+            sites.clone(),
+            sessions.clone(),
+            health.clone(),
+            fan_out.clone(),
+            settings.metrics.clone(),
+        );
         let state = AppState {
+            metrics,
             replication,
             fan_out,
             jobs,
@@ -159,6 +168,7 @@ impl Application {
         let refresher = tokio::spawn(self.state.fan_out.clone().run_refresher());
         let scheduler = tokio::spawn(self.state.jobs.clone().run());
         let replication = tokio::spawn(self.state.replication.clone().run());
+        let collector = tokio::spawn(self.state.metrics.clone().run());
         let site_audit = tokio::spawn(audit_site_changes(
             self.state.health.clone(),
             self.state.audit.clone(),
@@ -185,6 +195,7 @@ impl Application {
         refresher.abort();
         scheduler.abort();
         replication.abort();
+        collector.abort();
         site_audit.abort();
         served.context("server error")?;
         tracing::info!("console stopped");

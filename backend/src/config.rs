@@ -65,6 +65,18 @@ pub struct ServeArgs {
     /// `127.0.0.1,10.0.0.0/8` [default: none: the connection's address is the client's].
     #[arg(long, env = "OVERCAST_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds between two collections of a site's metrics [default: 60].
+    #[arg(long, env = "OVERCAST_METRICS_INTERVAL_S")]
+    pub metrics_interval_s: Option<u64>,
+    /// Hours raw metric samples are kept [default: 48].
+    #[arg(long, env = "OVERCAST_METRICS_RAW_HOURS")]
+    pub metrics_raw_hours: Option<u64>,
+    /// Days per-minute metric averages are kept [default: 14].
+    #[arg(long, env = "OVERCAST_METRICS_MINUTE_DAYS")]
+    pub metrics_minute_days: Option<u64>,
+    /// Days hourly metric averages are kept [default: 400].
+    #[arg(long, env = "OVERCAST_METRICS_HOUR_DAYS")]
+    pub metrics_hour_days: Option<u64>,
 }
 
 /// The same keys as [`ServeArgs`], read from the TOML file.
@@ -83,6 +95,10 @@ struct FileSettings {
     token_ttl_s: Option<u64>,
     request_timeout_s: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    metrics_interval_s: Option<u64>,
+    metrics_raw_hours: Option<u64>,
+    metrics_minute_days: Option<u64>,
+    metrics_hour_days: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +132,7 @@ pub struct Settings {
     pub token_ttl: Duration,
     pub request_timeout: Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// Secrets stay out of logs even when the whole settings struct is printed.
@@ -135,6 +152,7 @@ impl fmt::Debug for Settings {
             .field("token_ttl", &self.token_ttl)
             .field("request_timeout", &self.request_timeout)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -188,6 +206,41 @@ impl Settings {
                 reason: "must start with sqlite:// or postgres://".into(),
             });
         }
+        let positive = |name: &'static str, value: u64| {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(value)
+        };
+        let metrics = crate::metrics::MetricsConfig {
+            interval: Duration::from_secs(positive(
+                "metrics_interval_s",
+                pick(args.metrics_interval_s, file.metrics_interval_s, || 60),
+            )?),
+            raw_retention: Duration::from_secs(
+                3600 * positive(
+                    "metrics_raw_hours",
+                    pick(args.metrics_raw_hours, file.metrics_raw_hours, || 48),
+                )?,
+            ),
+            minute_retention: Duration::from_secs(
+                86_400
+                    * positive(
+                        "metrics_minute_days",
+                        pick(args.metrics_minute_days, file.metrics_minute_days, || 14),
+                    )?,
+            ),
+            hour_retention: Duration::from_secs(
+                86_400
+                    * positive(
+                        "metrics_hour_days",
+                        pick(args.metrics_hour_days, file.metrics_hour_days, || 400),
+                    )?,
+            ),
+        };
         let trusted_proxies = args
             .trusted_proxies
             .clone()
@@ -197,6 +250,7 @@ impl Settings {
             .map(|text| parse_network(text))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Settings {
+            metrics,
             trusted_proxies,
             listen: pick(args.listen, file.listen, || {
                 SocketAddr::from(([127, 0, 0, 1], 8080))

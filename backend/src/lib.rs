@@ -15,6 +15,7 @@ pub mod demo;
 pub mod federation;
 pub mod images;
 pub mod jobs;
+pub mod metrics;
 pub mod openstack;
 pub mod resources;
 pub mod secrets;

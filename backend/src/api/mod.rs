@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod images;
 mod jobs;
+mod metrics;
 mod openapi;
 mod servers;
 mod site_resources;
@@ -51,6 +52,7 @@ pub struct AppState {
     pub fan_out: FanOut,
     pub jobs: Arc<JobEngine>,
     pub replication: Arc<crate::jobs::Replication>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Cancelled when the console begins to shut down: endless responses (event
@@ -95,6 +97,8 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/openapi.json", get(openapi::serve)),
         ("/{resource}", get(aggregate::list)),
         ("/inventory/summary", get(aggregate::inventory_summary)),
+        ("/metrics/summary", get(metrics::summary)),
+        ("/metrics/series", get(metrics::series)),
         ("/images/copy", post(images::copy)),
         ("/images/catalog", get(images::catalog)),
         (

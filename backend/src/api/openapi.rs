@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::{access, images, jobs, l1};
+use overcast_api_types::{access, images, jobs, l1, metrics};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport,
     InventorySummary, LoginRequest, LoginResponse, Me, NewSite, Role, Site, SiteAnswer,
@@ -102,6 +102,12 @@ use super::site_resources::Resource;
         images::ImagePolicyList,
         images::CatalogEntry,
         images::CatalogSite,
+        metrics::MetricsSummary,
+        metrics::MetricsGroup,
+        metrics::SiteMetrics,
+        metrics::MetricSeries,
+        metrics::SeriesLine,
+        metrics::SeriesPoint,
         jobs::Task,
         jobs::Progress,
         jobs::Transfer,
@@ -312,6 +318,10 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "Image")),
         Route::new("get", "/api/v1/sites/{site}/images/{id}/file", "download_image_data", "Stream image data from the site")
             .answers(Success::Bytes),
+        Route::new("get", "/api/v1/metrics/summary", "metrics_summary", "The latest collected figures of every selected site (query: sites or selector, group_by a label), with fleet and per-group totals; a site with a gap (unreachable, failing, not collected yet) says why and adds nothing to the totals")
+            .answers(Success::One(200, "MetricsSummary")),
+        Route::new("get", "/api/v1/metrics/series", "metrics_series", "One metric over time across the selected sites (query: metric, sites or selector, from and to as unix seconds or RFC 3339, step in seconds, agg sum|avg|max|min, group_by a label); a step where no site had a figure has a null value")
+            .answers(Success::One(200, "MetricSeries")),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
         Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers on the target sites from one image (image: {site, image_id}, or image_name): a job of kind servers.boot; each target lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")

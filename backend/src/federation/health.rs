@@ -78,6 +78,8 @@ struct Tracker {
     next_service_check: Instant,
     last_persisted: Option<Instant>,
     last_error: Option<String>,
+    /// How long the last check that got an answer took.
+    last_latency: Option<Duration>,
     in_flight: bool,
 }
 
@@ -93,6 +95,7 @@ impl Tracker {
             next_service_check: now,
             last_persisted: None,
             last_error: None,
+            last_latency: None,
             in_flight: false,
         }
     }
@@ -379,6 +382,11 @@ impl HealthMonitor {
         (outcome, capabilities, problem)
     }
 
+    /// How long the site's last answered health check took; none while it does not answer.
+    pub fn latency(&self, site: &str) -> Option<Duration> {
+        self.trackers().get(site).and_then(|t| t.last_latency)
+    }
+
     /// Why a site is not online, as its last check found.
     pub fn reason(&self, site: &str) -> Option<String> {
         self.trackers()
@@ -404,6 +412,10 @@ impl HealthMonitor {
             let before = tracker.state;
             let change = apply(tracker, &outcome, &self.config).map(|to| (before, to));
             tracker.in_flight = false;
+            tracker.last_latency = match &outcome {
+                Outcome::Answered { latency } => Some(*latency),
+                _ => None,
+            };
             let suspect = matches!(outcome, Outcome::Failed { .. })
                 || tracker.state == SiteState::Unreachable;
             let wait = if suspect {

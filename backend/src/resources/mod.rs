@@ -9,6 +9,7 @@ mod failure;
 mod identity;
 mod image;
 mod network;
+mod placement;
 mod quotas;
 mod volume;
 
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 pub use compute::CONSOLE_LOG_LINES;
 pub use failure::Failure;
 pub use image::ImageData;
+pub use placement::Capacity;
 
 use crate::openstack::{OpenStackError, ServiceType, SiteSession};
 

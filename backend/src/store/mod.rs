@@ -7,6 +7,7 @@ mod audit;
 mod images;
 mod inventory;
 mod jobs;
+mod metrics;
 mod sites;
 mod users;
 
@@ -19,6 +20,7 @@ pub use audit::{AuditFilter, AuditRow};
 pub use images::PolicyRow;
 pub use inventory::InventoryRow;
 pub use jobs::{JobRow, TaskRow, TransferProgress};
+pub use metrics::{ChunkRow, GapRow, SampleRow};
 pub use sites::SiteRow;
 pub use users::UserRow;
 

@@ -11,6 +11,7 @@ mod helpers;
 mod images;
 mod jobs;
 mod l1;
+mod metrics;
 mod registry;
 mod security;
 mod sim;

@@ -1,0 +1,162 @@
+//! Metrics over HTTP: the latest figures of the selected sites, and one metric over time.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use overcast_api_types::metrics::{MetricSeries, MetricsSummary};
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiQuery;
+use super::AppState;
+use crate::federation::Selection;
+use crate::metrics::{unix_now, MetricsError, SeriesQuery};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    sites: Option<String>,
+    selector: Option<String>,
+    /// A label whose values group the totals (`region`).
+    group_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesParams {
+    metric: String,
+    sites: Option<String>,
+    selector: Option<String>,
+    /// Unix seconds or RFC 3339 [default: an hour before `to`].
+    from: Option<String>,
+    /// Unix seconds or RFC 3339 [default: now].
+    to: Option<String>,
+    /// Seconds between points [default: 60].
+    step: Option<i64>,
+    /// `sum`, `avg`, `max` or `min` across sites [default: sum].
+    agg: Option<String>,
+    group_by: Option<String>,
+}
+
+impl From<MetricsError> for ApiError {
+    fn from(error: MetricsError) -> Self {
+        match error {
+            MetricsError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            MetricsError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The sites of a query the caller may see, each with its group (the value of
+/// `group_by`, `(none)` without it), or no group when not grouping.
+async fn sites_and_groups(
+    state: &AppState,
+    caller: &Caller,
+    sites: Option<&str>,
+    selector: Option<&str>,
+    group_by: Option<&str>,
+) -> Result<BTreeMap<String, Option<String>>, ApiError> {
+    let selection = Selection::from_query(sites, selector).map_err(|message| {
+        ApiError::invalid_field(
+            if selector.is_some() {
+                "selector"
+            } else {
+                "sites"
+            },
+            message,
+        )
+    })?;
+    let names = super::sites_in_scope(state, caller, &selection, false).await?;
+    let Some(label) = group_by else {
+        return Ok(names.into_iter().map(|n| (n, None)).collect());
+    };
+    let labels: BTreeMap<String, BTreeMap<String, String>> = state
+        .sites
+        .list()
+        .await?
+        .into_iter()
+        .map(|s| (s.name, s.labels))
+        .collect();
+    Ok(names
+        .into_iter()
+        .map(|n| {
+            let group = labels
+                .get(&n)
+                .and_then(|l| l.get(label))
+                .cloned()
+                .unwrap_or_else(|| "(none)".into());
+            (n, Some(group))
+        })
+        .collect())
+}
+
+/// `GET /api/v1/metrics/summary`: the latest figures of every selected site, fleet and
+/// per-label totals; a site with a gap says why and adds nothing.
+pub async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Json<MetricsSummary>, ApiError> {
+    let sites = sites_and_groups(
+        &state,
+        &caller,
+        query.sites.as_deref(),
+        query.selector.as_deref(),
+        query.group_by.as_deref(),
+    )
+    .await?;
+    Ok(Json(state.metrics.summary(
+        &sites,
+        query.group_by.as_deref(),
+        unix_now(),
+    )))
+}
+
+/// `GET /api/v1/metrics/series`: one metric over time across the selected sites.
+pub async fn series(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<SeriesParams>,
+) -> Result<Json<MetricSeries>, ApiError> {
+    let now = unix_now();
+    let to = match &params.to {
+        Some(text) => parse_time("to", text)?,
+        None => now,
+    };
+    let from = match &params.from {
+        Some(text) => parse_time("from", text)?,
+        None => to - 3600,
+    };
+    let query = SeriesQuery::new(
+        &params.metric,
+        from,
+        to,
+        params.step.unwrap_or(60),
+        params.agg.as_deref().unwrap_or("sum"),
+    )?;
+    let sites = sites_and_groups(
+        &state,
+        &caller,
+        params.sites.as_deref(),
+        params.selector.as_deref(),
+        params.group_by.as_deref(),
+    )
+    .await?;
+    let groups = sites
+        .into_iter()
+        .map(|(site, group)| (site, group.unwrap_or_else(|| "all".into())))
+        .collect();
+    Ok(Json(state.metrics.series(&query, &groups, now).await?))
+}
+
+/// Unix seconds or an RFC 3339 time.
+fn parse_time(field: &'static str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| ApiError::invalid_field(field, "must be unix seconds or an RFC 3339 time"))
+}

@@ -1,0 +1,355 @@
+//! Metrics: figures collected from every site over time, rolled up, pruned, and
+//! answered across sites without asking any.
+
+pub mod collector;
+pub mod rollup;
+pub mod series;
+pub mod values;
+
+use std::collections::{BTreeMap, HashMap};
+
+use overcast_api_types::metrics::{MetricSeries, MetricsGroup, MetricsSummary, SiteMetrics};
+
+pub use collector::{unix_now, Latest, Metrics, MetricsConfig};
+use rollup::{average, chunk_start, minutes_of_hour, Tier};
+use series::{combine, per_step, Aggregation, Steps};
+use values::{decode_slots, encode_slots, index_of, Values, METRICS};
+
+use crate::store::{ChunkRow, StoreError};
+
+/// Hours rolled up per maintenance pass, so that catching up after a long stop is done
+/// in steps and not in one long transaction.
+const HOURS_PER_PASS: usize = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> MetricsError {
+    MetricsError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// What a series query asks, parsed.
+#[derive(Debug, Clone)]
+pub struct SeriesQuery {
+    pub metric: String,
+    pub from: i64,
+    pub to: i64,
+    pub step: i64,
+    pub agg: Aggregation,
+}
+
+impl SeriesQuery {
+    /// Checks a query's figures: a known metric, a range in order, a step that gives at
+    /// most `MAX_POINTS` points.
+    pub fn new(
+        metric: &str,
+        from: i64,
+        to: i64,
+        step: i64,
+        agg: &str,
+    ) -> Result<SeriesQuery, MetricsError> {
+        if index_of(metric).is_none() {
+            return Err(invalid(
+                "metric",
+                format!("unknown metric {metric:?}; known: {}", METRICS.join(", ")),
+            ));
+        }
+        let agg = Aggregation::parse(agg)
+            .ok_or_else(|| invalid("agg", "must be sum, avg, max or min"))?;
+        if to <= from {
+            return Err(invalid("to", "must be after from"));
+        }
+        if step < 1 {
+            return Err(invalid("step", "must be at least 1 second"));
+        }
+        if (to - from) / step > series::MAX_POINTS {
+            return Err(invalid(
+                "step",
+                format!(
+                    "gives more than {} points over this range; take a larger step",
+                    series::MAX_POINTS
+                ),
+            ));
+        }
+        Ok(SeriesQuery {
+            metric: metric.to_owned(),
+            from,
+            to,
+            step,
+            agg,
+        })
+    }
+}
+
+impl Metrics {
+    /// Rolls up the hours that closed and forgets what is past its retention.
+    pub async fn maintain(&self, now: i64) -> Result<(), StoreError> {
+        let store = self.store();
+        let grace = self.config.interval.as_secs() as i64 + 60;
+        let raw_start = chunk_start(
+            Tier::Minute,
+            now - self.config.raw_retention.as_secs() as i64,
+        );
+        let mut hour = store
+            .rollup_done(Tier::Minute.code())
+            .await?
+            .unwrap_or(raw_start)
+            .max(raw_start);
+        for _ in 0..HOURS_PER_PASS {
+            if hour + 3600 + grace > now {
+                break;
+            }
+            self.roll_hour(hour).await?;
+            hour += 3600;
+        }
+        let before = |retention: std::time::Duration| now - retention.as_secs() as i64;
+        store
+            .prune_metrics(
+                before(self.config.raw_retention),
+                &[
+                    (Tier::Minute.code(), before(self.config.minute_retention)),
+                    (Tier::Hour.code(), before(self.config.hour_retention)),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The hour from `hour`: minute averages of its raw samples, and its slot in the
+    /// day chunks of the hour tier.
+    async fn roll_hour(&self, hour: i64) -> Result<(), StoreError> {
+        let store = self.store();
+        let mut by_site: BTreeMap<String, Vec<(i64, Values)>> = BTreeMap::new();
+        for row in store.samples_between(hour, hour + 3600).await? {
+            by_site
+                .entry(row.site)
+                .or_default()
+                .push((row.ts, Values::decode(&row.vals)));
+        }
+        let day = chunk_start(Tier::Hour, hour);
+        let slot = ((hour - day) / 3600) as usize;
+        let mut days: HashMap<(String, String), Vec<f32>> = store
+            .chunks_at(Tier::Hour.code(), day)
+            .await?
+            .into_iter()
+            .map(|c| {
+                (
+                    (c.metric, c.site),
+                    decode_slots(&c.slots, Tier::Hour.slots()),
+                )
+            })
+            .collect();
+        let mut minutes = Vec::new();
+        let mut hours = Vec::new();
+        for (site, samples) in &by_site {
+            for (metric, slots) in METRICS.iter().zip(minutes_of_hour(hour, samples)) {
+                if slots.iter().all(|v| v.is_nan()) {
+                    continue;
+                }
+                let day_slots = days
+                    .entry(((*metric).to_owned(), site.clone()))
+                    .or_insert_with(|| vec![f32::NAN; Tier::Hour.slots()]);
+                day_slots[slot] = average(&slots);
+                hours.push(ChunkRow {
+                    metric: (*metric).to_owned(),
+                    site: site.clone(),
+                    start: day,
+                    slots: encode_slots(day_slots),
+                });
+                minutes.push(ChunkRow {
+                    metric: (*metric).to_owned(),
+                    site: site.clone(),
+                    start: hour,
+                    slots: encode_slots(&slots),
+                });
+            }
+        }
+        // The hour tier first: if the console stops in between, the hour is rolled again
+        // and gives the same slots.
+        store.write_chunks(Tier::Hour.code(), &hours, None).await?;
+        store
+            .write_chunks(Tier::Minute.code(), &minutes, Some(hour + 3600))
+            .await?;
+        Ok(())
+    }
+
+    /// A metric over time across `sites` (each with its group), from the finest tier
+    /// the step and the retention allow.
+    pub async fn series(
+        &self,
+        query: &SeriesQuery,
+        sites: &BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<MetricSeries, MetricsError> {
+        let store = self.store();
+        let kept_since = |retention: std::time::Duration| now - retention.as_secs() as i64;
+        let tier = if query.step < 60 && query.from >= kept_since(self.config.raw_retention) {
+            Tier::Raw
+        } else if query.step < 3600 && query.from >= kept_since(self.config.minute_retention) {
+            Tier::Minute
+        } else {
+            Tier::Hour
+        };
+        let metric = index_of(&query.metric).unwrap_or(0);
+        let mut points: HashMap<&str, Vec<(i64, f64)>> = HashMap::with_capacity(sites.len());
+        let rolled_until = match tier {
+            Tier::Raw => query.from,
+            _ => store
+                .rollup_done(Tier::Minute.code())
+                .await?
+                .unwrap_or(query.from)
+                .clamp(query.from, query.to),
+        };
+        if tier != Tier::Raw {
+            let from = chunk_start(tier, query.from);
+            for chunk in store
+                .chunks(tier.code(), &query.metric, from, rolled_until)
+                .await?
+            {
+                let Some((site, _)) = sites.get_key_value(&chunk.site) else {
+                    continue;
+                };
+                let line = points.entry(site.as_str()).or_default();
+                for (at, v) in decode_slots(&chunk.slots, tier.slots())
+                    .into_iter()
+                    .enumerate()
+                {
+                    let t = chunk.start + at as i64 * tier.slot_s();
+                    if !v.is_nan() && t < rolled_until {
+                        line.push((t, f64::from(v)));
+                    }
+                }
+            }
+        }
+        // What is not rolled up yet comes from the raw samples.
+        for row in store.samples_between(rolled_until, query.to).await? {
+            let Some((site, _)) = sites.get_key_value(&row.site) else {
+                continue;
+            };
+            if let Some(v) = Values::decode(&row.vals).get(metric) {
+                points.entry(site.as_str()).or_default().push((row.ts, v));
+            }
+        }
+        let steps = Steps {
+            from: query.from,
+            to: query.to,
+            step: query.step,
+        };
+        let lines = sites.iter().map(|(site, group)| {
+            let line = points
+                .get(site.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            (group.clone(), per_step(steps, line))
+        });
+        Ok(MetricSeries {
+            metric: query.metric.clone(),
+            agg: query.agg.name().to_owned(),
+            from: query.from,
+            to: query.to,
+            step: query.step,
+            resolution: tier.name().to_owned(),
+            series: combine(steps, query.agg, lines),
+        })
+    }
+
+    /// The latest figures of `sites` (each with its group when grouping), their totals
+    /// and per-group totals. Sites with a gap or old figures count as missing.
+    pub fn summary(
+        &self,
+        sites: &BTreeMap<String, Option<String>>,
+        label: Option<&str>,
+        now: i64,
+    ) -> MetricsSummary {
+        let names: Vec<String> = sites.keys().cloned().collect();
+        let mut rows = Vec::with_capacity(names.len());
+        let mut totals = Totals::default();
+        let mut groups: BTreeMap<String, Totals> = BTreeMap::new();
+        for (site, latest) in self.latest(&names) {
+            let fresh = latest
+                .values
+                .as_ref()
+                .is_some_and(|(at, _)| self.is_fresh(*at, now));
+            let values = latest.values.as_ref().filter(|_| fresh).map(|(_, v)| *v);
+            totals.add(values.as_ref());
+            if let Some(Some(group)) = sites.get(&site) {
+                groups
+                    .entry(group.clone())
+                    .or_default()
+                    .add(values.as_ref());
+            }
+            let gap = match (&latest.gap, fresh) {
+                (Some((_, reason)), _) => Some(reason.clone()),
+                (None, false) if latest.values.is_some() => {
+                    Some("no figures for two collection intervals".into())
+                }
+                (None, false) => Some("not collected yet".into()),
+                (None, true) => None,
+            };
+            rows.push(SiteMetrics {
+                site,
+                collected_at: latest.values.as_ref().map(|(at, _)| unix_rfc3339(*at)),
+                fresh,
+                gap,
+                values: latest
+                    .values
+                    .as_ref()
+                    .map(|(_, v)| v.named().map(|(k, v)| (k.to_owned(), v)).collect())
+                    .unwrap_or_default(),
+            });
+        }
+        MetricsSummary {
+            totals: totals.sums,
+            sites_reporting: totals.reporting,
+            sites_missing: totals.missing,
+            groups: groups
+                .into_iter()
+                .map(|(value, t)| MetricsGroup {
+                    label: label.unwrap_or_default().to_owned(),
+                    value,
+                    totals: t.sums,
+                    sites_reporting: t.reporting,
+                    sites_missing: t.missing,
+                })
+                .collect(),
+            sites: rows,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    sums: BTreeMap<String, f64>,
+    reporting: usize,
+    missing: usize,
+}
+
+impl Totals {
+    fn add(&mut self, values: Option<&Values>) {
+        let Some(values) = values else {
+            self.missing += 1;
+            return;
+        };
+        self.reporting += 1;
+        for (metric, v) in values.named() {
+            *self.sums.entry(metric.to_owned()).or_default() += v;
+        }
+    }
+}
+
+pub fn unix_rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .map(crate::sites::rfc3339)
+        .unwrap_or_default()
+}

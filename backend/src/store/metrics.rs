@@ -1,0 +1,208 @@
+//! Collected figures: raw samples and gaps as rows, rollups as chunks of slots.
+
+use super::{Store, StoreError};
+
+/// One site's raw sample: `vals` packed as `metrics::values::Values` writes them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SampleRow {
+    pub site: String,
+    pub ts: i64,
+    pub vals: Vec<u8>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GapRow {
+    pub site: String,
+    pub ts: i64,
+    pub reason: String,
+}
+
+/// A chunk of one tier, metric and site from `start`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChunkRow {
+    pub metric: String,
+    pub site: String,
+    pub start: i64,
+    pub slots: Vec<u8>,
+}
+
+impl Store {
+    /// One collection round's samples and gaps, in one transaction.
+    pub async fn insert_round(
+        &self,
+        samples: &[SampleRow],
+        gaps: &[GapRow],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for row in samples {
+            sqlx::query(
+                "INSERT INTO metric_samples (site, ts, vals) VALUES ($1, $2, $3) \
+                 ON CONFLICT (site, ts) DO UPDATE SET vals = excluded.vals",
+            )
+            .bind(&row.site)
+            .bind(row.ts)
+            .bind(&row.vals)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for row in gaps {
+            sqlx::query(
+                "INSERT INTO metric_gaps (site, ts, reason) VALUES ($1, $2, $3) \
+                 ON CONFLICT (site, ts) DO UPDATE SET reason = excluded.reason",
+            )
+            .bind(&row.site)
+            .bind(row.ts)
+            .bind(&row.reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every site's raw samples taken in `[from, to)`, by site then time.
+    pub async fn samples_between(&self, from: i64, to: i64) -> Result<Vec<SampleRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT site, ts, vals FROM metric_samples WHERE ts >= $1 AND ts < $2 ORDER BY site, ts",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The newest sample of each site, to start from after a restart.
+    pub async fn latest_samples(&self) -> Result<Vec<SampleRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT s.site, s.ts, s.vals FROM metric_samples s \
+             JOIN (SELECT site, MAX(ts) AS ts FROM metric_samples GROUP BY site) m \
+             ON s.site = m.site AND s.ts = m.ts",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The newest gap of each site.
+    pub async fn latest_gaps(&self) -> Result<Vec<GapRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT g.site, g.ts, g.reason FROM metric_gaps g \
+             JOIN (SELECT site, MAX(ts) AS ts FROM metric_gaps GROUP BY site) m \
+             ON g.site = m.site AND g.ts = m.ts",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The chunks of one tier and metric that start in `[from, to)`.
+    pub async fn chunks(
+        &self,
+        tier: i16,
+        metric: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ChunkRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT metric, site, start, slots FROM metric_chunks \
+             WHERE tier = $1 AND metric = $2 AND start >= $3 AND start < $4",
+        )
+        .bind(tier)
+        .bind(metric)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every chunk of one tier that starts at `start`, all metrics and sites.
+    pub async fn chunks_at(&self, tier: i16, start: i64) -> Result<Vec<ChunkRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT metric, site, start, slots FROM metric_chunks WHERE tier = $1 AND start = $2",
+        )
+        .bind(tier)
+        .bind(start)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Writes chunks of one tier and records how far the tier is done, in one transaction.
+    pub async fn write_chunks(
+        &self,
+        tier: i16,
+        rows: &[ChunkRow],
+        done_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO metric_chunks (tier, metric, site, start, slots) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tier, metric, start, site) DO UPDATE SET slots = excluded.slots",
+            )
+            .bind(tier)
+            .bind(&row.metric)
+            .bind(&row.site)
+            .bind(row.start)
+            .bind(&row.slots)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(until) = done_until {
+            sqlx::query(
+                "INSERT INTO metric_rollups (tier, done_until) VALUES ($1, $2) \
+                 ON CONFLICT (tier) DO UPDATE SET done_until = excluded.done_until",
+            )
+            .bind(tier)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How far a rollup tier is computed (exclusive), if it ever ran.
+    pub async fn rollup_done(&self, tier: i16) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT done_until FROM metric_rollups WHERE tier = $1")
+                .bind(tier)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(until,)| until))
+    }
+
+    /// Forgets raw samples and gaps older than `raw_before`, and chunks of each tier that
+    /// start before its bound. Returns the rows removed.
+    pub async fn prune_metrics(
+        &self,
+        raw_before: i64,
+        chunks_before: &[(i16, i64)],
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for table in ["metric_samples", "metric_gaps"] {
+            removed += sqlx::query(&format!("DELETE FROM {table} WHERE ts < $1"))
+                .bind(raw_before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        for (tier, before) in chunks_before {
+            removed += sqlx::query("DELETE FROM metric_chunks WHERE tier = $1 AND start < $2")
+                .bind(*tier)
+                .bind(*before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+
+    /// Forgets every figure of a site that left the fleet.
+    pub async fn forget_site_metrics(&self, site: &str) -> Result<(), StoreError> {
+        for table in ["metric_samples", "metric_gaps", "metric_chunks"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE site = $1"))
+                .bind(site)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}

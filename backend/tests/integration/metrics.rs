@@ -1,0 +1,309 @@
+//! Metrics collected from the sites: figures, gaps that are no zeros, rollups that
+//! outlive a restart, totals per label, and scoped callers who see only their sites.
+
+use std::time::Duration;
+
+use overcast::sim::Fault;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, spawn_app_with, start_sim, temp_dir, TestApp};
+
+/// A console that reads each site every second.
+async fn console(data_dir: &std::path::Path) -> TestApp {
+    spawn_app_with(data_dir, |args| args.metrics_interval_s = Some(1)).await
+}
+
+fn site<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["sites"]
+        .as_array()
+        .and_then(|sites| sites.iter().find(|s| s["site"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+async fn summary(app: &TestApp, query: &str) -> Value {
+    let (status, body) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/metrics/summary{query}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn every_site_is_collected_and_a_dark_one_is_a_gap_not_a_zero() {
+    let sim = start_sim(3).await;
+    let data_dir = temp_dir("metrics");
+    let app = console(&data_dir).await;
+    app.register_all(&sim).await;
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            "/api/v1/sites/site-003",
+            Some(json!({"labels": {"region": "us"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let all_fresh = eventually(Duration::from_secs(30), "every site collected", || async {
+        let body = summary(&app, "?group_by=region").await;
+        (body["sites_reporting"] == 3).then_some(body)
+    })
+    .await;
+    for name in ["site-001", "site-002", "site-003"] {
+        let row = site(&all_fresh, name);
+        assert_eq!(row["fresh"], true, "{row}");
+        assert!(
+            row["values"]["capacity_vcpus"]
+                .as_f64()
+                .is_some_and(|v| v > 0.0),
+            "{row}"
+        );
+        assert!(row["values"]["servers_total"].is_number(), "{row}");
+        assert!(row["values"]["images_count"].is_number(), "{row}");
+        assert_eq!(row["values"]["site_up"], 1.0);
+    }
+    let per_site = site(&all_fresh, "site-001")["values"]["capacity_vcpus"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let total = all_fresh["totals"]["capacity_vcpus"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(
+        total >= 3.0 * per_site * 0.99,
+        "the fleet total adds the sites: {all_fresh}"
+    );
+    let groups = all_fresh["groups"].as_array().cloned().unwrap_or_default();
+    let group = |value: &str| {
+        groups
+            .iter()
+            .find(|g| g["value"] == value)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(group("eu")["sites_reporting"], 2, "{all_fresh}");
+    assert_eq!(group("us")["sites_reporting"], 1, "{all_fresh}");
+    assert_eq!(group("us")["label"], "region");
+
+    // site-003 goes dark: a gap with the reason, the totals leave it out, and its series
+    // has no points (null), never zeros.
+    let dark_since = overcast::metrics::unix_now();
+    sim.set_fault("site-003", Fault::Down);
+    let gapped = eventually(Duration::from_secs(40), "site-003's gap", || async {
+        let body = summary(&app, "").await;
+        let row = site(&body, "site-003").clone();
+        (row["fresh"] == false && row["gap"].is_string() && body["sites_missing"] == 1)
+            .then_some(body)
+    })
+    .await;
+    assert_eq!(gapped["sites_reporting"], 2, "{gapped}");
+    let total_now = gapped["totals"]["capacity_vcpus"].as_f64().unwrap_or(0.0);
+    assert!(total_now < total, "{gapped}");
+    // The last figures stay visible, with their time.
+    assert!(site(&gapped, "site-003")["collected_at"].is_string());
+
+    let to = overcast::metrics::unix_now() + 1;
+    let (status, series) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/metrics/series?metric=capacity_vcpus&sites=site-003&from={}&to={to}&step=1", to - 60),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{series}");
+    assert_eq!(series["resolution"], "raw");
+    let points = series["series"][0]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let before: Vec<&Value> = points
+        .iter()
+        .filter(|p| p["t"].as_i64() <= Some(dark_since))
+        .collect();
+    let after: Vec<&Value> = points
+        .iter()
+        .filter(|p| p["t"].as_i64() > Some(to - 4))
+        .collect();
+    assert!(
+        before
+            .iter()
+            .any(|p| p["value"].as_f64().is_some_and(|v| v > 0.0)),
+        "{series}"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|p| p["value"].is_null() && p["sites"] == 0),
+        "{series}"
+    );
+    assert!(
+        points.iter().all(|p| p["value"] != 0.0),
+        "no zero stands for a gap: {series}"
+    );
+
+    // The fleet's series, by region: eu keeps two sites' figures to the end.
+    let (status, grouped) = app
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v1/metrics/series?metric=site_up&from={}&to={to}&step=5&group_by=region",
+                to - 60
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{grouped}");
+    let lines = grouped["series"].as_array().cloned().unwrap_or_default();
+    assert_eq!(lines.len(), 2, "{grouped}");
+    assert_eq!(lines[0]["group"], "eu");
+    assert_eq!(lines[0]["sites"], 2);
+
+    for (query, field) in [
+        ("metric=nonsense", "metric"),
+        ("metric=used_vcpus&agg=median", "agg"),
+        ("metric=used_vcpus&from=100&to=50", "to"),
+        ("metric=used_vcpus&from=0&to=100000000&step=1", "step"),
+        ("metric=used_vcpus&from=yesterday", "from"),
+        ("metric=used_vcpus&colour=red", "colour"),
+    ] {
+        let (status, body) = app
+            .admin(
+                Method::GET,
+                &format!("/api/v1/metrics/series?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body["error"].to_string().contains(field), "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn samples_and_rollups_outlive_a_restart_and_scoped_callers_see_their_sites() {
+    let sim = start_sim(2).await;
+    let data_dir = temp_dir("metrics-restart");
+    let app = console(&data_dir).await;
+    app.register_all(&sim).await;
+    let collected = eventually(Duration::from_secs(30), "both sites collected", || async {
+        let body = summary(&app, "").await;
+        (body["sites_reporting"] == 2).then_some(body)
+    })
+    .await;
+    let collected_at = site(&collected, "site-001")["collected_at"].clone();
+    let now = overcast::metrics::unix_now();
+    // Roll up as if two hours had passed: the hour of these samples is closed then.
+    app.state
+        .metrics
+        .maintain(now + 7200)
+        .await
+        .unwrap_or_else(|e| panic!("maintain: {e}"));
+    drop(app);
+
+    // A console on the same database knows the figures before it reads any site again.
+    let app = spawn_app_with(&data_dir, |args| args.metrics_interval_s = Some(3600)).await;
+    let known = summary(&app, "").await;
+    // The newest figures from before the restart (later rounds may have run since
+    // `collected` was read; times in one format compare as text).
+    let known_at = site(&known, "site-001")["collected_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        known_at.as_str() >= collected_at.as_str().unwrap_or("~"),
+        "{known}"
+    );
+    assert!(site(&known, "site-001")["values"]["capacity_vcpus"]
+        .as_f64()
+        .is_some_and(|v| v > 0.0));
+    // The sample's own time, not the clock's: a read just before a minute or an hour
+    // ended lies in that minute.
+    let taken = time::OffsetDateTime::parse(
+        collected_at.as_str().unwrap_or_default(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map(|t| t.unix_timestamp())
+    .unwrap_or_else(|e| panic!("collected_at {collected_at}: {e}"));
+    let hour = taken - taken.rem_euclid(3600);
+    let (status, series) = app
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v1/metrics/series?metric=capacity_vcpus&from={hour}&to={}&step=60",
+                hour + 3600
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{series}");
+    assert_eq!(series["resolution"], "1m", "{series}");
+    let points = series["series"][0]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(points.len(), 60);
+    let minute = ((taken - hour) / 60) as usize;
+    assert!(
+        points[minute]["value"].as_f64().is_some_and(|v| v > 0.0),
+        "{series}"
+    );
+    assert_eq!(points[minute]["sites"], 2);
+    let (status, hourly) = app
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v1/metrics/series?metric=capacity_vcpus&from={hour}&to={}&step=3600",
+                hour + 3600
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{hourly}");
+    assert_eq!(hourly["resolution"], "1h");
+    assert!(
+        hourly["series"][0]["points"][0]["value"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0),
+        "{hourly}"
+    );
+
+    // A viewer scoped to site-002 sees site-002 alone, in every metrics answer.
+    let token = app
+        .user_token("metrics-viewer", "viewer", json!({"sites": ["site-002"]}))
+        .await;
+    let (status, scoped) = app
+        .call(Some(&token), Method::GET, "/api/v1/metrics/summary", None)
+        .await;
+    assert_eq!(status, 200, "{scoped}");
+    let names: Vec<&Value> = scoped["sites"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| &s["site"])
+        .collect();
+    assert_eq!(names, vec![&json!("site-002")], "{scoped}");
+    let (status, line) = app
+        .call(
+            Some(&token),
+            Method::GET,
+            &format!(
+                "/api/v1/metrics/series?metric=capacity_vcpus&from={hour}&to={}&step=60",
+                hour + 3600
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{line}");
+    assert_eq!(line["series"][0]["sites"], 1, "{line}");
+    let (status, refused) = app
+        .call(
+            Some(&token),
+            Method::GET,
+            "/api/v1/metrics/summary?sites=site-001",
+            None,
+        )
+        .await;
+    assert!(status == 403 || status == 404, "{status}: {refused}");
+}
