@@ -101,7 +101,8 @@ def console(sites):
     port = free_port()
     env = dict(os.environ, OVERCAST_ADMIN_PASSWORD=ADMIN_PASSWORD, RUST_LOG="warn")
     log = open(os.path.join(data, "console.log"), "w")
-    process = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
+    process = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
+                                "--metrics-interval-s", "5"],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -313,3 +313,48 @@ def test_an_image_is_copied_between_real_glances_and_a_server_boots_from_the_cop
     status, shown = console.get("/sites/os-002/flavors/lane.cross")
     if status == 200:
         console.call("DELETE", f"/sites/os-002/flavors/{shown['id']}")
+
+
+def placement_capacity(clouds_path, site):
+    """What real Placement says a site can allocate, read here without the console:
+    (total - reserved) × allocation_ratio over its resource providers."""
+    import requests
+    import yaml
+    cloud = yaml.safe_load(open(clouds_path))["clouds"][site]
+    auth = cloud["auth"]
+    answer = requests.post(f"{auth['auth_url'].rstrip('/')}/auth/tokens", timeout=30, json={"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": auth["username"], "password": auth["password"], "domain": {"name": "Default"}}}},
+        "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}}}})
+    token = answer.headers["X-Subject-Token"]
+    placement = next(e["url"] for s in answer.json()["token"]["catalog"] if s["type"] == "placement"
+                     for e in s["endpoints"] if e["interface"] == "public")
+    headers = {"X-Auth-Token": token}
+    totals = {}
+    for provider in requests.get(f"{placement}/resource_providers", headers=headers, timeout=30).json()[
+            "resource_providers"]:
+        inventories = requests.get(f"{placement}/resource_providers/{provider['uuid']}/inventories",
+                                   headers=headers, timeout=30).json()["inventories"]
+        for resource, inventory in inventories.items():
+            totals[resource] = totals.get(resource, 0) + (
+                inventory["total"] - inventory["reserved"]) * inventory["allocation_ratio"]
+    return totals
+
+
+def test_metrics_are_collected_from_real_placement_and_nova(console, sites):
+    def both_collected():
+        status, summary = console.get("/metrics/summary")
+        assert status == 200, summary
+        return summary if summary["sites_reporting"] == len(SITES) else None
+    summary = console.eventually("both sites collected", both_collected, within=120)
+    for row in summary["sites"]:
+        values = row["values"]
+        expected = placement_capacity(sites["clouds"], row["site"])
+        assert abs(values["capacity_vcpus"] - expected["VCPU"]) < 0.01, (row, expected)
+        assert abs(values["capacity_ram_mb"] - expected["MEMORY_MB"]) < 1, (row, expected)
+        assert values["used_vcpus"] >= 0 and values["servers_total"] >= 0, row
+        assert values["images_count"] >= 0 and "volumes_count" not in values, "no Cinder here: not measured"
+        assert values["api_latency_ms"] > 0 and values["site_up"] == 1, row
+    status, series = console.get("/metrics/series?metric=capacity_vcpus&step=10&group_by=lane")
+    assert status == 200, series
+    assert series["series"][0]["group"] == "real" and any(p["value"] for p in series["series"][0]["points"]), series
