@@ -1685,3 +1685,48 @@ pub mod metrics {
         pub sites: usize,
     }
 }
+
+pub mod usage {
+    //! `GET /api/v1/usage`: what was used over a period, for accounting.
+
+    use serde::{Deserialize, Serialize};
+
+    /// Usage per group (`site`, `project` by name across sites, or a site label's value).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct UsageReport {
+        /// RFC 3339.
+        pub from: String,
+        pub to: String,
+        pub group_by: String,
+        pub rows: Vec<UsageRow>,
+        /// Sites whose usage over the period is not known, with why: their figures are
+        /// missing from every row, never counted as zero.
+        pub unknown: Vec<UnknownUsage>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct UsageRow {
+        pub group: String,
+        /// Sites whose figures the row adds.
+        pub sites: Vec<String>,
+        pub vm_hours: f64,
+        pub vcpu_hours: f64,
+        pub ram_gb_hours: f64,
+        pub disk_gb_hours: f64,
+        /// Volume GB-hours as the console observed each site's volumes (Cinder keeps no
+        /// usage history): per site and label, not per project (null there).
+        pub volume_gb_hours: Option<f64>,
+        /// Hours of the period in which a site of the row had no volume figures.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub volume_unknown_hours: Option<f64>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct UnknownUsage {
+        pub site: String,
+        pub reason: String,
+    }
+}

@@ -315,9 +315,9 @@ def test_an_image_is_copied_between_real_glances_and_a_server_boots_from_the_cop
         console.call("DELETE", f"/sites/os-002/flavors/{shown['id']}")
 
 
-def placement_capacity(clouds_path, site):
-    """What real Placement says a site can allocate, read here without the console:
-    (total - reserved) × allocation_ratio over its resource providers."""
+def site_api(clouds_path, site, service):
+    """A token of the site's admin and the public endpoint of one of its services, straight
+    from Keystone: to ask a real service what the console is checked against."""
     import requests
     import yaml
     cloud = yaml.safe_load(open(clouds_path))["clouds"][site]
@@ -326,10 +326,16 @@ def placement_capacity(clouds_path, site):
         "identity": {"methods": ["password"], "password": {"user": {
             "name": auth["username"], "password": auth["password"], "domain": {"name": "Default"}}}},
         "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}}}})
-    token = answer.headers["X-Subject-Token"]
-    placement = next(e["url"] for s in answer.json()["token"]["catalog"] if s["type"] == "placement"
-                     for e in s["endpoints"] if e["interface"] == "public")
-    headers = {"X-Auth-Token": token}
+    endpoint = next(e["url"] for s in answer.json()["token"]["catalog"] if s["type"] == service
+                    for e in s["endpoints"] if e["interface"] == "public")
+    return {"X-Auth-Token": answer.headers["X-Subject-Token"]}, endpoint
+
+
+def placement_capacity(clouds_path, site):
+    """What real Placement says a site can allocate, read here without the console:
+    (total - reserved) × allocation_ratio over its resource providers."""
+    import requests
+    headers, placement = site_api(clouds_path, site, "placement")
     totals = {}
     for provider in requests.get(f"{placement}/resource_providers", headers=headers, timeout=30).json()[
             "resource_providers"]:
@@ -358,3 +364,29 @@ def test_metrics_are_collected_from_real_placement_and_nova(console, sites):
     status, series = console.get("/metrics/series?metric=capacity_vcpus&step=10&group_by=lane")
     assert status == 200, series
     assert series["series"][0]["group"] == "real" and any(p["value"] for p in series["series"][0]["points"]), series
+
+
+def test_usage_over_the_lane_equals_novas_own_report(console, sites):
+    """The servers this run booted and deleted lived part of the period: what the console
+    reports per site is what each Nova's os-simple-tenant-usage says for the same period."""
+    import datetime
+    import requests
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    start, end = now - datetime.timedelta(hours=3), now
+    status, report = console.get(f"/usage?from={int(start.timestamp())}&to={int(end.timestamp())}")
+    assert status == 200 and report["unknown"] == [], report
+    rows = {row["group"]: row for row in report["rows"]}
+    fmt = "%Y-%m-%dT%H:%M:%S"
+    for site in SITES:
+        headers, nova = site_api(sites["clouds"], site, "compute")
+        answer = requests.get(f"{nova}/os-simple-tenant-usage", headers=headers, timeout=30,
+                              params={"start": start.strftime(fmt), "end": end.strftime(fmt)})
+        assert answer.status_code == 200, answer.text
+        usages = answer.json()["tenant_usages"]
+        expected = sum(u["total_hours"] for u in usages)
+        assert abs(rows[site]["vm_hours"] - expected) < 1e-6, (site, rows[site], usages)
+        assert abs(rows[site]["vcpu_hours"] - sum(u["total_vcpus_usage"] for u in usages)) < 1e-6
+        assert abs(rows[site]["ram_gb_hours"] - sum(u["total_memory_mb_usage"] for u in usages) / 1024) < 1e-6
+    assert rows["os-002"]["vm_hours"] > 0, "lane-vm lived on os-002 during the period"
+    assert "volume_gb_hours" in rows["os-001"], "no Cinder: volumes are not measured, not zero"
+    assert rows["os-001"]["volume_gb_hours"] is None, rows

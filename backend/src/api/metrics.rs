@@ -160,3 +160,81 @@ fn parse_time(field: &'static str, text: &str) -> Result<i64, ApiError> {
         .map(|t| t.unix_timestamp())
         .map_err(|_| ApiError::invalid_field(field, "must be unix seconds or an RFC 3339 time"))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    sites: Option<String>,
+    selector: Option<String>,
+    /// Unix seconds or RFC 3339 [default: 30 days before `to`].
+    from: Option<String>,
+    /// Unix seconds or RFC 3339 [default: now].
+    to: Option<String>,
+    /// `site`, `project` (by name across sites) or a site label [default: site].
+    group_by: Option<String>,
+}
+
+/// `GET /api/v1/usage`: VM, vCPU, RAM, disk and volume hours over a period per site,
+/// project or label value, as JSON or (`Accept: text/csv`) CSV; sites that cannot say
+/// are listed as unknown, never counted as zero.
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    ApiQuery(params): ApiQuery<UsageParams>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let now = unix_now();
+    let to = match &params.to {
+        Some(text) => parse_time("to", text)?,
+        None => now,
+    };
+    let from = match &params.from {
+        Some(text) => parse_time("from", text)?,
+        None => to - 30 * 86_400,
+    };
+    let grouping =
+        crate::metrics::usage::UsageGrouping::parse(params.group_by.as_deref().unwrap_or("site"));
+    let selection = Selection::from_query(params.sites.as_deref(), params.selector.as_deref())
+        .map_err(|message| {
+            ApiError::invalid_field(
+                if params.selector.is_some() {
+                    "selector"
+                } else {
+                    "sites"
+                },
+                message,
+            )
+        })?;
+    let names = super::sites_in_scope(&state, &caller, &selection, false).await?;
+    let mut labels: BTreeMap<String, BTreeMap<String, String>> = state
+        .sites
+        .list()
+        .await?
+        .into_iter()
+        .map(|s| (s.name, s.labels))
+        .collect();
+    let sites = names
+        .into_iter()
+        .map(|n| {
+            let site_labels = labels.remove(&n).unwrap_or_default();
+            (n, site_labels)
+        })
+        .collect();
+    let report = state
+        .metrics
+        .usage(&sites, from, to, &grouping, now)
+        .await?;
+    let wants_csv = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/csv"));
+    Ok(match wants_csv {
+        true => (
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            crate::metrics::usage::to_csv(&report),
+        )
+            .into_response(),
+        false => Json(report).into_response(),
+    })
+}

@@ -99,6 +99,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/inventory/summary", get(aggregate::inventory_summary)),
         ("/metrics/summary", get(metrics::summary)),
         ("/metrics/series", get(metrics::series)),
+        ("/usage", get(metrics::usage)),
         ("/images/copy", post(images::copy)),
         ("/images/catalog", get(images::catalog)),
         (

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::{access, images, jobs, l1, metrics};
+use overcast_api_types::{access, images, jobs, l1, metrics, usage};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport,
     InventorySummary, LoginRequest, LoginResponse, Me, NewSite, Role, Site, SiteAnswer,
@@ -108,6 +108,9 @@ use super::site_resources::Resource;
         metrics::MetricSeries,
         metrics::SeriesLine,
         metrics::SeriesPoint,
+        usage::UsageReport,
+        usage::UsageRow,
+        usage::UnknownUsage,
         jobs::Task,
         jobs::Progress,
         jobs::Transfer,
@@ -322,6 +325,8 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "MetricsSummary")),
         Route::new("get", "/api/v1/metrics/series", "metrics_series", "One metric over time across the selected sites (query: metric, sites or selector, from and to as unix seconds or RFC 3339, step in seconds, agg sum|avg|max|min, group_by a label); a step where no site had a figure has a null value")
             .answers(Success::One(200, "MetricSeries")),
+        Route::new("get", "/api/v1/usage", "usage", "VM, vCPU, RAM, disk and volume hours over a period (query: from and to as unix seconds or RFC 3339, default the last 30 days; group_by site, project or a site label; sites or selector), from each site's Nova usage report and the volumes the console observed; as CSV with Accept: text/csv. Sites that cannot say are listed in unknown, never counted as zero")
+            .answers(Success::One(200, "UsageReport")),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
         Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers on the target sites from one image (image: {site, image_id}, or image_name): a job of kind servers.boot; each target lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")

@@ -114,6 +114,14 @@ impl Metrics {
         &self.store
     }
 
+    pub(super) fn health(&self) -> &HealthMonitor {
+        &self.health
+    }
+
+    pub(super) fn sessions(&self) -> &SessionPool {
+        &self.sessions
+    }
+
     fn latest_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Latest>> {
         self.latest.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -4,6 +4,7 @@
 pub mod collector;
 pub mod rollup;
 pub mod series;
+pub mod usage;
 pub mod values;
 
 use std::collections::{BTreeMap, HashMap};

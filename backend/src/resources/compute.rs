@@ -474,6 +474,36 @@ impl SiteOps {
             .collect())
     }
 
+    /// What each project's servers used over `[start, end)`, as Nova's usage report
+    /// counts it: deleted servers included for the time they lived, by their flavor.
+    /// From 2.40 Nova pages the report by servers; the pages' totals add up.
+    pub async fn tenant_usages(&self, start: &str, end: &str) -> Result<Vec<TenantUsage>> {
+        let path = format!(
+            "os-simple-tenant-usage?start={}&end={}",
+            segment(start),
+            segment(end)
+        );
+        let pages = self.list_all(Compute, &path, "tenant_usages").await?;
+        let mut per_project: std::collections::BTreeMap<String, TenantUsage> = Default::default();
+        for usage in &pages {
+            let Some(project) = text(usage, "tenant_id") else {
+                continue;
+            };
+            let figure = |key: &str| usage.get(key).and_then(Value::as_f64).unwrap_or(0.0);
+            let entry = per_project
+                .entry(project.clone())
+                .or_insert_with(|| TenantUsage {
+                    project_id: project,
+                    ..TenantUsage::default()
+                });
+            entry.hours += figure("total_hours");
+            entry.vcpu_hours += figure("total_vcpus_usage");
+            entry.ram_mb_hours += figure("total_memory_mb_usage");
+            entry.disk_gb_hours += figure("total_local_gb_usage");
+        }
+        Ok(per_project.into_values().collect())
+    }
+
     pub async fn compute_services(&self) -> Result<Vec<ComputeService>> {
         let body: Value = self.get(Compute, "os-services").await?;
         Ok(array(&body, "services", "compute")?
@@ -488,6 +518,16 @@ impl SiteOps {
             })
             .collect())
     }
+}
+
+/// One project's usage over a period, as Nova reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantUsage {
+    pub project_id: String,
+    pub hours: f64,
+    pub vcpu_hours: f64,
+    pub ram_mb_hours: f64,
+    pub disk_gb_hours: f64,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
-pub use compute::CONSOLE_LOG_LINES;
+pub use compute::{TenantUsage, CONSOLE_LOG_LINES};
 pub use failure::Failure;
 pub use image::ImageData;
 pub use placement::Capacity;

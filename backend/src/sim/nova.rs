@@ -46,6 +46,7 @@ pub fn router() -> Router<Arc<SimContext>> {
             "/v2.1/servers/{id}/os-volume_attachments/{volume}",
             axum::routing::delete(detach_volume),
         )
+        .route("/v2.1/os-simple-tenant-usage", get(tenant_usages))
         .route("/v2.1/os-hypervisors", get(list_hypervisors))
         .route("/v2.1/os-hypervisors/detail", get(list_hypervisors))
         .route(
@@ -936,11 +937,16 @@ async fn delete_server(
             return response;
         }
         if let Some(gone) = data.servers.iter().find(|s| s.id == id) {
+            let flavor = data.flavors.iter().find(|f| f.id == gone.flavor_id);
             let tombstone = super::site::DeletedServer {
                 id: gone.id.clone(),
                 name: gone.name.clone(),
                 project_id: gone.project_id.clone(),
                 deleted: time::OffsetDateTime::now_utc(),
+                created: gone.created,
+                vcpus: flavor.map_or(0, |f| f.vcpus),
+                ram_mb: flavor.map_or(0, |f| f.ram_mb),
+                local_gb: flavor.map_or(0, |f| f.disk_gb + f.ephemeral_gb),
             };
             data.deleted_servers.push(tombstone);
         }
@@ -1681,5 +1687,102 @@ async fn show_quota(
                     "key_pairs": q.key_pairs, "metadata_items": q.metadata_items,
                     "server_groups": q.server_groups, "server_group_members": q.server_group_members}}))
         .into_response()
+    })
+}
+
+/// Nova's times in a usage query: `2026-01-02T03:04:05`, with or without fractions or a
+/// zone (UTC is meant either way).
+fn usage_time(text: Option<&String>) -> Result<time::OffsetDateTime, String> {
+    let Some(text) = text else {
+        return Ok(time::OffsetDateTime::now_utc());
+    };
+    let trimmed = text.trim_end_matches('Z');
+    let base = trimmed
+        .split('.')
+        .next()
+        .unwrap_or(trimmed)
+        .replace(' ', "T");
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(&base, &format)
+        .map(time::PrimitiveDateTime::assume_utc)
+        .map_err(|_| format!("Invalid start time. {text} is not a valid time."))
+}
+
+/// `GET /os-simple-tenant-usage?start=&end=`: for each project, what its servers used
+/// over the period, deleted servers included for the time they lived, by their flavor.
+async fn tenant_usages(
+    Extension(site): Extension<Arc<SimSite>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.",
+            );
+        }
+        let (start, stop) = match (usage_time(query.get("start")), usage_time(query.get("end"))) {
+            (Ok(start), Ok(stop)) => (start, stop),
+            (Err(message), _) | (_, Err(message)) => {
+                return error(StatusCode::BAD_REQUEST, &message)
+            }
+        };
+        if start >= stop {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Invalid start time. The start time cannot occur after the end time.",
+            );
+        }
+        let data = site.data();
+        // (project, created, ended, vcpus, ram_mb, local_gb) of every server that lived.
+        let live = data.servers.iter().map(|s| {
+            let flavor = data.flavors.iter().find(|f| f.id == s.flavor_id);
+            (
+                s.project_id.as_str(),
+                s.created,
+                None,
+                flavor.map_or(0, |f| f.vcpus),
+                flavor.map_or(0, |f| f.ram_mb),
+                flavor.map_or(0, |f| f.disk_gb + f.ephemeral_gb),
+            )
+        });
+        let gone = data.deleted_servers.iter().map(|d| {
+            (
+                d.project_id.as_str(),
+                d.created,
+                Some(d.deleted),
+                d.vcpus,
+                d.ram_mb,
+                d.local_gb,
+            )
+        });
+        let mut per_project: std::collections::BTreeMap<&str, [f64; 4]> = Default::default();
+        for (project, created, ended, vcpus, ram_mb, local_gb) in live.chain(gone) {
+            let from = created.max(start);
+            let to = ended.unwrap_or(stop).min(stop);
+            if to <= from {
+                continue;
+            }
+            let hours = (to - from).as_seconds_f64() / 3600.0;
+            let totals = per_project.entry(project).or_default();
+            totals[0] += hours;
+            totals[1] += hours * f64::from(vcpus);
+            totals[2] += hours * ram_mb as f64;
+            totals[3] += hours * local_gb as f64;
+        }
+        let format = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]"
+        );
+        let shown = |t: time::OffsetDateTime| t.format(&format).unwrap_or_default();
+        let usages: Vec<Value> = per_project
+            .into_iter()
+            .map(|(project, [hours, vcpus, ram, disk])| {
+                json!({"tenant_id": project, "start": shown(start), "stop": shown(stop),
+                       "total_hours": hours, "total_vcpus_usage": vcpus,
+                       "total_memory_mb_usage": ram, "total_local_gb_usage": disk})
+            })
+            .collect();
+        Json(json!({"tenant_usages": usages})).into_response()
     })
 }

@@ -217,6 +217,11 @@ pub struct DeletedServer {
     pub name: String,
     pub project_id: String,
     pub deleted: time::OffsetDateTime,
+    /// What Nova's usage report still counts for the time it lived.
+    pub created: time::OffsetDateTime,
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub local_gb: u64,
 }
 
 impl Server {

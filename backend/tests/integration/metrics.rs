@@ -307,3 +307,116 @@ async fn samples_and_rollups_outlive_a_restart_and_scoped_callers_see_their_site
         .await;
     assert!(status == 403 || status == 404, "{status}: {refused}");
 }
+
+#[tokio::test]
+async fn usage_counts_what_servers_used_while_they_lived_and_a_dark_site_is_unknown() {
+    let sim = start_sim(2).await;
+    let app = console(&temp_dir("usage")).await;
+    app.register_all(&sim).await;
+    let (status, image) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/images",
+            Some(json!({"name": "cirros"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{image}");
+    let started = overcast::metrics::unix_now() - 1;
+    let (status, server) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/servers",
+            Some(json!({"name": "billed", "flavor": "m1.tiny", "image": "cirros"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{server}");
+    let id = server["id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/sites/site-001/servers/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    sim.set_fault("site-002", Fault::Down);
+    eventually(Duration::from_secs(30), "site-002 unreachable", || async {
+        let (_, site) = app.admin(Method::GET, "/api/v1/sites/site-002", None).await;
+        (site["state"] == "unreachable").then_some(())
+    })
+    .await;
+
+    let ended = overcast::metrics::unix_now() + 1;
+    let path = format!("/api/v1/usage?from={started}&to={ended}");
+    let (status, report) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["group_by"], "site");
+    let rows = report["rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{report}");
+    let row = &rows[0];
+    assert_eq!(row["group"], "site-001");
+    let hours = row["vm_hours"].as_f64().unwrap_or(0.0);
+    let period = (ended - started) as f64 / 3600.0;
+    assert!(
+        hours > 0.0 && hours < period,
+        "the server lived part of the period: {report}"
+    );
+    // m1.tiny: 1 vCPU, 512 MiB, 1 GB of disk.
+    assert!(
+        (row["vcpu_hours"].as_f64().unwrap_or(0.0) - hours).abs() < 1e-9,
+        "{report}"
+    );
+    assert!(
+        (row["ram_gb_hours"].as_f64().unwrap_or(0.0) - hours / 2.0).abs() < 1e-9,
+        "{report}"
+    );
+    assert_eq!(report["unknown"][0]["site"], "site-002", "{report}");
+    assert!(report["unknown"][0]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("unreachable")));
+
+    // The same period again: a deleted server does not grow.
+    let (_, again) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(again["rows"][0]["vm_hours"], row["vm_hours"]);
+
+    let (_, by_project) = app
+        .admin(Method::GET, &format!("{path}&group_by=project"), None)
+        .await;
+    assert_eq!(
+        by_project["rows"][0]["group"], "admin",
+        "projects by name: {by_project}"
+    );
+    assert!(
+        by_project["rows"][0]["volume_gb_hours"].is_null(),
+        "no volume figures per project"
+    );
+
+    let response = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .bearer_auth(app.admin_token().await)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    let csv = response.text().await.unwrap_or_default();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("group,sites,vm_hours"), "{csv}");
+    assert!(lines[1].starts_with("site-001,site-001,"), "{csv}");
+    assert!(
+        lines[2].starts_with("site-002,site-002,,,,,") && lines[2].contains("unreachable"),
+        "{csv}"
+    );
+
+    let (status, refused) = app
+        .admin(Method::GET, "/api/v1/usage?from=1000&to=10", None)
+        .await;
+    assert_eq!(status, 400, "{refused}");
+}
