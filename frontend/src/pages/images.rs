@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::api;
 use crate::app::Session;
 use crate::components::badge::StatusBadge;
+use crate::components::dialog::{close, Modal};
 use crate::components::pager::{page_of, Pager};
 use crate::components::progress::Progress;
 use crate::components::time::RelativeTime;
@@ -163,6 +164,52 @@ pub fn copy_targets(every_site: bool, text: &str) -> Result<Targets, String> {
     format::typed_sites(text).ok_or_else(|| {
         "name the sites (site-002, site-003) or give a label selector (region=eu)".into()
     })
+}
+
+/// Where an image goes: every site, or site names or a label selector typed in one
+/// input, as [`copy_targets`] reads them. The copy dialog and the policy form share it,
+/// so targets are chosen alike in both.
+#[component]
+fn TargetPicker(
+    /// The text input's id; the checkbox's, the error's and the hint's derive from it.
+    id: &'static str,
+    every_site: RwSignal<bool>,
+    text: RwSignal<String>,
+    /// Why the targets cannot be taken, from the form or the API.
+    error: Signal<Option<String>>,
+    /// Runs on every change, which makes the error stale.
+    on_edit: Callback<()>,
+    /// What these targets mean for this form, after how to type them.
+    hint: &'static str,
+) -> impl IntoView {
+    let every_id = format!("{id}-every");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        move || match error.get() {
+            Some(_) => format!("{error_id} {hint_id}"),
+            None => hint_id.clone(),
+        }
+    };
+    view! {
+        <div class="field checkbox">
+            <input id=every_id.clone() type="checkbox" prop:checked=every_site
+                on:change=move |ev| { every_site.set(event_target_checked(&ev)); on_edit.run(()); }/>
+            <label for=every_id>"Every site"</label>
+        </div>
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id>"Target sites"</label>
+            <input id=id placeholder="site-002, site-003 or region=eu,tier!=test"
+                disabled=move || every_site.get()
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described
+                prop:value=text
+                on:input=move |ev| { text.set(event_target_value(&ev)); on_edit.run(()); }/>
+            {move || error.get().map(|m| view! { <p id=error_id.clone() class="field-error">{m}</p> })}
+            <p id=hint_id class="hint">"Site names separated by commas, or a label selector (key=value, key!=value). "{hint}</p>
+        </div>
+    }
 }
 
 /// What a target's task did or is doing, in words.
@@ -380,19 +427,7 @@ fn CopyDialog(
     /// Runs once the copy has finished, so the catalog shows the new copies.
     on_copied: Callback<()>,
 ) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    Effect::new(move |_| {
-        if let Some(dialog) = dialog.get() {
-            if !dialog.open() {
-                let _shown = dialog.show_modal();
-            }
-        }
-    });
-    let close = move |_| {
-        if let Some(dialog) = dialog.get_untracked() {
-            dialog.close();
-        }
-    };
+    let dialog = NodeRef::new();
     let name = entry.name.clone().unwrap_or_else(|| "(no name)".into());
     let facts = [
         entry.size.map(format::bytes),
@@ -507,10 +542,15 @@ fn CopyDialog(
     // A preview describes the form as it was: any change makes it stale.
     let edited = move || preview.set(None);
     let source_error = Memo::new(move |_| errors.with(|e| e.get(SOURCE_INPUT).cloned()));
-    let targets_error = Memo::new(move |_| errors.with(|e| e.get(TARGETS_INPUT).cloned()));
+    let targets_error = Signal::derive(move || errors.with(|e| e.get(TARGETS_INPUT).cloned()));
+    let targets_edited = Callback::new(move |()| {
+        errors.update(|e| {
+            e.remove(TARGETS_INPUT);
+        })
+    });
     let running = move || started.with(Option::is_some);
     view! {
-        <dialog node_ref=dialog class="copy-dialog" aria-labelledby="copy-title" on:close=move |_| on_close.run(())>
+        <Modal dialog class="copy-dialog" labelledby="copy-title" on_close>
             <h2 id="copy-title">{format!("Copy {name} to sites")}</h2>
             <p class="muted">{facts}</p>
             <form on:submit=start on:input=move |_| edited() on:change=move |_| edited() aria-label="Copy to sites" novalidate>
@@ -526,22 +566,8 @@ fn CopyDialog(
                         </select>
                         {move || source_error.get().map(|m| view! { <p id="copy-source-error" class="field-error">{m}</p> })}
                     </div>
-                    <div class="field checkbox">
-                        <input id="copy-every" type="checkbox" prop:checked=every_site
-                            on:change=move |ev| { every_site.set(event_target_checked(&ev)); errors.update(|e| { e.remove(TARGETS_INPUT); }); }/>
-                        <label for="copy-every">"Every site"</label>
-                    </div>
-                    <div class="field" class:invalid=move || targets_error.get().is_some()>
-                        <label for=TARGETS_INPUT>"Target sites"</label>
-                        <input id=TARGETS_INPUT placeholder="site-002, site-003 or region=eu,tier!=test"
-                            disabled=move || every_site.get()
-                            aria-invalid=move || targets_error.get().is_some().then_some("true")
-                            aria-describedby=move || if targets_error.get().is_some() { "copy-targets-error copy-targets-hint" } else { "copy-targets-hint" }
-                            prop:value=targets_text
-                            on:input=move |ev| { targets_text.set(event_target_value(&ev)); errors.update(|e| { e.remove(TARGETS_INPUT); }); }/>
-                        {move || targets_error.get().map(|m| view! { <p id="copy-targets-error" class="field-error">{m}</p> })}
-                        <p id="copy-targets-hint" class="hint">"Site names separated by commas, or a label selector (key=value, key!=value). Sites that hold the image already keep theirs."</p>
-                    </div>
+                    <TargetPicker id=TARGETS_INPUT every_site text=targets_text error=targets_error on_edit=targets_edited
+                        hint="Sites that hold the image already keep theirs."/>
                 </fieldset>
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || preview.get().map(|p| view! {
@@ -556,10 +582,10 @@ fn CopyDialog(
                         <button type="button" class="secondary" on:click=check disabled=move || busy.get()>"Preview"</button>
                         <button type="submit" disabled=move || busy.get()>"Start copy"</button>
                     </Show>
-                    <button type="button" class="secondary" on:click=close>"Close"</button>
+                    <button type="button" class="secondary" on:click=move |_| close(dialog)>"Close"</button>
                 </div>
             </form>
-        </dialog>
+        </Modal>
     }
 }
 
