@@ -1,5 +1,8 @@
-//! Images across sites: one row per content (sha512) with the sites that hold it, and
-//! copies of an image to other sites, checked by a dry run first and followed site by site.
+//! Images across sites: one row per content (sha512) with the sites that hold it, copies
+//! of an image to other sites, checked by a dry run first and followed site by site, and
+//! the replication policies that keep an image on a selection of sites.
+
+mod policies;
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,7 @@ use overcast_api_types::jobs::{Job, JobPreview, NewJob, Rollout, Targets, Task, 
 use serde_json::json;
 
 use crate::api;
-use crate::app::Session;
+use crate::app::{Live, Session};
 use crate::components::badge::StatusBadge;
 use crate::components::dialog::{close, Modal};
 use crate::components::pager::{page_of, Pager};
@@ -20,6 +23,7 @@ use crate::format;
 use crate::pages::job::{apply, transfer_text};
 use crate::pages::jobs::OutcomeBar;
 use crate::pages::resources::MissingSites;
+use policies::{Draft, Policies};
 
 /// The ids of the copy form's inputs, which the API's field errors point to.
 const SOURCE_INPUT: &str = "copy-source";
@@ -264,6 +268,45 @@ pub fn Images() -> impl IntoView {
     let can_copy = session.can_operate();
     let open_copy = Callback::new(move |entry: CatalogEntry| copying.set(Some(entry)));
     let copied = Callback::new(move |()| query.update(|q| q.2 = true));
+    // Every content seen on this visit, by hash, for the policies: a search narrows the
+    // table, not the names a policy shows or the images a new one can keep.
+    let known = RwSignal::new(BTreeMap::<String, CatalogEntry>::new());
+    Effect::new(move |_| {
+        let Some(Ok(catalog)) = data.get() else {
+            return;
+        };
+        let everything = query.with_untracked(|q| q.0.is_empty() && q.1.trim().is_empty());
+        known.update(|known| {
+            if everything {
+                known.clear();
+            }
+            for entry in catalog.items {
+                if let Some(hash) = entry.sha512.clone() {
+                    known.insert(hash, entry);
+                }
+            }
+        });
+    });
+    let draft = RwSignal::new(None::<Draft>);
+    let keep = session.is_admin().then(|| {
+        Callback::new(move |entry: CatalogEntry| {
+            draft.set(Some(Draft {
+                sha512: entry.sha512,
+            }))
+        })
+    });
+    // What a policy's copies (or their deletion) change is on the sites once the job has
+    // finished: read them again then. The first run sees an event of before the page.
+    let live = expect_context::<Live>();
+    Effect::new(move |first_run: Option<()>| {
+        let job = live.job.get();
+        let done = job.is_some_and(|j| {
+            j.state.is_finished() && policies::is_policy_job(&j.kind, &j.created_by)
+        });
+        if first_run.is_some() && done {
+            query.update(|q| q.2 = true);
+        }
+    });
     view! {
         <section class="images-page">
             <h1>"Images"</h1>
@@ -286,7 +329,7 @@ pub fn Images() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted" role="status">"Asking the sites…"</p> }>
                 {move || data.get().map(|result| match result {
                     Ok(catalog) => view! {
-                        <CatalogTable catalog name=query.with_untracked(|q| q.0.clone()) can_copy copy=open_copy/>
+                        <CatalogTable catalog name=query.with_untracked(|q| q.0.clone()) can_copy copy=open_copy keep/>
                     }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
                 })}
@@ -294,6 +337,7 @@ pub fn Images() -> impl IntoView {
             {move || copying.get().map(|entry| view! {
                 <CopyDialog entry on_close=Callback::new(move |()| copying.set(None)) on_copied=copied/>
             })}
+            <Policies known=known.into() draft/>
         </section>
     }
 }
@@ -305,6 +349,8 @@ fn CatalogTable(
     name: String,
     can_copy: bool,
     copy: Callback<CatalogEntry>,
+    /// Opens the policy form with a content: for admins only.
+    keep: Option<Callback<CatalogEntry>>,
 ) -> impl IntoView {
     let answered = catalog
         .sites
@@ -344,7 +390,7 @@ fn CatalogTable(
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr></thead>
                     {move || page_of(&entries, page.get()).into_iter().map(|entry| view! {
-                        <EntryRows entry can_copy copy/>
+                        <EntryRows entry can_copy copy keep/>
                     }).collect_view()}
                 </table>
                 <Pager total=count page/>
@@ -355,7 +401,12 @@ fn CatalogTable(
 
 /// A content's row, and once expanded one row per site that holds it.
 #[component]
-fn EntryRows(entry: CatalogEntry, can_copy: bool, copy: Callback<CatalogEntry>) -> impl IntoView {
+fn EntryRows(
+    entry: CatalogEntry,
+    can_copy: bool,
+    copy: Callback<CatalogEntry>,
+    keep: Option<Callback<CatalogEntry>>,
+) -> impl IntoView {
     let open = RwSignal::new(false);
     let name = entry.name.clone().unwrap_or_else(|| "(no name)".into());
     let others: Vec<String> = entry
@@ -379,6 +430,10 @@ fn EntryRows(entry: CatalogEntry, can_copy: bool, copy: Callback<CatalogEntry>) 
     };
     let sites_text = sites_count(entry.sites.len());
     let copy_label = format!("Copy {name} to sites…");
+    let keep_label = format!("Keep {name} on sites…");
+    // A policy names a content by its hash: an image without data yet cannot be kept.
+    let keep = keep.filter(|_| entry.sha512.is_some());
+    let kept = entry.clone();
     let sites = entry.sites.clone();
     view! {
         <tbody class:open=move || open.get()>
@@ -400,6 +455,10 @@ fn EntryRows(entry: CatalogEntry, can_copy: bool, copy: Callback<CatalogEntry>) 
                     {copyable.then(|| view! {
                         <button type="button" class="small" aria-label=copy_label
                             on:click=move |_| copy.run(entry.clone())>"Copy to sites…"</button>
+                    })}
+                    {keep.map(|keep| view! {
+                        <button type="button" class="secondary small" aria-label=keep_label
+                            on:click=move |_| keep.run(kept.clone())>"Keep on sites…"</button>
                     })}
                 </td>
             </tr>
