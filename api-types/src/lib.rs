@@ -1449,7 +1449,7 @@ pub mod images {
     }
 
     /// A policy with where each target site stands.
-    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct ImagePolicy {
         pub id: String,

@@ -1,6 +1,8 @@
 // The Images page: the catalog of a 5-site demo (one row per content, the sites holding
 // it, search, a dark site shown from its last-known images), the copy dialog (field
-// errors, dry-run counts) and a copy followed site by site until every target holds it.
+// errors, dry-run counts), a copy followed site by site until every target holds it, and
+// replication policies (created from the catalog, their drift filling up, deleted with
+// the copies they made).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +42,17 @@ async function eventually(what, probe, deadlineMs = 60000) {
   }
 }
 
+/** Makes an image of `bytes` random bytes on `site` and resolves with its content hash. */
+async function uploadTo(site, name, bytes) {
+  const made = await api('POST', `/sites/${site}/images`, { name, disk_format: 'raw', container_format: 'bare' });
+  const record = await made.text();
+  assert.equal(made.status, 201, record);
+  const { id } = JSON.parse(record);
+  const upload = await api('PUT', `/sites/${site}/images/${id}/file`, randomBytes(bytes), 'application/octet-stream');
+  assert.ok(upload.ok, await upload.text());
+  return eventually(`${name} is in the catalog`, async () => (await catalog()).find((e) => e.name === name && e.sha512)?.sha512);
+}
+
 const fault = (site, body) => fetch(`${demo.simUrl}/_sim/sites/${site}/fault`, { method: 'POST', body: JSON.stringify(body) });
 const catalog = async () => (await (await api('GET', '/images/catalog?max_age_ms=0')).json()).items;
 /** The table row of a content, by its name. */
@@ -58,13 +71,7 @@ before(async () => {
     return items.length === 1 && items[0].sites.length === SITES && items[0].sites.every((s) => s.status === 'active');
   });
   // Other data on site-001 only.
-  const made = await api('POST', '/sites/site-001/images', { name: OTHER, disk_format: 'raw', container_format: 'bare' });
-  const record = await made.text();
-  assert.equal(made.status, 201, record);
-  const { id } = JSON.parse(record);
-  const upload = await api('PUT', `/sites/site-001/images/${id}/file`, randomBytes(OTHER_BYTES), 'application/octet-stream');
-  assert.ok(upload.ok, await upload.text());
-  otherHash = await eventually('the new image is in the catalog', async () => (await catalog()).find((e) => e.name === OTHER && e.sha512)?.sha512);
+  otherHash = await uploadTo('site-001', OTHER, OTHER_BYTES);
 
   const viewer = await api('POST', '/admin/users', { username: 'vic', password: 'vic-password-1', role: 'viewer' });
   assert.equal(viewer.status, 201, await viewer.text());
@@ -255,6 +262,9 @@ test('a viewer sees the catalog and no copy action', async () => {
     await viewer.page.goto(`${demo.url}/images`);
     await rowOf(viewer.page, 'cirros-0.6.2').getByRole('button', { name: `${SITES} sites` }).waitFor();
     assert.equal(await viewer.page.getByRole('button', { name: /to sites…/ }).count(), 0);
+    // Policies are shown to everyone and made by admins only.
+    await viewer.page.getByText('No replication policies.', { exact: false }).waitFor();
+    assert.equal(await viewer.page.getByRole('button', { name: /on sites…|New policy/ }).count(), 0);
     assert.deepEqual(viewer.errors, []);
   } finally {
     await viewer.context.close();
@@ -278,5 +288,161 @@ test('on a phone the catalog and the copy dialog fit the screen', async () => {
   const box = await dialog.boundingBox();
   assert.ok(box.x >= 0 && box.x + box.width <= 390, `the dialog fits: ${JSON.stringify(box)}`);
   await page.screenshot({ path: join(artifacts, 'images-copy-phone.png') });
+  assert.deepEqual(errors, []);
+});
+
+/** The Replication policies section, and a policy's row in it by the image's name. */
+const policiesOf = (page) => page.getByRole('region', { name: 'Replication policies' });
+const policyRow = (page, name) => policiesOf(page).getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(`^${name}`) }) });
+const policies = async () => (await (await api('GET', '/images/policies')).json()).items;
+
+test('a policy made from the catalog fills its sites, marks bad fields, and goes with its copies', async () => {
+  const { page, errors } = desktop;
+  const NAME = 'e2e-policy';
+  const hash = await uploadTo('site-001', NAME, 2 << 20);
+  // A slow link to site-004, so the policy's copy is seen under way.
+  assert.equal((await fault('site-004', { mode: 'bandwidth', bytes_per_s: 256 << 10 })).status, 200);
+  try {
+    await page.goto(`${demo.url}/images`);
+    const section = policiesOf(page);
+    await section.getByText('No replication policies. A policy keeps an image on every site a selection matches, also on sites that join or come back later.').waitFor();
+
+    // Nothing chosen: both fields are marked, the focus on the first.
+    await section.getByRole('button', { name: 'New policy' }).click();
+    const form = page.getByRole('dialog', { name: 'New replication policy' });
+    await form.waitFor();
+    await form.getByRole('button', { name: 'Create policy' }).click();
+    await form.locator('#policy-image-error', { hasText: 'choose an image of the catalog' }).waitFor();
+    await form.locator('#policy-targets-error', { hasText: 'name the sites' }).waitFor();
+    assert.equal(await form.getByLabel('Image').getAttribute('aria-invalid'), 'true');
+    assert.equal(await form.getByLabel('Target sites').getAttribute('aria-invalid'), 'true');
+    await eventually('the focus on the image', async () => (await page.evaluate(() => document.activeElement?.id)) === 'policy-image', 5000);
+    await page.screenshot({ path: join(artifacts, 'images-policy-form-errors.png') });
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    await form.waitFor({ state: 'detached' });
+
+    // From the catalog's row: the image is chosen. A selector the API refuses marks the
+    // targets field with the API's words.
+    const catalogRow = page.locator('.images-table').getByRole('row').filter({ has: page.getByRole('rowheader', { name: NAME, exact: true }) });
+    await catalogRow.getByRole('button', { name: `Keep ${NAME} on sites…` }).click();
+    await form.waitFor();
+    assert.equal(await form.getByLabel('Image').inputValue(), hash);
+    const targets = form.getByLabel('Target sites');
+    await targets.fill('region=eu,=x');
+    await form.getByRole('button', { name: 'Create policy' }).click();
+    await form.locator('#policy-targets-error', { hasText: 'has no key' }).waitFor();
+    assert.equal(await targets.getAttribute('aria-invalid'), 'true');
+    assert.equal(await form.getByLabel('Image').getAttribute('aria-invalid'), null);
+    await form.getByRole('alert').filter({ hasText: 'invalid replication policy' }).waitFor();
+    await eventually('the focus on the targets', async () => (await page.evaluate(() => document.activeElement?.id)) === 'policy-targets', 5000);
+    assert.deepEqual(errors.splice(0), ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+
+    // region=eu is site-001, which holds it, and site-004, which gets a copy.
+    await targets.fill('region=eu');
+    assert.equal(await targets.getAttribute('aria-invalid'), null, 'typing clears the mark');
+    await form.getByRole('button', { name: 'Create policy' }).click();
+    await form.waitFor({ state: 'detached' });
+    await section.getByRole('status').filter({ hasText: `Policy created: Overcast keeps ${NAME} on sites with region=eu.` }).waitFor();
+    const row = policyRow(page, NAME);
+    assert.match(await row.getByRole('rowheader').textContent(), new RegExp(`^${NAME}${hash.slice(0, 12)}$`));
+    assert.match(await row.textContent(), /sites with region=eu/);
+    assert.match(await row.textContent(), /admin\s*(just now|\d+ s ago)/);
+    const copying = row.getByRole('link', { name: 'copying' });
+    await copying.waitFor({ timeout: 20000 });
+    assert.match(await copying.getAttribute('href'), /^\/jobs\/[0-9a-f-]{36}$/);
+    // Opened while the copy runs: site-004 misses the image.
+    await row.getByRole('button', { name: '1 of 2 sites hold it' }).click();
+    const drift = policiesOf(page).locator('tr.drift-row');
+    const lineOf = (site) => drift.filter({ has: page.getByRole('link', { name: site, exact: true }) });
+    assert.equal(await drift.count(), 2);
+    assert.match(await lineOf('site-001').textContent(), /holds\s*[0-9a-f-]{36}/);
+    assert.match(await lineOf('site-004').textContent(), /missing/);
+    const bar = row.getByRole('meter', { name: `Sites holding ${NAME}` });
+    assert.equal(await bar.getAttribute('aria-valuetext'), '1 hold it, 1 missing, 0 unknown');
+    await page.screenshot({ path: join(artifacts, 'images-policy-copying.png'), fullPage: true });
+
+    // The drift fills as the copy lands, read again while the list stays open.
+    await row.getByRole('button', { name: '2 of 2 sites hold it' }).waitFor({ timeout: 90000 });
+    await copying.waitFor({ state: 'detached', timeout: 30000 });
+    assert.equal(await bar.getAttribute('aria-valuetext'), '2 hold it, 0 missing, 0 unknown');
+    assert.equal(await drift.count(), 2, 'the drift list stays open');
+    for (const site of ['site-001', 'site-004']) {
+      assert.match(await lineOf(site).textContent(), /holds\s*[0-9a-f-]{36}/);
+      assert.equal(await lineOf(site).getByRole('link').getAttribute('href'), `/sites/${site}/images`);
+    }
+    // The catalog was read again once the policy's copy finished.
+    await catalogRow.getByRole('button', { name: '2 sites' }).waitFor({ timeout: 30000 });
+    await section.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(artifacts, 'images-policies-desktop.png'), fullPage: true });
+
+    // Deleted with its copies: a job removes site-004's; site-001's original stays.
+    await row.getByRole('button', { name: `Delete the policy for ${NAME}…` }).click();
+    const confirm = page.getByRole('dialog', { name: `Delete the policy for ${NAME}?` });
+    await confirm.getByLabel('Also delete the copies this policy made (images Overcast copied, tagged overcast-copy; originals stay)').check();
+    await page.screenshot({ path: join(artifacts, 'images-policy-delete.png') });
+    await confirm.getByRole('button', { name: 'Delete policy and copies' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    const jobLink = section.getByRole('status').getByRole('link', { name: 'image.delete_copies' });
+    await jobLink.waitFor();
+    const jobId = (await jobLink.getAttribute('href')).match(/^\/jobs\/([0-9a-f-]{36})$/)[1];
+    const job = await eventually('the deletion job finishes', async () => {
+      const found = await (await api('GET', `/jobs/${jobId}`)).json();
+      return ['succeeded', 'failed', 'partially_failed', 'cancelled'].includes(found.state) && found;
+    });
+    assert.equal(job.kind, 'image.delete_copies');
+    assert.equal(job.state, 'succeeded', JSON.stringify(job.tasks));
+    await section.getByText('No replication policies.', { exact: false }).waitFor();
+    assert.deepEqual(await policies(), []);
+    await catalogRow.getByRole('button', { name: '1 site' }).waitFor({ timeout: 30000 });
+    const entry = (await catalog()).find((e) => e.sha512 === hash);
+    assert.deepEqual(entry.sites.map((s) => s.site), ['site-001']);
+    await page.screenshot({ path: join(artifacts, 'images-policy-deleted.png'), fullPage: true });
+  } finally {
+    await fault('site-004', { mode: 'up' });
+  }
+  assert.deepEqual(errors, []);
+});
+
+test('on a phone the policies, their form and the delete dialog fit the screen', async () => {
+  const { page, errors } = phone;
+  const made = await api('POST', '/images/policies', { image: { sha512: otherHash }, targets: { all: true } });
+  assert.equal(made.status, 201, await made.clone().text());
+  const { id } = await made.json();
+  try {
+    await page.goto(`${demo.url}/images`);
+    const row = policyRow(page, OTHER);
+    const held = row.getByRole('button', { name: `${SITES} of ${SITES} sites hold it` });
+    await held.waitFor({ timeout: 60000 });
+    assert.match(await row.textContent(), /every site/);
+    await held.click();
+    await policiesOf(page).locator('tr.drift-row').nth(SITES - 1).waitFor();
+    await noPageOverflow(page, 'the policies');
+    await policiesOf(page).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(artifacts, 'images-policies-phone.png') });
+
+    await policiesOf(page).getByRole('button', { name: 'New policy' }).click();
+    const form = page.getByRole('dialog', { name: 'New replication policy' });
+    await form.getByRole('button', { name: 'Create policy' }).click();
+    await form.locator('#policy-targets-error').waitFor();
+    await noPageOverflow(page, 'the policy form');
+    const box = await form.boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 390, `the form fits: ${JSON.stringify(box)}`);
+    await page.screenshot({ path: join(artifacts, 'images-policy-form-phone.png') });
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    await form.waitFor({ state: 'detached' });
+
+    await row.getByRole('button', { name: `Delete the policy for ${OTHER}…` }).click();
+    const confirm = page.getByRole('dialog', { name: `Delete the policy for ${OTHER}?` });
+    await confirm.waitFor();
+    await noPageOverflow(page, 'the delete dialog');
+    await page.screenshot({ path: join(artifacts, 'images-policy-delete-phone.png') });
+    // Without the box: the policy goes, every copy stays.
+    await confirm.getByRole('button', { name: 'Delete policy' }).click();
+    await policiesOf(page).getByRole('status').getByText(`Policy for ${OTHER} deleted; the copies it made stay on their sites.`).waitFor();
+    assert.deepEqual(await policies(), []);
+    assert.equal((await catalog()).find((e) => e.sha512 === otherHash).sites.length, SITES);
+  } finally {
+    await api('DELETE', `/images/policies/${id}`);
+  }
   assert.deepEqual(errors, []);
 });

@@ -174,6 +174,19 @@ pub async fn send_empty(method: &str, path: &str) -> Result<(), ApiError> {
     act::<()>(method, path, None).await
 }
 
+/// A call without a body that answers with JSON (`202` and the job it started) or with
+/// nothing (`204`): `None` then.
+pub async fn call<T: DeserializeOwned>(method: &str, path: &str) -> Result<Option<T>, ApiError> {
+    let response = request(method, path)
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    if response.status() == 204 {
+        return Ok(None);
+    }
+    decode(response).await.map(Some)
+}
+
 /// Saves what a GET answers as a file on the reader's machine. The API needs the bearer
 /// header, so a plain link cannot do it: the answer is fetched, then handed over as a blob.
 pub async fn download(path: &str, file_name: &str) -> Result<(), ApiError> {

@@ -12,11 +12,14 @@ pub fn StateBadge(#[prop(into)] state: Signal<SiteState>) -> impl IntoView {
 #[component]
 pub fn StatusBadge(#[prop(into)] status: Signal<String>) -> impl IntoView {
     let tone = move || match status.get().to_ascii_lowercase().as_str() {
-        "succeeded" | "active" | "available" | "ok" | "online" | "enabled" | "up" => "good",
+        "succeeded" | "active" | "available" | "ok" | "online" | "enabled" | "up" | "holds" => {
+            "good"
+        }
         "failed" | "error" | "partially_failed" | "unreachable" | "auth_failed" | "down" => "bad",
         // Not started yet reads apart from under way.
         "pending" | "queued" => "idle",
-        "waiting_for_site" => "warn",
+        // A site a replication policy has yet to copy to.
+        "waiting_for_site" | "missing" => "warn",
         "running" | "build" | "degraded" | "stale" | "timeout" | "rebooting" | "saving" => "busy",
         _ => "neutral",
     };

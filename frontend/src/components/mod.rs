@@ -2,6 +2,7 @@
 
 pub mod badge;
 pub mod confirm;
+pub mod dialog;
 pub mod field;
 pub mod meter;
 pub mod pager;

@@ -1,5 +1,8 @@
-//! Images across sites: one row per content (sha512) with the sites that hold it, and
-//! copies of an image to other sites, checked by a dry run first and followed site by site.
+//! Images across sites: one row per content (sha512) with the sites that hold it, copies
+//! of an image to other sites, checked by a dry run first and followed site by site, and
+//! the replication policies that keep an image on a selection of sites.
+
+mod policies;
 
 use std::collections::BTreeMap;
 
@@ -10,8 +13,9 @@ use overcast_api_types::jobs::{Job, JobPreview, NewJob, Rollout, Targets, Task, 
 use serde_json::json;
 
 use crate::api;
-use crate::app::Session;
+use crate::app::{Live, Session};
 use crate::components::badge::StatusBadge;
+use crate::components::dialog::{close, Modal};
 use crate::components::pager::{page_of, Pager};
 use crate::components::progress::Progress;
 use crate::components::time::RelativeTime;
@@ -19,6 +23,7 @@ use crate::format;
 use crate::pages::job::{apply, transfer_text};
 use crate::pages::jobs::OutcomeBar;
 use crate::pages::resources::MissingSites;
+use policies::{Draft, Policies};
 
 /// The ids of the copy form's inputs, which the API's field errors point to.
 const SOURCE_INPUT: &str = "copy-source";
@@ -165,6 +170,52 @@ pub fn copy_targets(every_site: bool, text: &str) -> Result<Targets, String> {
     })
 }
 
+/// Where an image goes: every site, or site names or a label selector typed in one
+/// input, as [`copy_targets`] reads them. The copy dialog and the policy form share it,
+/// so targets are chosen alike in both.
+#[component]
+fn TargetPicker(
+    /// The text input's id; the checkbox's, the error's and the hint's derive from it.
+    id: &'static str,
+    every_site: RwSignal<bool>,
+    text: RwSignal<String>,
+    /// Why the targets cannot be taken, from the form or the API.
+    error: Signal<Option<String>>,
+    /// Runs on every change, which makes the error stale.
+    on_edit: Callback<()>,
+    /// What these targets mean for this form, after how to type them.
+    hint: &'static str,
+) -> impl IntoView {
+    let every_id = format!("{id}-every");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        move || match error.get() {
+            Some(_) => format!("{error_id} {hint_id}"),
+            None => hint_id.clone(),
+        }
+    };
+    view! {
+        <div class="field checkbox">
+            <input id=every_id.clone() type="checkbox" prop:checked=every_site
+                on:change=move |ev| { every_site.set(event_target_checked(&ev)); on_edit.run(()); }/>
+            <label for=every_id>"Every site"</label>
+        </div>
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id>"Target sites"</label>
+            <input id=id placeholder="site-002, site-003 or region=eu,tier!=test"
+                disabled=move || every_site.get()
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described
+                prop:value=text
+                on:input=move |ev| { text.set(event_target_value(&ev)); on_edit.run(()); }/>
+            {move || error.get().map(|m| view! { <p id=error_id.clone() class="field-error">{m}</p> })}
+            <p id=hint_id class="hint">"Site names separated by commas, or a label selector (key=value, key!=value). "{hint}</p>
+        </div>
+    }
+}
+
 /// What a target's task did or is doing, in words.
 pub fn outcome_text(task: &Task) -> String {
     if let Some(error) = &task.error {
@@ -217,6 +268,45 @@ pub fn Images() -> impl IntoView {
     let can_copy = session.can_operate();
     let open_copy = Callback::new(move |entry: CatalogEntry| copying.set(Some(entry)));
     let copied = Callback::new(move |()| query.update(|q| q.2 = true));
+    // Every content seen on this visit, by hash, for the policies: a search narrows the
+    // table, not the names a policy shows or the images a new one can keep.
+    let known = RwSignal::new(BTreeMap::<String, CatalogEntry>::new());
+    Effect::new(move |_| {
+        let Some(Ok(catalog)) = data.get() else {
+            return;
+        };
+        let everything = query.with_untracked(|q| q.0.is_empty() && q.1.trim().is_empty());
+        known.update(|known| {
+            if everything {
+                known.clear();
+            }
+            for entry in catalog.items {
+                if let Some(hash) = entry.sha512.clone() {
+                    known.insert(hash, entry);
+                }
+            }
+        });
+    });
+    let draft = RwSignal::new(None::<Draft>);
+    let keep = session.is_admin().then(|| {
+        Callback::new(move |entry: CatalogEntry| {
+            draft.set(Some(Draft {
+                sha512: entry.sha512,
+            }))
+        })
+    });
+    // What a policy's copies (or their deletion) change is on the sites once the job has
+    // finished: read them again then. The first run sees an event of before the page.
+    let live = expect_context::<Live>();
+    Effect::new(move |first_run: Option<()>| {
+        let job = live.job.get();
+        let done = job.is_some_and(|j| {
+            j.state.is_finished() && policies::is_policy_job(&j.kind, &j.created_by)
+        });
+        if first_run.is_some() && done {
+            query.update(|q| q.2 = true);
+        }
+    });
     view! {
         <section class="images-page">
             <h1>"Images"</h1>
@@ -239,7 +329,7 @@ pub fn Images() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted" role="status">"Asking the sites…"</p> }>
                 {move || data.get().map(|result| match result {
                     Ok(catalog) => view! {
-                        <CatalogTable catalog name=query.with_untracked(|q| q.0.clone()) can_copy copy=open_copy/>
+                        <CatalogTable catalog name=query.with_untracked(|q| q.0.clone()) can_copy copy=open_copy keep/>
                     }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
                 })}
@@ -247,6 +337,7 @@ pub fn Images() -> impl IntoView {
             {move || copying.get().map(|entry| view! {
                 <CopyDialog entry on_close=Callback::new(move |()| copying.set(None)) on_copied=copied/>
             })}
+            <Policies known=known.into() draft/>
         </section>
     }
 }
@@ -258,6 +349,8 @@ fn CatalogTable(
     name: String,
     can_copy: bool,
     copy: Callback<CatalogEntry>,
+    /// Opens the policy form with a content: for admins only.
+    keep: Option<Callback<CatalogEntry>>,
 ) -> impl IntoView {
     let answered = catalog
         .sites
@@ -297,7 +390,7 @@ fn CatalogTable(
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr></thead>
                     {move || page_of(&entries, page.get()).into_iter().map(|entry| view! {
-                        <EntryRows entry can_copy copy/>
+                        <EntryRows entry can_copy copy keep/>
                     }).collect_view()}
                 </table>
                 <Pager total=count page/>
@@ -308,7 +401,12 @@ fn CatalogTable(
 
 /// A content's row, and once expanded one row per site that holds it.
 #[component]
-fn EntryRows(entry: CatalogEntry, can_copy: bool, copy: Callback<CatalogEntry>) -> impl IntoView {
+fn EntryRows(
+    entry: CatalogEntry,
+    can_copy: bool,
+    copy: Callback<CatalogEntry>,
+    keep: Option<Callback<CatalogEntry>>,
+) -> impl IntoView {
     let open = RwSignal::new(false);
     let name = entry.name.clone().unwrap_or_else(|| "(no name)".into());
     let others: Vec<String> = entry
@@ -332,6 +430,10 @@ fn EntryRows(entry: CatalogEntry, can_copy: bool, copy: Callback<CatalogEntry>) 
     };
     let sites_text = sites_count(entry.sites.len());
     let copy_label = format!("Copy {name} to sites…");
+    let keep_label = format!("Keep {name} on sites…");
+    // A policy names a content by its hash: an image without data yet cannot be kept.
+    let keep = keep.filter(|_| entry.sha512.is_some());
+    let kept = entry.clone();
     let sites = entry.sites.clone();
     view! {
         <tbody class:open=move || open.get()>
@@ -353,6 +455,10 @@ fn EntryRows(entry: CatalogEntry, can_copy: bool, copy: Callback<CatalogEntry>) 
                     {copyable.then(|| view! {
                         <button type="button" class="small" aria-label=copy_label
                             on:click=move |_| copy.run(entry.clone())>"Copy to sites…"</button>
+                    })}
+                    {keep.map(|keep| view! {
+                        <button type="button" class="secondary small" aria-label=keep_label
+                            on:click=move |_| keep.run(kept.clone())>"Keep on sites…"</button>
                     })}
                 </td>
             </tr>
@@ -380,19 +486,7 @@ fn CopyDialog(
     /// Runs once the copy has finished, so the catalog shows the new copies.
     on_copied: Callback<()>,
 ) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    Effect::new(move |_| {
-        if let Some(dialog) = dialog.get() {
-            if !dialog.open() {
-                let _shown = dialog.show_modal();
-            }
-        }
-    });
-    let close = move |_| {
-        if let Some(dialog) = dialog.get_untracked() {
-            dialog.close();
-        }
-    };
+    let dialog = NodeRef::new();
     let name = entry.name.clone().unwrap_or_else(|| "(no name)".into());
     let facts = [
         entry.size.map(format::bytes),
@@ -507,10 +601,15 @@ fn CopyDialog(
     // A preview describes the form as it was: any change makes it stale.
     let edited = move || preview.set(None);
     let source_error = Memo::new(move |_| errors.with(|e| e.get(SOURCE_INPUT).cloned()));
-    let targets_error = Memo::new(move |_| errors.with(|e| e.get(TARGETS_INPUT).cloned()));
+    let targets_error = Signal::derive(move || errors.with(|e| e.get(TARGETS_INPUT).cloned()));
+    let targets_edited = Callback::new(move |()| {
+        errors.update(|e| {
+            e.remove(TARGETS_INPUT);
+        })
+    });
     let running = move || started.with(Option::is_some);
     view! {
-        <dialog node_ref=dialog class="copy-dialog" aria-labelledby="copy-title" on:close=move |_| on_close.run(())>
+        <Modal dialog class="copy-dialog" labelledby="copy-title" on_close>
             <h2 id="copy-title">{format!("Copy {name} to sites")}</h2>
             <p class="muted">{facts}</p>
             <form on:submit=start on:input=move |_| edited() on:change=move |_| edited() aria-label="Copy to sites" novalidate>
@@ -526,22 +625,8 @@ fn CopyDialog(
                         </select>
                         {move || source_error.get().map(|m| view! { <p id="copy-source-error" class="field-error">{m}</p> })}
                     </div>
-                    <div class="field checkbox">
-                        <input id="copy-every" type="checkbox" prop:checked=every_site
-                            on:change=move |ev| { every_site.set(event_target_checked(&ev)); errors.update(|e| { e.remove(TARGETS_INPUT); }); }/>
-                        <label for="copy-every">"Every site"</label>
-                    </div>
-                    <div class="field" class:invalid=move || targets_error.get().is_some()>
-                        <label for=TARGETS_INPUT>"Target sites"</label>
-                        <input id=TARGETS_INPUT placeholder="site-002, site-003 or region=eu,tier!=test"
-                            disabled=move || every_site.get()
-                            aria-invalid=move || targets_error.get().is_some().then_some("true")
-                            aria-describedby=move || if targets_error.get().is_some() { "copy-targets-error copy-targets-hint" } else { "copy-targets-hint" }
-                            prop:value=targets_text
-                            on:input=move |ev| { targets_text.set(event_target_value(&ev)); errors.update(|e| { e.remove(TARGETS_INPUT); }); }/>
-                        {move || targets_error.get().map(|m| view! { <p id="copy-targets-error" class="field-error">{m}</p> })}
-                        <p id="copy-targets-hint" class="hint">"Site names separated by commas, or a label selector (key=value, key!=value). Sites that hold the image already keep theirs."</p>
-                    </div>
+                    <TargetPicker id=TARGETS_INPUT every_site text=targets_text error=targets_error on_edit=targets_edited
+                        hint="Sites that hold the image already keep theirs."/>
                 </fieldset>
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || preview.get().map(|p| view! {
@@ -556,10 +641,10 @@ fn CopyDialog(
                         <button type="button" class="secondary" on:click=check disabled=move || busy.get()>"Preview"</button>
                         <button type="submit" disabled=move || busy.get()>"Start copy"</button>
                     </Show>
-                    <button type="button" class="secondary" on:click=close>"Close"</button>
+                    <button type="button" class="secondary" on:click=move |_| close(dialog)>"Close"</button>
                 </div>
             </form>
-        </dialog>
+        </Modal>
     }
 }
 

@@ -7,11 +7,11 @@ use leptos_router::hooks::use_navigate;
 use overcast_api_types::jobs::{Job, JobPreview, NewJob, Rollout, Targets};
 use overcast_api_types::SiteState;
 use serde_json::{Map, Value};
-use wasm_bindgen::JsCast;
 
 use crate::api;
 use crate::app::Session;
 use crate::components::badge::StateBadge;
+use crate::components::field::focus;
 use crate::format;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -196,17 +196,6 @@ fn number(text: &str, field: &str, errors: &mut FieldErrors) -> Option<u32> {
                 None
             }
         },
-    }
-}
-
-/// Moves the keyboard focus to an input, by id.
-fn focus(id: &str) {
-    let element = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id(id))
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(element) = element {
-        let _focused = element.focus();
     }
 }
 
