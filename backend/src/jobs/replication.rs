@@ -192,8 +192,26 @@ impl Replication {
     }
 
     async fn view(&self, row: &PolicyRow) -> ImagePolicy {
+        self.forget_finished_copy(&row.id).await;
         let (sites, holdings) = self.holdings(row).await;
         self.shown(row, drift(&sites, &holdings))
+    }
+
+    /// Whether the policy's copy job still runs; a finished one is forgotten, so the
+    /// policy is not shown copying until the next reconciliation.
+    async fn forget_finished_copy(&self, policy: &str) -> bool {
+        let Some(job_id) = self.running().get(policy).cloned() else {
+            return false;
+        };
+        let finished = self
+            .jobs
+            .get(&job_id)
+            .await
+            .map_or(true, |job| job.state.is_finished());
+        if finished {
+            self.running().remove(policy);
+        }
+        !finished
     }
 
     fn shown(
@@ -218,17 +236,8 @@ impl Replication {
 
     /// Starts a copy to the reachable sites that lack the content, unless one runs.
     async fn reconcile(&self, row: &PolicyRow) -> ImagePolicy {
-        let current = self.running().get(&row.id).cloned();
-        if let Some(job_id) = current {
-            let finished = self
-                .jobs
-                .get(&job_id)
-                .await
-                .map_or(true, |job| job.state.is_finished());
-            if !finished {
-                return self.view(row).await;
-            }
-            self.running().remove(&row.id);
+        if self.forget_finished_copy(&row.id).await {
+            return self.view(row).await;
         }
         let (sites, holdings) = self.holdings(row).await;
         let drift = drift(&sites, &holdings);
