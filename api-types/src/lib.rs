@@ -1730,3 +1730,103 @@ pub mod usage {
         pub reason: String,
     }
 }
+
+pub mod placement {
+    //! `POST /api/v1/placement/plan`: where servers would go, and why.
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::images::ImageRef;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct PlanRequest {
+        /// Flavor name, resolved at each site (ids differ between sites).
+        pub flavor: String,
+        pub count: u32,
+        /// With `image_locality`, sites that hold this image's content come first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<ImageRef>,
+        /// `spread`, `pack`, `power_of_two`, `lowest_latency` or `image_locality`.
+        pub policy: String,
+        #[serde(default)]
+        pub constraints: Constraints,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct Constraints {
+        /// Only sites whose labels match (`region=eu,tier!=test`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub selector: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub exclude: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_per_site: Option<u32>,
+        /// Servers over at least `min_distinct` values of a label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub spread_across: Option<SpreadAcross>,
+        /// What must stay free at a site after its servers are placed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub min_free: Option<Headroom>,
+        /// `same_site` (all servers on one site) or `different_sites` (one per site).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub affinity: Option<Affinity>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct SpreadAcross {
+        pub label: String,
+        pub min_distinct: u32,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct Headroom {
+        #[serde(default)]
+        pub vcpus: f64,
+        #[serde(default)]
+        pub ram_mb: f64,
+        #[serde(default)]
+        pub disk_gb: f64,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(rename_all = "snake_case")]
+    pub enum Affinity {
+        SameSite,
+        DifferentSites,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Plan {
+        pub satisfiable: bool,
+        pub allocations: Vec<Allocation>,
+        pub excluded: Vec<Exclusion>,
+        /// For a plan that cannot be met: why, and what would make it possible.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub unmet: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Allocation {
+        pub site: String,
+        pub count: u32,
+        pub reason: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Exclusion {
+        pub site: String,
+        pub reason: String,
+    }
+}

@@ -118,7 +118,10 @@ impl Application {
             fan_out.clone(),
             settings.metrics.clone(),
         );
+        let placer =
+            crate::placement::Placer::new(fan_out.clone(), health.clone(), metrics.clone());
         let state = AppState {
+            placer,
             metrics,
             replication,
             fan_out,

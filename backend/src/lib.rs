@@ -17,6 +17,7 @@ pub mod images;
 pub mod jobs;
 pub mod metrics;
 pub mod openstack;
+pub mod placement;
 pub mod resources;
 pub mod secrets;
 pub mod sim;

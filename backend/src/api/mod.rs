@@ -12,6 +12,7 @@ mod images;
 mod jobs;
 mod metrics;
 mod openapi;
+mod placement;
 mod servers;
 mod site_resources;
 mod sites;
@@ -53,6 +54,7 @@ pub struct AppState {
     pub jobs: Arc<JobEngine>,
     pub replication: Arc<crate::jobs::Replication>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub placer: Arc<crate::placement::Placer>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Cancelled when the console begins to shut down: endless responses (event
@@ -100,6 +102,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/metrics/summary", get(metrics::summary)),
         ("/metrics/series", get(metrics::series)),
         ("/usage", get(metrics::usage)),
+        ("/placement/plan", post(placement::plan)),
         ("/images/copy", post(images::copy)),
         ("/images/catalog", get(images::catalog)),
         (

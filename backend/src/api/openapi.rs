@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::{access, images, jobs, l1, metrics, usage};
+use overcast_api_types::{access, images, jobs, l1, metrics, placement, usage};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport,
     InventorySummary, LoginRequest, LoginResponse, Me, NewSite, Role, Site, SiteAnswer,
@@ -111,6 +111,14 @@ use super::site_resources::Resource;
         usage::UsageReport,
         usage::UsageRow,
         usage::UnknownUsage,
+        placement::PlanRequest,
+        placement::Constraints,
+        placement::SpreadAcross,
+        placement::Headroom,
+        placement::Affinity,
+        placement::Plan,
+        placement::Allocation,
+        placement::Exclusion,
         jobs::Task,
         jobs::Progress,
         jobs::Transfer,
@@ -327,6 +335,9 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "MetricSeries")),
         Route::new("get", "/api/v1/usage", "usage", "VM, vCPU, RAM, disk and volume hours over a period (query: from and to as unix seconds or RFC 3339, default the last 30 days; group_by site, project or a site label; sites or selector), from each site's Nova usage report and the volumes the console observed; as CSV with Accept: text/csv. Sites that cannot say are listed in unknown, never counted as zero")
             .answers(Success::One(200, "UsageReport")),
+        Route::new("post", "/api/v1/placement/plan", "placement_plan", "Where count servers of a flavor would go among the sites the caller may use, by a policy (spread, pack, power_of_two, lowest_latency, image_locality) and constraints (selector, exclude, max_per_site, spread_across, min_free, affinity), from the collected capacity: a reason for each allocation and each site left out, and for a plan that cannot be met what would make it possible; nothing is created")
+            .takes("PlanRequest")
+            .answers(Success::One(200, "Plan")),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
         Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers on the target sites from one image (image: {site, image_id}, or image_name): a job of kind servers.boot; each target lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")

@@ -1,0 +1,47 @@
+//! Placement over HTTP: a plan for a request, before anything is created.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use overcast_api_types::placement::{Plan, PlanRequest};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::AppState;
+use crate::federation::Selection;
+use crate::placement::PlacementError;
+
+impl From<PlacementError> for ApiError {
+    fn from(error: PlacementError) -> Self {
+        match error {
+            PlacementError::Invalid { field, message } => ApiError::invalid_field(field, message),
+        }
+    }
+}
+
+/// `POST /api/v1/placement/plan`: where the servers would go among the sites the caller
+/// may use, with a reason for each site chosen or left out; nothing is created.
+pub async fn plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<PlanRequest>,
+) -> Result<Json<Plan>, ApiError> {
+    let names = super::sites_in_scope(&state, &caller, &Selection::All, false).await?;
+    let mut labels: BTreeMap<String, BTreeMap<String, String>> = state
+        .sites
+        .list()
+        .await?
+        .into_iter()
+        .map(|s| (s.name, s.labels))
+        .collect();
+    let sites = names
+        .into_iter()
+        .map(|n| {
+            let site_labels = labels.remove(&n).unwrap_or_default();
+            (n, site_labels)
+        })
+        .collect();
+    Ok(Json(state.placer.plan(&request, &sites).await?))
+}

@@ -1,0 +1,242 @@
+//! Implicit placement (L2.2): the console picks the sites for a request from what it
+//! knows of each (fresh capacity from the metrics collector, flavors and images from the
+//! inventory, health), by a policy and constraints, and says why for every site.
+
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use overcast_api_types::l1::{Flavor, Image};
+use overcast_api_types::placement::{Plan, PlanRequest};
+use overcast_api_types::{SiteAnswerStatus, SiteState};
+use rand::Rng;
+
+use crate::federation::{FanOut, HealthMonitor, Kind, Selector};
+use crate::metrics::{unix_now, Metrics};
+use plan::{Candidate, Free, Need, Policy};
+
+/// Most servers one plan places.
+pub const MAX_COUNT: u32 = 10_000;
+/// Lists younger than this are used without asking the site.
+const LIST_MAX_AGE: Duration = Duration::from_secs(300);
+/// Longest a plan waits for a site's flavors or images it does not know yet.
+const LIST_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlacementError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> PlacementError {
+    PlacementError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+pub struct Placer {
+    fan_out: FanOut,
+    health: Arc<HealthMonitor>,
+    metrics: Arc<Metrics>,
+}
+
+impl Placer {
+    pub fn new(fan_out: FanOut, health: Arc<HealthMonitor>, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Placer {
+            fan_out,
+            health,
+            metrics,
+        })
+    }
+
+    /// A plan for `request` over `sites` (name and labels: the sites the caller may use).
+    pub async fn plan(
+        &self,
+        request: &PlanRequest,
+        sites: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<Plan, PlacementError> {
+        let policy = Policy::parse(&request.policy).ok_or_else(|| {
+            invalid(
+                "policy",
+                "must be spread, pack, power_of_two, lowest_latency or image_locality",
+            )
+        })?;
+        if request.flavor.trim().is_empty() {
+            return Err(invalid("flavor", "must name a flavor"));
+        }
+        if !(1..=MAX_COUNT).contains(&request.count) {
+            return Err(invalid("count", format!("must be 1 to {MAX_COUNT}")));
+        }
+        let selector = request
+            .constraints
+            .selector
+            .as_deref()
+            .map(Selector::parse)
+            .transpose()
+            .map_err(|message| invalid("constraints.selector", message))?;
+        if let Some(spread) = &request.constraints.spread_across {
+            if spread.label.trim().is_empty() || spread.min_distinct == 0 {
+                return Err(invalid(
+                    "constraints.spread_across",
+                    "needs a label and a min_distinct of at least 1",
+                ));
+            }
+        }
+        let names: Vec<String> = sites.keys().cloned().collect();
+        let flavors = self
+            .fan_out
+            .read(
+                Kind::Flavors,
+                names.clone(),
+                LIST_TIMEOUT,
+                Some(LIST_MAX_AGE),
+            )
+            .await;
+        let wanted_hash = match &request.image {
+            Some(image) => Some(self.content_of(image).await?),
+            None => None,
+        };
+        let images = match &wanted_hash {
+            Some(_) => Some(
+                self.fan_out
+                    .read(
+                        Kind::Images,
+                        names.clone(),
+                        LIST_TIMEOUT,
+                        Some(LIST_MAX_AGE),
+                    )
+                    .await,
+            ),
+            None => None,
+        };
+        let now = unix_now();
+        let latest: BTreeMap<String, crate::metrics::Latest> =
+            self.metrics.latest(&names).into_iter().collect();
+        let candidates: Vec<Candidate> = sites
+            .iter()
+            .map(|(site, labels)| {
+                let flavor = flavors.get(site).and_then(|r| {
+                    r.items
+                        .iter()
+                        .filter_map(|f| serde_json::from_value::<Flavor>(f.clone()).ok())
+                        .find(|f| f.name == request.flavor)
+                });
+                let flavors_known = flavors.get(site).is_some_and(|r| r.answer.as_of.is_some());
+                let holds_image = match (&wanted_hash, &images) {
+                    (Some(hash), Some(images)) => images.get(site).is_some_and(|r| {
+                        r.items
+                            .iter()
+                            .filter_map(|i| serde_json::from_value::<Image>(i.clone()).ok())
+                            .any(|i| {
+                                i.status == "active" && i.hash.as_deref() == Some(hash.as_str())
+                            })
+                    }),
+                    _ => false,
+                };
+                let figures = latest.get(site).and_then(|l| l.values.as_ref());
+                let value = |metric: &str| {
+                    figures.and_then(|(_, v)| {
+                        crate::metrics::values::index_of(metric).and_then(|at| v.get(at))
+                    })
+                };
+                let free = |capacity: &str, used: &str| {
+                    value(capacity)
+                        .zip(value(used))
+                        .map(|(c, u)| (c - u).max(0.0))
+                };
+                let unusable = match self.health.state(site) {
+                    Some(SiteState::Unreachable) => Some(format!(
+                        "unreachable: {}",
+                        self.health
+                            .reason(site)
+                            .unwrap_or_else(|| "health checks fail".into())
+                    )),
+                    Some(SiteState::Degraded) => Some(format!(
+                        "degraded: {}",
+                        self.health
+                            .reason(site)
+                            .unwrap_or_else(|| "slow or partly failing".into())
+                    )),
+                    _ => match figures {
+                        None => Some("no capacity figures yet (not collected)".into()),
+                        Some((at, _)) if !self.metrics.is_fresh(*at, now) => Some(format!(
+                            "capacity figures too old ({} s): the site was not read lately",
+                            now - at
+                        )),
+                        Some(_) if value("capacity_vcpus").is_none() => {
+                            Some("no Placement figures from this site".into())
+                        }
+                        Some(_) if !flavors_known => Some("its flavors are not known yet".into()),
+                        Some(_) => None,
+                    },
+                };
+                Candidate {
+                    site: site.clone(),
+                    labels: labels.clone(),
+                    unusable,
+                    need: flavor.map(|f| Need {
+                        vcpus: f64::from(f.vcpus),
+                        ram_mb: f.ram_mb as f64,
+                        disk_gb: f.disk_gb as f64,
+                    }),
+                    free: Free {
+                        vcpus: free("capacity_vcpus", "used_vcpus").unwrap_or(0.0),
+                        ram_mb: free("capacity_ram_mb", "used_ram_mb").unwrap_or(0.0),
+                        disk_gb: free("capacity_disk_gb", "used_disk_gb").unwrap_or(0.0),
+                    },
+                    latency_ms: value("api_latency_ms"),
+                    holds_image,
+                }
+            })
+            .collect();
+        let mut rng = rand::thread_rng();
+        Ok(plan::plan(
+            request.count,
+            policy,
+            &request.constraints,
+            selector.as_ref(),
+            &candidates,
+            |n| rng.gen_range(0..n.max(1)),
+        ))
+    }
+
+    /// The sha512 of a site's image, from the inventory.
+    async fn content_of(
+        &self,
+        image: &overcast_api_types::images::ImageRef,
+    ) -> Result<String, PlacementError> {
+        let read = self
+            .fan_out
+            .read(
+                Kind::Images,
+                vec![image.site.clone()],
+                LIST_TIMEOUT,
+                Some(LIST_MAX_AGE),
+            )
+            .await;
+        let found = read.get(&image.site).and_then(|r| {
+            if r.answer.status == SiteAnswerStatus::NotOffered {
+                return None;
+            }
+            r.items
+                .iter()
+                .filter_map(|i| serde_json::from_value::<Image>(i.clone()).ok())
+                .find(|i| i.id == image.image_id)
+        });
+        found.and_then(|i| i.hash).ok_or_else(|| {
+            invalid(
+                "image",
+                format!(
+                    "no image {} with a sha512 on {}",
+                    image.image_id, image.site
+                ),
+            )
+        })
+    }
+}

@@ -1,0 +1,557 @@
+//! The planner: where `count` servers of a flavor go among candidate sites, by a policy
+//! and constraints, with a reason for every choice and every site left out. Pure: the
+//! facts about the sites come in, the plan goes out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use overcast_api_types::placement::{Affinity, Allocation, Constraints, Exclusion, Headroom, Plan};
+
+use crate::federation::Selector;
+
+/// What one server of the flavor takes at a site (the flavor resolved there).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Need {
+    pub vcpus: f64,
+    pub ram_mb: f64,
+    pub disk_gb: f64,
+}
+
+/// Resources free at a site: capacity minus usage minus what plans in flight reserved.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Free {
+    pub vcpus: f64,
+    pub ram_mb: f64,
+    pub disk_gb: f64,
+}
+
+/// Everything the planner knows of one site.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub site: String,
+    pub labels: BTreeMap<String, String>,
+    /// Why the site cannot take servers at all (unreachable, degraded, no fresh capacity
+    /// figures), if so.
+    pub unusable: Option<String>,
+    /// The flavor at this site; none if the site has no flavor of that name.
+    pub need: Option<Need>,
+    pub free: Free,
+    pub latency_ms: Option<f64>,
+    pub holds_image: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Spread,
+    Pack,
+    PowerOfTwo,
+    LowestLatency,
+    ImageLocality,
+}
+
+impl Policy {
+    pub fn parse(text: &str) -> Option<Policy> {
+        match text {
+            "spread" => Some(Policy::Spread),
+            "pack" => Some(Policy::Pack),
+            "power_of_two" => Some(Policy::PowerOfTwo),
+            "lowest_latency" => Some(Policy::LowestLatency),
+            "image_locality" => Some(Policy::ImageLocality),
+            _ => None,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Policy::Spread => "spread: the site with the fewest servers of this plan so far",
+            Policy::Pack => "pack: the fullest site that still fits",
+            Policy::PowerOfTwo => {
+                "power of two choices: the freer in memory of two sites drawn at random"
+            }
+            Policy::LowestLatency => "lowest latency: the site that answers fastest",
+            Policy::ImageLocality => {
+                "image locality: sites that hold the image first, spread among them"
+            }
+        }
+    }
+}
+
+/// How many servers of `need` fit in `free` keeping `headroom` free.
+fn slots(need: Need, free: Free, headroom: &Headroom) -> u32 {
+    let fit = |free: f64, keep: f64, need: f64| {
+        if need <= 0.0 {
+            return f64::from(u32::MAX);
+        }
+        ((free - keep) / need).floor().max(0.0)
+    };
+    let n = fit(free.vcpus, headroom.vcpus, need.vcpus)
+        .min(fit(free.ram_mb, headroom.ram_mb, need.ram_mb))
+        .min(fit(free.disk_gb, headroom.disk_gb, need.disk_gb));
+    n.min(f64::from(u32::MAX)) as u32
+}
+
+/// A site still in the running, with how many more servers it can take.
+struct Open {
+    at: usize,
+    room: u32,
+    placed: u32,
+}
+
+/// Makes the plan. `draw` gives random numbers for `power_of_two` (a seeded source in
+/// tests, so plans are reproducible).
+pub fn plan(
+    count: u32,
+    policy: Policy,
+    constraints: &Constraints,
+    selector: Option<&Selector>,
+    candidates: &[Candidate],
+    mut draw: impl FnMut(usize) -> usize,
+) -> Plan {
+    let headroom = constraints.min_free.clone().unwrap_or_default();
+    let excluded_by_name: BTreeSet<&str> = constraints.exclude.iter().map(String::as_str).collect();
+    let mut per_site_cap = constraints.max_per_site.unwrap_or(u32::MAX);
+    if constraints.affinity == Some(Affinity::DifferentSites) {
+        per_site_cap = per_site_cap.min(1);
+    }
+    let mut excluded = Vec::new();
+    let mut open: Vec<Open> = Vec::new();
+    for (at, c) in candidates.iter().enumerate() {
+        let reason = if excluded_by_name.contains(c.site.as_str()) {
+            Some("excluded by the request".to_owned())
+        } else if selector.is_some_and(|s| !s.matches(&c.labels)) {
+            Some("its labels do not match the selector".to_owned())
+        } else if let Some(why) = &c.unusable {
+            Some(why.clone())
+        } else if c.need.is_none() {
+            Some("no flavor of that name here".to_owned())
+        } else if let Some(label) = constraints.spread_across.as_ref().map(|s| &s.label) {
+            (!c.labels.contains_key(label)).then(|| format!("no label {label} to spread across"))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            excluded.push(Exclusion {
+                site: c.site.clone(),
+                reason,
+            });
+            continue;
+        }
+        let need = c.need.unwrap_or(Need {
+            vcpus: 0.0,
+            ram_mb: 0.0,
+            disk_gb: 0.0,
+        });
+        let room = slots(need, c.free, &headroom).min(per_site_cap);
+        if room == 0 {
+            excluded.push(Exclusion {
+                site: c.site.clone(),
+                reason: format!(
+                    "no capacity: {:.0} vCPU, {:.0} MiB RAM, {:.0} GB disk free{}",
+                    c.free.vcpus,
+                    c.free.ram_mb,
+                    c.free.disk_gb,
+                    if constraints.min_free.is_some() {
+                        " before the headroom asked"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+            continue;
+        }
+        open.push(Open {
+            at,
+            room,
+            placed: 0,
+        });
+    }
+
+    if constraints.affinity == Some(Affinity::SameSite) {
+        // One site for all: the first that fits them all in the policy's order.
+        order(&mut open, policy, candidates);
+        return match open.iter().find(|o| o.room >= count) {
+            Some(site) => {
+                let c = &candidates[site.at];
+                for other in open.iter().filter(|o| o.at != site.at) {
+                    excluded.push(Exclusion {
+                        site: candidates[other.at].site.clone(),
+                        reason: "same_site: every server goes to one site".into(),
+                    });
+                }
+                Plan {
+                    satisfiable: true,
+                    allocations: vec![Allocation {
+                        site: c.site.clone(),
+                        count,
+                        reason: format!("same_site: the first site in {} order with room for all {count}", policy_name(policy)),
+                    }],
+                    excluded,
+                    unmet: None,
+                }
+            }
+            None => Plan {
+                satisfiable: false,
+                allocations: Vec::new(),
+                excluded,
+                unmet: Some(format!(
+                    "same_site: no site has room for {count}; the most any has is {}: lower the count or free capacity",
+                    open.iter().map(|o| o.room).max().unwrap_or(0)
+                )),
+            },
+        };
+    }
+
+    let total_room: u64 = open.iter().map(|o| u64::from(o.room)).sum();
+    let mut placed = 0u32;
+    while placed < count {
+        let next = match policy {
+            Policy::Spread => pick_min(&open, |o| (o.placed, u32::MAX - o.room)),
+            Policy::Pack => pick_min(&open, |o| (o.room, 0)),
+            Policy::LowestLatency => pick_min(&open, |o| {
+                let latency = candidates[o.at].latency_ms.unwrap_or(f64::MAX);
+                ((latency * 1000.0).min(f64::from(u32::MAX)) as u32, o.placed)
+            }),
+            Policy::ImageLocality => pick_min(&open, |o| {
+                (u32::from(!candidates[o.at].holds_image), o.placed)
+            }),
+            Policy::PowerOfTwo => {
+                let live: Vec<usize> = (0..open.len()).filter(|i| open[*i].room > 0).collect();
+                match live.len() {
+                    0 => None,
+                    1 => Some(live[0]),
+                    n => {
+                        let a = live[draw(n) % n];
+                        let b = live[draw(n) % n];
+                        let free = |i: usize| {
+                            candidates[open[i].at].free.ram_mb
+                                - f64::from(open[i].placed)
+                                    * candidates[open[i].at].need.map_or(0.0, |n| n.ram_mb)
+                        };
+                        Some(if free(b) > free(a) { b } else { a })
+                    }
+                }
+            }
+        };
+        let Some(i) = next else { break };
+        open[i].room -= 1;
+        open[i].placed += 1;
+        placed += 1;
+    }
+
+    let mut allocations: Vec<Allocation> = open
+        .iter()
+        .filter(|o| o.placed > 0)
+        .map(|o| Allocation {
+            site: candidates[o.at].site.clone(),
+            count: o.placed,
+            reason: format!("{}; room for {} more", policy.describe(), o.room),
+        })
+        .collect();
+    allocations.sort_by(|a, b| a.site.cmp(&b.site));
+    for o in open.iter().filter(|o| o.placed == 0) {
+        excluded.push(Exclusion {
+            site: candidates[o.at].site.clone(),
+            reason: format!(
+                "not needed: {} placed the servers elsewhere",
+                policy_name(policy)
+            ),
+        });
+    }
+
+    let mut unmet = None;
+    if placed < count {
+        unmet = Some(format!(
+            "room for {total_room} of {count} servers on the sites that qualify ({} of {}); free capacity, allow more sites, or lower max_per_site",
+            open.len(),
+            candidates.len()
+        ));
+    } else if let Some(spread) = &constraints.spread_across {
+        let distinct: BTreeSet<&str> = allocations
+            .iter()
+            .filter_map(|a| candidates.iter().find(|c| c.site == a.site))
+            .filter_map(|c| c.labels.get(&spread.label).map(String::as_str))
+            .collect();
+        if (distinct.len() as u32) < spread.min_distinct {
+            unmet = Some(format!(
+                "the servers land on {} distinct {} value(s), {} asked: allow more sites with other {} values or lower max_per_site to force the spread",
+                distinct.len(),
+                spread.label,
+                spread.min_distinct,
+                spread.label
+            ));
+        }
+    }
+    Plan {
+        satisfiable: unmet.is_none(),
+        allocations: if unmet.is_none() {
+            allocations
+        } else {
+            Vec::new()
+        },
+        excluded,
+        unmet,
+    }
+}
+
+fn policy_name(policy: Policy) -> &'static str {
+    match policy {
+        Policy::Spread => "spread",
+        Policy::Pack => "pack",
+        Policy::PowerOfTwo => "power_of_two",
+        Policy::LowestLatency => "lowest_latency",
+        Policy::ImageLocality => "image_locality",
+    }
+}
+
+/// The open site with the smallest key and room left; ties go to the earlier site.
+fn pick_min<K: Ord>(open: &[Open], key: impl Fn(&Open) -> K) -> Option<usize> {
+    (0..open.len())
+        .filter(|i| open[*i].room > 0)
+        .min_by_key(|i| key(&open[*i]))
+}
+
+/// Orders sites as the policy prefers them, for a one-site choice.
+fn order(open: &mut [Open], policy: Policy, candidates: &[Candidate]) {
+    match policy {
+        Policy::Pack => open.sort_by_key(|o| o.room),
+        Policy::LowestLatency => open.sort_by(|a, b| {
+            let l = |o: &Open| candidates[o.at].latency_ms.unwrap_or(f64::MAX);
+            l(a).total_cmp(&l(b))
+        }),
+        Policy::ImageLocality => {
+            open.sort_by_key(|o| (!candidates[o.at].holds_image, u32::MAX - o.room))
+        }
+        Policy::Spread | Policy::PowerOfTwo => open.sort_by_key(|o| u32::MAX - o.room),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overcast_api_types::placement::SpreadAcross;
+
+    const SMALL: Need = Need {
+        vcpus: 1.0,
+        ram_mb: 512.0,
+        disk_gb: 1.0,
+    };
+
+    fn site(name: &str, region: &str, vcpus: f64) -> Candidate {
+        Candidate {
+            site: name.into(),
+            labels: BTreeMap::from([("region".to_owned(), region.to_owned())]),
+            unusable: None,
+            need: Some(SMALL),
+            free: Free {
+                vcpus,
+                ram_mb: vcpus * 1024.0,
+                disk_gb: 100.0,
+            },
+            latency_ms: Some(10.0),
+            holds_image: false,
+        }
+    }
+
+    fn counts(plan: &Plan) -> Vec<(String, u32)> {
+        plan.allocations
+            .iter()
+            .map(|a| (a.site.clone(), a.count))
+            .collect()
+    }
+
+    fn no_draw(_: usize) -> usize {
+        0
+    }
+
+    #[test]
+    fn spread_evens_the_servers_out_and_pack_fills_the_fullest_site_first() {
+        let sites = [
+            site("a", "eu", 10.0),
+            site("b", "eu", 4.0),
+            site("c", "us", 10.0),
+        ];
+        let spread = plan(
+            7,
+            Policy::Spread,
+            &Constraints::default(),
+            None,
+            &sites,
+            no_draw,
+        );
+        assert!(spread.satisfiable);
+        assert_eq!(
+            counts(&spread),
+            vec![("a".into(), 3), ("b".into(), 2), ("c".into(), 2)]
+        );
+        let pack = plan(
+            5,
+            Policy::Pack,
+            &Constraints::default(),
+            None,
+            &sites,
+            no_draw,
+        );
+        assert_eq!(counts(&pack), vec![("a".into(), 1), ("b".into(), 4)]);
+        assert!(pack
+            .excluded
+            .iter()
+            .any(|e| e.site == "c" && e.reason.starts_with("not needed")));
+    }
+
+    #[test]
+    fn every_exclusion_says_why() {
+        let mut dark = site("dark", "eu", 10.0);
+        dark.unusable = Some("site unreachable".into());
+        let mut flavorless = site("flavorless", "eu", 10.0);
+        flavorless.need = None;
+        let full = site("full", "eu", 0.0);
+        let other = site("other", "us", 10.0);
+        let banned = site("banned", "eu", 10.0);
+        let constraints = Constraints {
+            exclude: vec!["banned".into()],
+            ..Constraints::default()
+        };
+        let selector = Selector::parse("region=eu").ok();
+        let result = plan(
+            1,
+            Policy::Spread,
+            &constraints,
+            selector.as_ref(),
+            &[dark, flavorless, full, other, banned],
+            no_draw,
+        );
+        assert!(!result.satisfiable);
+        let why: BTreeMap<&str, &str> = result
+            .excluded
+            .iter()
+            .map(|e| (e.site.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(why["dark"], "site unreachable");
+        assert_eq!(why["flavorless"], "no flavor of that name here");
+        assert!(why["full"].starts_with("no capacity"));
+        assert_eq!(why["other"], "its labels do not match the selector");
+        assert_eq!(why["banned"], "excluded by the request");
+        assert!(result
+            .unmet
+            .as_deref()
+            .is_some_and(|u| u.contains("room for 0 of 1")));
+    }
+
+    #[test]
+    fn per_site_maximum_headroom_and_anti_affinity_bound_each_site() {
+        let sites = [site("a", "eu", 10.0), site("b", "eu", 10.0)];
+        let capped = Constraints {
+            max_per_site: Some(2),
+            ..Constraints::default()
+        };
+        assert!(!plan(5, Policy::Pack, &capped, None, &sites, no_draw).satisfiable);
+        assert_eq!(
+            counts(&plan(4, Policy::Pack, &capped, None, &sites, no_draw)),
+            vec![("a".into(), 2), ("b".into(), 2)]
+        );
+        let keep = Constraints {
+            min_free: Some(Headroom {
+                vcpus: 8.0,
+                ..Headroom::default()
+            }),
+            ..Constraints::default()
+        };
+        assert_eq!(
+            counts(&plan(4, Policy::Spread, &keep, None, &sites, no_draw)),
+            vec![("a".into(), 2), ("b".into(), 2)]
+        );
+        let apart = Constraints {
+            affinity: Some(Affinity::DifferentSites),
+            ..Constraints::default()
+        };
+        assert!(!plan(3, Policy::Spread, &apart, None, &sites, no_draw).satisfiable);
+        let together = Constraints {
+            affinity: Some(Affinity::SameSite),
+            ..Constraints::default()
+        };
+        let one = plan(6, Policy::Spread, &together, None, &sites, no_draw);
+        assert_eq!(one.allocations.len(), 1);
+        assert_eq!(one.allocations[0].count, 6);
+    }
+
+    #[test]
+    fn a_spread_across_a_label_that_lands_on_too_few_values_is_unmet_and_says_how_to_fix_it() {
+        let sites = [
+            site("a", "eu", 10.0),
+            site("b", "eu", 10.0),
+            site("c", "us", 1.0),
+        ];
+        let wide = Constraints {
+            spread_across: Some(SpreadAcross {
+                label: "region".into(),
+                min_distinct: 2,
+            }),
+            ..Constraints::default()
+        };
+        assert!(plan(3, Policy::Spread, &wide, None, &sites, no_draw).satisfiable);
+        let packed = plan(
+            3,
+            Policy::Pack,
+            &wide,
+            None,
+            &[site("a", "eu", 10.0), site("c", "us", 10.0)],
+            no_draw,
+        );
+        assert!(!packed.satisfiable, "{packed:?}");
+        assert!(packed
+            .unmet
+            .as_deref()
+            .is_some_and(|u| u.contains("1 distinct region")));
+    }
+
+    #[test]
+    fn lowest_latency_and_image_locality_prefer_what_they_say() {
+        let mut near = site("near", "eu", 2.0);
+        near.latency_ms = Some(1.0);
+        let mut holder = site("holder", "eu", 2.0);
+        holder.holds_image = true;
+        let far = site("far", "eu", 10.0);
+        let sites = [far, near, holder];
+        assert_eq!(
+            counts(&plan(
+                3,
+                Policy::LowestLatency,
+                &Constraints::default(),
+                None,
+                &sites,
+                no_draw
+            )),
+            vec![("far".into(), 1), ("near".into(), 2)]
+        );
+        let local = plan(
+            3,
+            Policy::ImageLocality,
+            &Constraints::default(),
+            None,
+            &sites,
+            no_draw,
+        );
+        assert_eq!(
+            local
+                .allocations
+                .iter()
+                .find(|a| a.site == "holder")
+                .map(|a| a.count),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn power_of_two_takes_the_freer_of_two_draws() {
+        let sites = [site("small", "eu", 2.0), site("big", "eu", 20.0)];
+        let mut draws = [0usize, 1].into_iter().cycle();
+        let result = plan(
+            3,
+            Policy::PowerOfTwo,
+            &Constraints::default(),
+            None,
+            &sites,
+            |_| draws.next().unwrap_or(0),
+        );
+        assert_eq!(counts(&result), vec![("big".into(), 3)]);
+    }
+}

@@ -1,0 +1,147 @@
+//! Plans: the console picks sites from what it collected, and says why for each.
+
+use std::time::Duration;
+
+use overcast::sim::Fault;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, spawn_app_with, start_sim, temp_dir};
+
+fn reasons(plan: &Value) -> Vec<(String, String)> {
+    plan["excluded"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["site"].as_str().unwrap_or_default().to_owned(),
+                e["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plan_spreads_over_regions_skips_a_dark_site_and_says_why_for_every_site() {
+    let sim = start_sim(4).await;
+    let app = spawn_app_with(&temp_dir("placement"), |args| {
+        args.metrics_interval_s = Some(1)
+    })
+    .await;
+    app.register_all(&sim).await;
+    for (site, region) in [("site-003", "us"), ("site-004", "ap")] {
+        let (status, _) = app
+            .admin(
+                Method::PATCH,
+                &format!("/api/v1/sites/{site}"),
+                Some(json!({"labels": {"region": region}})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    eventually(Duration::from_secs(30), "every site collected", || async {
+        let (_, summary) = app
+            .admin(Method::GET, "/api/v1/metrics/summary", None)
+            .await;
+        (summary["sites_reporting"] == 4).then_some(())
+    })
+    .await;
+    sim.set_fault("site-004", Fault::Down);
+    eventually(Duration::from_secs(30), "site-004 unreachable", || async {
+        let (_, site) = app.admin(Method::GET, "/api/v1/sites/site-004", None).await;
+        (site["state"] == "unreachable").then_some(())
+    })
+    .await;
+
+    let request = json!({"flavor": "m1.tiny", "count": 6, "policy": "spread",
+        "constraints": {"spread_across": {"label": "region", "min_distinct": 2}}});
+    let (status, plan) = app
+        .admin(Method::POST, "/api/v1/placement/plan", Some(request))
+        .await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["satisfiable"], true, "{plan}");
+    let allocations = plan["allocations"].as_array().cloned().unwrap_or_default();
+    let placed: u64 = allocations.iter().filter_map(|a| a["count"].as_u64()).sum();
+    assert_eq!(placed, 6, "{plan}");
+    assert_eq!(
+        allocations.len(),
+        3,
+        "spread over the three live sites: {plan}"
+    );
+    assert!(allocations.iter().all(|a| a["count"] == 2
+        && a["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("spread"))));
+    let why = reasons(&plan);
+    assert_eq!(why.len(), 1, "{plan}");
+    assert_eq!(why[0].0, "site-004");
+    assert!(why[0].1.starts_with("unreachable"), "{plan}");
+
+    // A flavor no site has: nothing qualifies, and the answer says so site by site.
+    let (status, none) = app
+        .admin(
+            Method::POST,
+            "/api/v1/placement/plan",
+            Some(json!({"flavor": "m9.huge", "count": 1, "policy": "pack"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{none}");
+    assert_eq!(none["satisfiable"], false);
+    assert!(
+        none["unmet"]
+            .as_str()
+            .is_some_and(|u| u.contains("room for 0 of 1")),
+        "{none}"
+    );
+    assert_eq!(
+        reasons(&none)
+            .iter()
+            .filter(|(_, r)| r == "no flavor of that name here")
+            .count(),
+        3,
+        "{none}"
+    );
+
+    // More than the live sites can hold with one per site.
+    let (_, apart) = app
+        .admin(
+            Method::POST,
+            "/api/v1/placement/plan",
+            Some(json!({"flavor": "m1.tiny", "count": 4, "policy": "spread",
+                "constraints": {"affinity": "different_sites", "selector": "region=eu"}})),
+        )
+        .await;
+    assert_eq!(apart["satisfiable"], false, "{apart}");
+    assert!(reasons(&apart)
+        .iter()
+        .any(|(s, r)| s == "site-003" && r.contains("selector")));
+
+    for (body, field) in [
+        (
+            json!({"flavor": "m1.tiny", "count": 1, "policy": "random"}),
+            "policy",
+        ),
+        (
+            json!({"flavor": "m1.tiny", "count": 0, "policy": "spread"}),
+            "count",
+        ),
+        (
+            json!({"flavor": "m1.tiny", "count": 1, "policy": "spread", "constraints": {"selector": "=x"}}),
+            "constraints.selector",
+        ),
+        (
+            json!({"flavor": "m1.tiny", "count": 1, "policy": "spread", "colour": "red"}),
+            "colour",
+        ),
+    ] {
+        let (status, answer) = app
+            .admin(Method::POST, "/api/v1/placement/plan", Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].to_string().contains(field),
+            "{body}: {answer}"
+        );
+    }
+}
