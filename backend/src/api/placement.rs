@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use overcast_api_types::placement::{Plan, PlanRequest};
 
-use super::auth::Caller;
+use super::auth::Operator;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
@@ -22,10 +22,11 @@ impl From<PlacementError> for ApiError {
 }
 
 /// `POST /api/v1/placement/plan`: where the servers would go among the sites the caller
-/// may use, with a reason for each site chosen or left out; nothing is created.
+/// may use, with a reason for each site chosen or left out; nothing is created. For
+/// operators: it is the first step of placing servers.
 pub async fn plan(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Operator,
     ApiJson(request): ApiJson<PlanRequest>,
 ) -> Result<Json<Plan>, ApiError> {
     let names = super::sites_in_scope(&state, &caller, &Selection::All, false).await?;

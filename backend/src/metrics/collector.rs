@@ -139,9 +139,19 @@ impl Metrics {
             .collect()
     }
 
-    /// Figures are fresh while younger than two intervals.
+    /// Figures are fresh while no newer reading is overdue: younger than two intervals,
+    /// or than one interval and a read's whole deadline when the interval is short.
     pub fn is_fresh(&self, at: i64, now: i64) -> bool {
-        now - at <= 2 * self.config.interval.as_secs() as i64
+        let interval = self.config.interval.as_secs() as i64;
+        now - at <= (2 * interval).max(interval + READ_DEADLINE.as_secs() as i64)
+    }
+
+    /// The figures of a site to count now: fresh, and not followed by a failed read.
+    pub fn current<'a>(&self, latest: &'a Latest, now: i64) -> Option<&'a Values> {
+        match (&latest.values, &latest.gap) {
+            (Some((at, values)), None) if self.is_fresh(*at, now) => Some(values),
+            _ => None,
+        }
     }
 
     /// Picks up where the last run stopped: each site's newest figures and gap.

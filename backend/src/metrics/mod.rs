@@ -278,11 +278,8 @@ impl Metrics {
         let mut totals = Totals::default();
         let mut groups: BTreeMap<String, Totals> = BTreeMap::new();
         for (site, latest) in self.latest(&names) {
-            let fresh = latest
-                .values
-                .as_ref()
-                .is_some_and(|(at, _)| self.is_fresh(*at, now));
-            let values = latest.values.as_ref().filter(|_| fresh).map(|(_, v)| *v);
+            let values = self.current(&latest, now).copied();
+            let fresh = values.is_some();
             totals.add(values.as_ref());
             if let Some(Some(group)) = sites.get(&site) {
                 groups

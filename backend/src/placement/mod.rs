@@ -140,6 +140,7 @@ impl Placer {
                     _ => false,
                 };
                 let figures = latest.get(site).and_then(|l| l.values.as_ref());
+                let gap = latest.get(site).and_then(|l| l.gap.as_ref());
                 let value = |metric: &str| {
                     figures.and_then(|(_, v)| {
                         crate::metrics::values::index_of(metric).and_then(|at| v.get(at))
@@ -164,6 +165,9 @@ impl Placer {
                             .unwrap_or_else(|| "slow or partly failing".into())
                     )),
                     _ => match figures {
+                        _ if gap.is_some() => {
+                            gap.map(|(_, why)| format!("its last reading failed: {why}"))
+                        }
                         None => Some("no capacity figures yet (not collected)".into()),
                         Some((at, _)) if !self.metrics.is_fresh(*at, now) => Some(format!(
                             "capacity figures too old ({} s): the site was not read lately",

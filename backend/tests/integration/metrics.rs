@@ -109,7 +109,7 @@ async fn every_site_is_collected_and_a_dark_one_is_a_gap_not_a_zero() {
     let (status, series) = app
         .admin(
             Method::GET,
-            &format!("/api/v1/metrics/series?metric=capacity_vcpus&sites=site-003&from={}&to={to}&step=1", to - 60),
+            &format!("/api/v1/metrics/series?metric=capacity_vcpus&sites=site-003&from={}&to={to}&step=1", dark_since - 120),
             None,
         )
         .await;
