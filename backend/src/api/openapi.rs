@@ -307,7 +307,8 @@ fn routes() -> Vec<Route> {
         Route::new("get", "/api/v1/sites/{site}", "show_site", "One site").answers(Success::One(200, "Site")),
         Route::new("patch", "/api/v1/sites/{site}", "update_site", "Change a site's registration").takes("SiteUpdate").answers(Success::One(200, "Site")),
         Route::new("delete", "/api/v1/sites/{site}", "delete_site", "Remove a site from the console (the site itself is untouched)"),
-        Route::new("get", "/api/v1/sites/{site}/capabilities", "site_capabilities", "Services the site offers, with versions"),
+        Route::new("get", "/api/v1/sites/{site}/capabilities", "site_capabilities", "Services the site offers, with versions (a map of service type to its version range or features)")
+            .answers(Success::AnyJson),
         Route::new("get", "/api/v1/sites/{site}/quotas/{project}", "show_quotas", "A project's quotas in every service of the site")
             .answers(Success::One(200, "Quotas")),
         Route::new("put", "/api/v1/sites/{site}/quotas/{project}", "update_quotas", "Change a project's quotas")
