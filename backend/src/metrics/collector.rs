@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::values::Values;
 use crate::federation::{FanOut, HealthMonitor, Kind, SessionPool};
+use crate::instruments::{Instruments, ReadOutcome};
 use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
 use crate::sites::SiteRegistry;
@@ -78,6 +79,7 @@ pub struct Metrics {
     sessions: SessionPool,
     health: Arc<HealthMonitor>,
     fan_out: FanOut,
+    instruments: Arc<Instruments>,
     pub config: MetricsConfig,
     latest: Mutex<HashMap<String, Latest>>,
     schedule: Mutex<HashMap<String, Schedule>>,
@@ -95,6 +97,7 @@ impl Metrics {
         sessions: SessionPool,
         health: Arc<HealthMonitor>,
         fan_out: FanOut,
+        instruments: Arc<Instruments>,
         config: MetricsConfig,
     ) -> Arc<Self> {
         Arc::new(Metrics {
@@ -103,6 +106,7 @@ impl Metrics {
             sessions,
             health,
             fan_out,
+            instruments,
             config,
             latest: Mutex::new(HashMap::new()),
             schedule: Mutex::new(HashMap::new()),
@@ -134,6 +138,15 @@ impl Metrics {
     /// Figures are fresh while younger than two intervals.
     pub fn is_fresh(&self, at: i64, now: i64) -> bool {
         now - at <= 2 * self.config.interval.as_secs() as i64
+    }
+
+    /// Figures of a site whose reads go on as scheduled are never older than this: two
+    /// intervals, plus the longest a read may take. `GET /metrics` leaves older ones
+    /// out; with a short interval (tests, 1 s), [`Metrics::is_fresh`] alone would flap,
+    /// as a read is written on the collector's next tick, a second or more after it
+    /// started.
+    pub fn is_current(&self, at: i64, now: i64) -> bool {
+        now - at <= 2 * self.config.interval.as_secs() as i64 + READ_DEADLINE.as_secs() as i64
     }
 
     /// Picks up where the last run stopped: each site's newest figures and gap.
@@ -230,17 +243,29 @@ impl Metrics {
         tokio::spawn(async move {
             let outcome = match self.health.is_unreachable(&site) {
                 // Not asked: the health checks already wait for it to come back.
-                true => Err(format!(
-                    "site unreachable: {}",
-                    self.health
-                        .reason(&site)
-                        .unwrap_or_else(|| "health checks fail".into())
-                )),
+                true => {
+                    self.instruments
+                        .collector_read(ReadOutcome::Unreachable, None);
+                    Err(format!(
+                        "site unreachable: {}",
+                        self.health
+                            .reason(&site)
+                            .unwrap_or_else(|| "health checks fail".into())
+                    ))
+                }
                 false => {
                     let Ok(_permit) = self.permits.clone().acquire_owned().await else {
                         return;
                     };
-                    self.read_site(&site).await
+                    let started = Instant::now();
+                    let outcome = self.read_site(&site).await;
+                    let read = match outcome {
+                        Ok(_) => ReadOutcome::Ok,
+                        Err(_) => ReadOutcome::Failed,
+                    };
+                    self.instruments
+                        .collector_read(read, Some(started.elapsed()));
+                    outcome
                 }
             };
             let _closed = done
@@ -360,7 +385,11 @@ impl Metrics {
                 }),
             }
         }
-        if let Err(error) = self.store.insert_round(&samples, &gaps).await {
+        let started = Instant::now();
+        let stored = self.store.insert_round(&samples, &gaps).await;
+        self.instruments
+            .collector_write(stored.is_ok(), started.elapsed());
+        if let Err(error) = stored {
             tracing::warn!(%error, samples = samples.len(), gaps = gaps.len(), "cannot store collected figures");
         }
         let interval = self.config.interval.as_secs().max(1) as i64;

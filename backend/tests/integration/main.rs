@@ -12,6 +12,7 @@ mod images;
 mod jobs;
 mod l1;
 mod metrics;
+mod prometheus;
 mod registry;
 mod security;
 mod sim;
