@@ -54,8 +54,12 @@ tools: ## the wasm32 target, wasm-bindgen-cli and wasm-opt, at pinned versions
 		cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; fi
 	@[ -x $(WASM_OPT) ] || (cd frontend && npm ci --no-audit --no-fund)
 
-test-tools: tools ## chromium for the browser tests, Playwright's driver library
+test-tools: tools ## chromium for the browser tests, Playwright's driver library, prometheus
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@# prometheus and promtool for the scrape test, which starts its own on 127.0.0.1: the
+	@# package's service, if an init system started it, is stopped and left disabled.
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+		! command -v systemctl >/dev/null || systemctl disable --now prometheus >/dev/null 2>&1 || true; }
 	@[ -d e2e/node_modules/playwright-core ] || (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 	@cat $(PY_REQUIREMENTS) | cmp -s - $(VENV)/installed.txt || { \
 		echo "installing python-openstackclient, openstacksdk and schemathesis into $(VENV)"; \

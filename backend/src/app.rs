@@ -72,11 +72,23 @@ impl Application {
         let http = openstack::http_client().context("cannot set up the HTTP client")?;
         let sites = SiteRegistry::new(store.clone(), Sealer::new(&secret_key));
         let sessions = SessionPool::new(http, sites.clone());
-        let health = HealthMonitor::new(sites.clone(), sessions.clone(), HealthConfig::default());
+        let instruments = Arc::new(crate::instruments::Instruments::default());
+        let health = HealthMonitor::new(
+            sites.clone(),
+            sessions.clone(),
+            HealthConfig::default(),
+            instruments.clone(),
+        );
         let inventory = Inventory::load(store.clone())
             .await
             .context("cannot load the inventory cache")?;
-        let fan_out = FanOut::new(sites.clone(), sessions.clone(), health.clone(), inventory);
+        let fan_out = FanOut::new(
+            sites.clone(),
+            sessions.clone(),
+            health.clone(),
+            inventory,
+            instruments.clone(),
+        );
         let audit = Audit::new(store.clone());
         let access = Access::new(
             store.clone(),
@@ -96,6 +108,7 @@ impl Application {
                 spool_dir: settings.data_dir.join("spool"),
                 ..EngineConfig::default()
             },
+            instruments.clone(),
         );
         let resumed = jobs
             .resume()
@@ -116,6 +129,7 @@ impl Application {
             sessions.clone(),
             health.clone(),
             fan_out.clone(),
+            instruments.clone(),
             settings.metrics.clone(),
         );
         let placer =
@@ -123,6 +137,7 @@ impl Application {
         let state = AppState {
             placer,
             metrics,
+            instruments,
             replication,
             fan_out,
             jobs,

@@ -14,6 +14,7 @@ pub mod ctl;
 pub mod demo;
 pub mod federation;
 pub mod images;
+pub mod instruments;
 pub mod jobs;
 pub mod metrics;
 pub mod openstack;

@@ -45,6 +45,8 @@ impl From<MetricsError> for ApiError {
         match error {
             MetricsError::Invalid { field, message } => ApiError::invalid_field(field, message),
             MetricsError::Store(e) => e.into(),
+            MetricsError::Sites(e) => e.into(),
+            MetricsError::Encoding(e) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -13,6 +13,7 @@ mod jobs;
 mod metrics;
 mod openapi;
 mod placement;
+mod prometheus;
 mod servers;
 mod site_resources;
 mod sites;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub replication: Arc<crate::jobs::Replication>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub placer: Arc<crate::placement::Placer>,
+    /// What the console counts of its own work, for `GET /metrics`.
+    pub instruments: Arc<crate::instruments::Instruments>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Cancelled when the console begins to shut down: endless responses (event
@@ -216,9 +219,15 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(prometheus::metrics))
         .nest("/api/v1", api)
         .fallback_service(dashboard)
-        .with_state(state)
+        .with_state(state.clone())
+        // Inside the routing, so that the route template is known (`MatchedPath`).
+        .layer(middleware::from_fn_with_state(
+            state.instruments.clone(),
+            prometheus::count_request,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

@@ -156,6 +156,8 @@ enum Success {
     Events,
     /// JSON lines (`application/x-ndjson`).
     Lines,
+    /// The Prometheus text exposition format (`text/plain; version=0.0.4`).
+    Prometheus,
     /// A JSON document without a schema of ours (this very document).
     AnyJson,
 }
@@ -270,6 +272,8 @@ fn routes() -> Vec<Route> {
     let mut routes = vec![
         Route::new("get", "/healthz", "healthz", "The process is alive").answers(Success::One(200, "Health")).public(),
         Route::new("get", "/readyz", "readyz", "The database answers and its schema is current").answers(Success::One(200, "Health")).public(),
+        Route::new("get", "/metrics", "prometheus_metrics", "The console's own metrics and the fleet's collected figures for Prometheus (any role; a scoped caller gets only its sites' series and no console-wide ones); no site is asked")
+            .answers(Success::Prometheus),
         Route::new("post", "/api/v1/auth/login", "login", "Exchange a username and password for a bearer token")
             .takes("LoginRequest")
             .answers(Success::One(200, "LoginResponse"))
@@ -615,6 +619,13 @@ fn operation(route: &Route) -> Operation {
             ResponseBuilder::new()
                 .description("An event stream")
                 .content("text/event-stream", ContentBuilder::new().build())
+                .build(),
+        ),
+        Success::Prometheus => (
+            "200".to_owned(),
+            ResponseBuilder::new()
+                .description("Metrics in the Prometheus text exposition format, version 0.0.4")
+                .content("text/plain", ContentBuilder::new().build())
                 .build(),
         ),
     };

@@ -102,12 +102,20 @@ pub struct CallOptions {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_TIMEOUT: Duration = Duration::from_secs(120);
+/// A deadline shorter than a sign-in or one round trip to an edge site can only fail.
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 
 impl CallOptions {
     fn timeout(&self) -> Result<Duration, ApiError> {
         match self.timeout_ms {
             None => Ok(DEFAULT_TIMEOUT),
-            Some(0) => Err(ApiError::invalid("timeout_ms must be positive")),
+            Some(ms) if Duration::from_millis(ms) < MIN_TIMEOUT => Err(ApiError::invalid_field(
+                "timeout_ms",
+                format!(
+                    "must be at least {} ms: one call to a site takes longer than that",
+                    MIN_TIMEOUT.as_millis()
+                ),
+            )),
             Some(ms) => Ok(Duration::from_millis(ms).min(MAX_TIMEOUT)),
         }
     }

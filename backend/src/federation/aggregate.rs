@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::health::HealthMonitor;
 use super::selection::Selection;
 use super::sessions::SessionPool;
+use crate::instruments::Instruments;
 use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
 use crate::sites::{now_rfc3339, rfc3339, SiteError, SiteRegistry};
@@ -31,6 +32,7 @@ pub struct FanOut {
     sessions: SessionPool,
     health: Arc<HealthMonitor>,
     permits: Arc<Semaphore>,
+    instruments: Arc<Instruments>,
 }
 
 /// One site's part of an aggregated answer.
@@ -45,12 +47,14 @@ impl FanOut {
         sessions: SessionPool,
         health: Arc<HealthMonitor>,
         inventory: Arc<Inventory>,
+        instruments: Arc<Instruments>,
     ) -> Self {
         FanOut {
             registry,
             inventory,
             sessions,
             health,
+            instruments,
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
@@ -193,8 +197,9 @@ impl FanOut {
             kind.read(SiteOps::new(site.to_owned(), session, deadline)),
         )
         .await;
-        let latency_ms = Some(started.elapsed().as_millis() as u64);
-        match outcome {
+        let took = started.elapsed();
+        let latency_ms = Some(took.as_millis() as u64);
+        let result = match outcome {
             Ok(Ok(items)) => SiteResult {
                 answer: SiteAnswer {
                     status: SiteAnswerStatus::Ok,
@@ -227,7 +232,10 @@ impl FanOut {
                 };
                 failed(status, error.to_string())
             }
-        }
+        };
+        self.instruments
+            .site_request(site, result.answer.status, took);
+        result
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, Semaphore};
 use tokio::time::Instant;
 
 use super::sessions::SessionPool;
+use crate::instruments::{Instruments, ProbeOutcome};
 use crate::openstack::OpenStackError;
 use crate::sites::{now_rfc3339, SiteHealthRecord, SiteRegistry};
 
@@ -164,14 +165,21 @@ pub struct HealthMonitor {
     trackers: Mutex<HashMap<String, Tracker>>,
     events: broadcast::Sender<SiteEvent>,
     permits: Arc<Semaphore>,
+    instruments: Arc<Instruments>,
 }
 
 impl HealthMonitor {
-    pub fn new(registry: SiteRegistry, sessions: SessionPool, config: HealthConfig) -> Arc<Self> {
+    pub fn new(
+        registry: SiteRegistry,
+        sessions: SessionPool,
+        config: HealthConfig,
+        instruments: Arc<Instruments>,
+    ) -> Arc<Self> {
         let (events, _) = broadcast::channel(1024);
         Arc::new(HealthMonitor {
             registry,
             sessions,
+            instruments,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
             config,
             trackers: Mutex::new(HashMap::new()),
@@ -235,6 +243,7 @@ impl HealthMonitor {
         // Built before the lock, which every circuit-breaker look-up needs, is taken.
         let names: std::collections::HashSet<&str> =
             sites.iter().map(|s| s.name.as_str()).collect();
+        self.instruments.retain_sites(&names);
         let mut trackers = self.trackers();
         trackers.retain(|name, _| {
             let registered = names.contains(name.as_str());
@@ -404,6 +413,14 @@ impl HealthMonitor {
         probe_problem: Option<Option<String>>,
     ) {
         let now = Instant::now();
+        self.instruments.probe(
+            site,
+            match outcome {
+                Outcome::Answered { .. } => ProbeOutcome::Answered,
+                Outcome::Impaired { .. } => ProbeOutcome::Impaired,
+                Outcome::Failed { .. } => ProbeOutcome::Failed,
+            },
+        );
         let (change, persist, record) = {
             let mut trackers = self.trackers();
             let Some(tracker) = trackers.get_mut(site) else {

@@ -19,6 +19,7 @@ use super::writer::Writer;
 use crate::audit::{Audit, Record};
 use crate::federation::{FanOut, HealthMonitor, Selection, SessionPool};
 use crate::images::{ImageCopier, ImageRef, Sent, Spool};
+use crate::instruments::Instruments;
 use crate::resources::SiteOps;
 use crate::secrets::Sealer;
 use crate::sites::{rfc3339, SiteError, SiteRegistry};
@@ -104,9 +105,17 @@ pub struct JobEngine {
     images: ImageCopier,
     spool: Arc<Spool>,
     config: EngineConfig,
+    instruments: Arc<Instruments>,
     active: Arc<Mutex<Active>>,
     wake: Notify,
     events: broadcast::Sender<EngineEvent>,
+}
+
+/// Unfinished jobs and their tasks, by kind and state (`as_str` of the state).
+#[derive(Debug, Default)]
+pub struct ActiveCounts {
+    pub jobs: BTreeMap<(String, &'static str), u64>,
+    pub tasks: BTreeMap<(String, &'static str), u64>,
 }
 
 #[derive(Default)]
@@ -267,6 +276,7 @@ impl JobEngine {
         fan_out: FanOut,
         sealer: Sealer,
         config: EngineConfig,
+        instruments: Arc<Instruments>,
     ) -> Arc<Self> {
         let (events, _) = broadcast::channel(4096);
         let spool = Arc::new(Spool::new(config.spool_dir.clone(), config.spool_limit));
@@ -282,6 +292,7 @@ impl JobEngine {
             fan_out,
             sealer,
             config,
+            instruments,
             active: Arc::default(),
             wake: Notify::new(),
             events,
@@ -294,6 +305,31 @@ impl JobEngine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()
+    }
+
+    /// The unfinished jobs whose every site `visible` lets through, and their tasks, by
+    /// kind and state. From memory alone: a scrape never reads the jobs table, which
+    /// keeps every job ever run.
+    pub fn active_counts(&self, visible: impl Fn(&str) -> bool) -> ActiveCounts {
+        let active = self.active();
+        let mut counts = ActiveCounts::default();
+        for job in active.jobs.values().filter(|j| !j.finishing) {
+            if !job.tasks.keys().all(|site| visible(site)) {
+                continue;
+            }
+            let state = JobState::parse(&job.row.state).unwrap_or(JobState::Failed);
+            *counts
+                .jobs
+                .entry((job.row.kind.clone(), state.as_str()))
+                .or_default() += 1;
+            for task in job.tasks.values() {
+                *counts
+                    .tasks
+                    .entry((job.row.kind.clone(), task_state(task).as_str()))
+                    .or_default() += 1;
+            }
+        }
+        counts
     }
 
     fn spec_of(&self, row: &JobRow) -> Result<JobSpec, String> {
@@ -746,6 +782,7 @@ impl JobEngine {
         if state.is_finished() && !job.finishing {
             job.finishing = true;
             tracing::info!(job = %job.row.id, state = state.as_str(), "job finished");
+            self.instruments.job_finished(&job.row.kind, state.as_str());
             let counts = job.counts();
             self.audit.record_later(Record {
                 actor: job.row.created_by.clone(),

@@ -13,6 +13,6 @@ mod policy;
 mod replication;
 mod writer;
 
-pub use engine::{EngineConfig, EngineEvent, JobEngine, JobError};
+pub use engine::{ActiveCounts, EngineConfig, EngineEvent, JobEngine, JobError};
 pub use kinds::{JobSpec, KINDS};
 pub use replication::Replication;

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::values::Values;
 use crate::federation::{FanOut, HealthMonitor, Kind, SessionPool};
+use crate::instruments::{Instruments, ReadOutcome};
 use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
 use crate::sites::SiteRegistry;
@@ -60,6 +61,17 @@ pub struct Latest {
     pub gap: Option<(i64, String)>,
 }
 
+impl Latest {
+    /// The figures if the last attempt did not fail and `fresh` takes their time; none
+    /// otherwise: a gap, never zeros.
+    pub fn current(&self, fresh: impl Fn(i64) -> bool) -> Option<&Values> {
+        match (&self.values, &self.gap) {
+            (Some((at, values)), None) if fresh(*at) => Some(values),
+            _ => None,
+        }
+    }
+}
+
 struct Schedule {
     next: i64,
     failures: u32,
@@ -78,6 +90,7 @@ pub struct Metrics {
     sessions: SessionPool,
     health: Arc<HealthMonitor>,
     fan_out: FanOut,
+    instruments: Arc<Instruments>,
     pub config: MetricsConfig,
     latest: Mutex<HashMap<String, Latest>>,
     schedule: Mutex<HashMap<String, Schedule>>,
@@ -95,6 +108,7 @@ impl Metrics {
         sessions: SessionPool,
         health: Arc<HealthMonitor>,
         fan_out: FanOut,
+        instruments: Arc<Instruments>,
         config: MetricsConfig,
     ) -> Arc<Self> {
         Arc::new(Metrics {
@@ -103,6 +117,7 @@ impl Metrics {
             sessions,
             health,
             fan_out,
+            instruments,
             config,
             latest: Mutex::new(HashMap::new()),
             schedule: Mutex::new(HashMap::new()),
@@ -139,19 +154,16 @@ impl Metrics {
             .collect()
     }
 
-    /// Figures are fresh while no newer reading is overdue: younger than two intervals,
-    /// or than one interval and a read's whole deadline when the interval is short.
+    /// Figures are fresh while no newer reading is overdue: two intervals, plus the
+    /// longest a read may take (a read is written on the collector's next tick, so a
+    /// short interval alone would flap).
     pub fn is_fresh(&self, at: i64, now: i64) -> bool {
-        let interval = self.config.interval.as_secs() as i64;
-        now - at <= (2 * interval).max(interval + READ_DEADLINE.as_secs() as i64)
+        now - at <= 2 * self.config.interval.as_secs() as i64 + READ_DEADLINE.as_secs() as i64
     }
 
     /// The figures of a site to count now: fresh, and not followed by a failed read.
     pub fn current<'a>(&self, latest: &'a Latest, now: i64) -> Option<&'a Values> {
-        match (&latest.values, &latest.gap) {
-            (Some((at, values)), None) if self.is_fresh(*at, now) => Some(values),
-            _ => None,
-        }
+        latest.current(|at| self.is_fresh(at, now))
     }
 
     /// Picks up where the last run stopped: each site's newest figures and gap.
@@ -248,17 +260,29 @@ impl Metrics {
         tokio::spawn(async move {
             let outcome = match self.health.is_unreachable(&site) {
                 // Not asked: the health checks already wait for it to come back.
-                true => Err(format!(
-                    "site unreachable: {}",
-                    self.health
-                        .reason(&site)
-                        .unwrap_or_else(|| "health checks fail".into())
-                )),
+                true => {
+                    self.instruments
+                        .collector_read(ReadOutcome::Unreachable, None);
+                    Err(format!(
+                        "site unreachable: {}",
+                        self.health
+                            .reason(&site)
+                            .unwrap_or_else(|| "health checks fail".into())
+                    ))
+                }
                 false => {
                     let Ok(_permit) = self.permits.clone().acquire_owned().await else {
                         return;
                     };
-                    self.read_site(&site).await
+                    let started = Instant::now();
+                    let outcome = self.read_site(&site).await;
+                    let read = match outcome {
+                        Ok(_) => ReadOutcome::Ok,
+                        Err(_) => ReadOutcome::Failed,
+                    };
+                    self.instruments
+                        .collector_read(read, Some(started.elapsed()));
+                    outcome
                 }
             };
             let _closed = done
@@ -378,7 +402,11 @@ impl Metrics {
                 }),
             }
         }
-        if let Err(error) = self.store.insert_round(&samples, &gaps).await {
+        let started = Instant::now();
+        let stored = self.store.insert_round(&samples, &gaps).await;
+        self.instruments
+            .collector_write(stored.is_ok(), started.elapsed());
+        if let Err(error) = stored {
             tracing::warn!(%error, samples = samples.len(), gaps = gaps.len(), "cannot store collected figures");
         }
         let interval = self.config.interval.as_secs().max(1) as i64;

@@ -2,6 +2,7 @@
 //! answered across sites without asking any.
 
 pub mod collector;
+pub mod exposition;
 pub mod rollup;
 pub mod series;
 pub mod usage;
@@ -31,6 +32,10 @@ pub enum MetricsError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Sites(#[from] crate::sites::SiteError),
+    #[error("cannot encode the metrics: {0}")]
+    Encoding(#[from] std::fmt::Error),
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> MetricsError {

@@ -1036,6 +1036,10 @@ async fn bad_input_names_the_field_and_unknown_things_are_404() {
     assert_eq!(status, 404);
     let (status, body) = call(&app, Method::GET, "site-001/servers?timeout_ms=0", None).await;
     assert_eq!(status, 400, "{body}");
+    // A deadline no site can meet is refused, not tried.
+    let (status, body) = call(&app, Method::GET, "site-001/servers?timeout_ms=5", None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "timeout_ms", "{body}");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod jobs;
 mod l1;
 mod metrics;
 mod placement;
+mod prometheus;
 mod registry;
 mod security;
 mod sim;
