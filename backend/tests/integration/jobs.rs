@@ -704,10 +704,23 @@ async fn a_dry_run_checks_like_a_submission_and_creates_nothing() {
     let app = spawn_app().await;
     app.register_all(&sim).await;
     sim.set_fault("site-003", Fault::Down);
-    eventually(Duration::from_secs(15), "site-003 unreachable", || async {
-        let (_, site) = app.admin(Method::GET, "/api/v1/sites/site-003", None).await;
-        (site["state"] == "unreachable").then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "site-003 unreachable and the others online",
+        || async {
+            let (_, sites) = app.admin(Method::GET, "/api/v1/sites", None).await;
+            let state = |name: &str| {
+                sites["items"]
+                    .as_array()
+                    .and_then(|items| items.iter().find(|s| s["name"] == name))
+                    .map(|s| s["state"].clone())
+            };
+            (state("site-003") == Some(json!("unreachable"))
+                && state("site-001") == Some(json!("online"))
+                && state("site-002") == Some(json!("online")))
+            .then_some(())
+        },
+    )
     .await;
 
     // Every refusal of a real submission is the same refusal in a dry run.
