@@ -1508,9 +1508,10 @@ pub mod images {
         pub key_name: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub targets: Option<Targets>,
-        /// Sites chosen by the console from a policy (level L2.2).
+        /// Sites chosen by the console from a policy (level L2.2), instead of `targets`:
+        /// `count` is then the number of servers in all.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub placement: Option<serde_json::Value>,
+        pub placement: Option<crate::placement::PlacementChoice>,
         #[serde(default)]
         pub rollout: Rollout,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1749,6 +1750,16 @@ pub mod placement {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub image: Option<ImageRef>,
         /// `spread`, `pack`, `power_of_two`, `lowest_latency` or `image_locality`.
+        pub policy: String,
+        #[serde(default)]
+        pub constraints: Constraints,
+    }
+
+    /// `placement` of a federated boot: how the console picks the sites.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct PlacementChoice {
         pub policy: String,
         #[serde(default)]
         pub constraints: Constraints,

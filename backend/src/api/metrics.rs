@@ -70,26 +70,17 @@ async fn sites_and_groups(
             message,
         )
     })?;
-    let names = super::sites_in_scope(state, caller, &selection, false).await?;
-    let Some(label) = group_by else {
-        return Ok(names.into_iter().map(|n| (n, None)).collect());
-    };
-    let labels: BTreeMap<String, BTreeMap<String, String>> = state
-        .sites
-        .list()
-        .await?
+    let sites = super::sites_with_labels(state, caller, &selection).await?;
+    Ok(sites
         .into_iter()
-        .map(|s| (s.name, s.labels))
-        .collect();
-    Ok(names
-        .into_iter()
-        .map(|n| {
-            let group = labels
-                .get(&n)
-                .and_then(|l| l.get(label))
-                .cloned()
-                .unwrap_or_else(|| "(none)".into());
-            (n, Some(group))
+        .map(|(name, labels)| {
+            let group = group_by.map(|label| {
+                labels
+                    .get(label)
+                    .cloned()
+                    .unwrap_or_else(|| "(none)".into())
+            });
+            (name, group)
         })
         .collect())
 }
@@ -208,21 +199,7 @@ pub async fn usage(
                 message,
             )
         })?;
-    let names = super::sites_in_scope(&state, &caller, &selection, false).await?;
-    let mut labels: BTreeMap<String, BTreeMap<String, String>> = state
-        .sites
-        .list()
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.labels))
-        .collect();
-    let sites = names
-        .into_iter()
-        .map(|n| {
-            let site_labels = labels.remove(&n).unwrap_or_default();
-            (n, site_labels)
-        })
-        .collect();
+    let sites = super::sites_with_labels(&state, &caller, &selection).await?;
     let report = state
         .metrics
         .usage(&sites, from, to, &grouping, now)

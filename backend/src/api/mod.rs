@@ -277,6 +277,31 @@ async fn method_not_allowed() -> ApiError {
 /// outside the scope is forbidden (not silently dropped); for reads, a selector or
 /// "all" is narrowed to the scope, while for changes (`strict`) any site outside it
 /// is forbidden.
+/// The sites of a selection the caller may see, each with its labels.
+pub(crate) async fn sites_with_labels(
+    state: &AppState,
+    caller: &auth::Caller,
+    selection: &crate::federation::Selection,
+) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>, ApiError>
+{
+    let names = sites_in_scope(state, caller, selection, false).await?;
+    let mut labels: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        state
+            .sites
+            .list()
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.labels))
+            .collect();
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let site_labels = labels.remove(&name).unwrap_or_default();
+            (name, site_labels)
+        })
+        .collect())
+}
+
 pub(crate) async fn sites_in_scope(
     state: &AppState,
     caller: &auth::Caller,

@@ -1,7 +1,5 @@
 //! Placement over HTTP: a plan for a request, before anything is created.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::Json;
 use overcast_api_types::placement::{Plan, PlanRequest};
@@ -29,20 +27,6 @@ pub async fn plan(
     caller: Operator,
     ApiJson(request): ApiJson<PlanRequest>,
 ) -> Result<Json<Plan>, ApiError> {
-    let names = super::sites_in_scope(&state, &caller, &Selection::All, false).await?;
-    let mut labels: BTreeMap<String, BTreeMap<String, String>> = state
-        .sites
-        .list()
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.labels))
-        .collect();
-    let sites = names
-        .into_iter()
-        .map(|n| {
-            let site_labels = labels.remove(&n).unwrap_or_default();
-            (n, site_labels)
-        })
-        .collect();
+    let sites = super::sites_with_labels(&state, &caller, &Selection::All).await?;
     Ok(Json(state.placer.plan(&request, &sites).await?))
 }

@@ -1,12 +1,14 @@
 //! Federated boot over HTTP: `POST /api/v1/servers`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use overcast_api_types::images::{FederatedBoot, ImageRef};
-use overcast_api_types::jobs::{Job, NewJob};
+use overcast_api_types::jobs::{Job, NewJob, Targets};
+use overcast_api_types::placement::{PlacementChoice, PlanRequest};
 use serde_json::json;
 
 use super::auth::Operator;
@@ -15,6 +17,7 @@ use super::extract::ApiJson;
 use super::AppState;
 use crate::federation::{Kind, Selection};
 use crate::images::catalog::{catalog, first_live_copy_named, SiteImages};
+use crate::jobs::MAX_SERVERS_PER_SITE as MAX_COUNT;
 
 /// The inventory may be this old when a name is looked up across sites: the boot checks
 /// each target itself anyway.
@@ -28,16 +31,25 @@ pub async fn boot(
     caller: Operator,
     ApiJson(request): ApiJson<FederatedBoot>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
-    if request.placement.is_some() {
-        return Err(ApiError::invalid_field(
-            "placement",
-            "the console cannot choose sites by itself yet: name them in `targets`",
-        ));
-    }
-    let targets = request
-        .targets
-        .clone()
-        .ok_or_else(|| ApiError::invalid_field("targets", "name the sites to boot on"))?;
+    let (targets, counts) = match (&request.targets, &request.placement) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "placement",
+                "give `targets` or `placement`, not both",
+            ))
+        }
+        (Some(targets), None) => (targets.clone(), None),
+        (None, Some(choice)) => {
+            let (targets, counts) = placed(&state, &caller, &request, choice).await?;
+            (targets, Some(counts))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "targets",
+                "name the sites to boot on, or give a `placement` to let the console choose",
+            ))
+        }
+    };
     if !caller.sees_every_site() {
         if let Ok(selection) = Selection::from_targets(&targets) {
             super::sites_in_scope(&state, &caller, &selection, true).await?;
@@ -64,6 +76,9 @@ pub async fn boot(
         "flavor": request.flavor,
         "count": request.count,
     });
+    if let Some(counts) = counts {
+        params["counts"] = json!(counts);
+    }
     for (key, value) in [
         ("image", request.image.as_ref().map(|i| json!(i))),
         ("image_name", request.image_name.as_ref().map(|n| json!(n))),
@@ -86,6 +101,60 @@ pub async fn boot(
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
+/// The sites a plan chose for the request, with how many servers each: the plan is
+/// made over the sites the caller may use, each site capped at what one task boots.
+async fn placed(
+    state: &AppState,
+    caller: &Operator,
+    request: &FederatedBoot,
+    choice: &PlacementChoice,
+) -> Result<(Targets, BTreeMap<String, u32>), ApiError> {
+    let mut constraints = choice.constraints.clone();
+    constraints.max_per_site = Some(constraints.max_per_site.unwrap_or(MAX_COUNT).min(MAX_COUNT));
+    let plan_request = PlanRequest {
+        flavor: request.flavor.clone(),
+        count: request.count,
+        image: request.image.clone(),
+        policy: choice.policy.clone(),
+        constraints,
+    };
+    let sites = super::sites_with_labels(state, caller, &Selection::All).await?;
+    let plan = state
+        .placer
+        .plan(&plan_request, &sites)
+        .await
+        .map_err(|e| match e {
+            crate::placement::PlacementError::Invalid { field, message } => {
+                ApiError::invalid_field(&format!("placement.{field}"), message)
+            }
+        })?;
+    if !plan.satisfiable {
+        let excluded: Vec<String> = plan
+            .excluded
+            .iter()
+            .map(|e| format!("{}: {}", e.site, e.reason))
+            .collect();
+        return Err(ApiError::invalid_field(
+            "placement",
+            format!(
+                "no plan meets the request: {}; sites left out: {}",
+                plan.unmet.unwrap_or_default(),
+                excluded.join("; ")
+            ),
+        ));
+    }
+    let counts: BTreeMap<String, u32> = plan
+        .allocations
+        .iter()
+        .map(|a| (a.site.clone(), a.count))
+        .collect();
+    let targets = Targets {
+        sites: Some(counts.keys().cloned().collect()),
+        ..Default::default()
+    };
+    Ok((targets, counts))
+}
+
 /// A site the caller may see that holds an active image of that name with data, for
 /// targets that have none: the copy most sites hold.
 async fn source_named(
@@ -94,27 +163,26 @@ async fn source_named(
     name: &str,
 ) -> Result<Option<ImageRef>, ApiError> {
     let sites = super::sites_in_scope(state, caller, &Selection::All, false).await?;
-    let read = state
-        .fan_out
-        .read(
-            Kind::Images,
-            sites,
-            NAME_LOOKUP_TIMEOUT,
-            Some(NAME_LOOKUP_AGE),
-        )
-        .await;
-    let sites = read
-        .into_iter()
-        .map(|(site, result)| {
-            (
-                site,
-                SiteImages {
+    // The inventory first; if it knows no live copy (an image uploaded a moment ago is
+    // still `queued` there), the sites are asked.
+    for max_age in [Some(NAME_LOOKUP_AGE), None] {
+        let read = state
+            .fan_out
+            .read(Kind::Images, sites.clone(), NAME_LOOKUP_TIMEOUT, max_age)
+            .await;
+        let found = read
+            .into_iter()
+            .map(|(site, result)| {
+                let images = SiteImages {
                     answer: result.answer,
                     images: result.items,
-                },
-            )
-        })
-        .collect();
-    let found = first_live_copy_named(catalog(sites, Some(name)), name);
-    Ok(found)
+                };
+                (site, images)
+            })
+            .collect();
+        if let Some(found) = first_live_copy_named(catalog(found, Some(name)), name) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }

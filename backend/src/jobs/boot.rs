@@ -1,6 +1,7 @@
 //! `servers.boot` at one site: the image made present (found by its content, or copied
 //! from the site that holds it), then the servers booted and followed until they run.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use overcast_api_types::images::ImageRef;
@@ -35,6 +36,9 @@ pub struct ServersBoot {
     pub image_source: Option<ImageRef>,
     #[serde(default = "one")]
     pub count: u32,
+    /// Servers per site where a plan gave each its own number; `count` elsewhere.
+    #[serde(default)]
+    pub counts: BTreeMap<String, u32>,
     #[serde(default)]
     pub networks: Option<ServerNetworks>,
     #[serde(default)]
@@ -46,9 +50,9 @@ fn one() -> u32 {
 }
 
 impl ServersBoot {
-    /// The servers' names at every site: the name itself for one, `name-1`… for more.
-    pub fn names(&self) -> Vec<String> {
-        match self.count {
+    /// The servers' names at a site: the name itself for one, `name-1`… for more.
+    pub fn names_at(&self, site: &str) -> Vec<String> {
+        match self.counts.get(site).copied().unwrap_or(self.count) {
             1 => vec![self.name.clone()],
             n => (1..=n).map(|i| format!("{}-{i}", self.name)).collect(),
         }
@@ -66,7 +70,7 @@ pub async fn boot(
     let (image_id, image_outcome) = image_at(ops, spec, images, sent).await?;
     let present = ops.servers().await?;
     let mut booted = Vec::new();
-    for name in spec.names() {
+    for name in spec.names_at(&ops.site) {
         let id = match present.iter().find(|s| s.name == name) {
             Some(server) => server.id.clone(),
             None => {
@@ -171,8 +175,14 @@ mod tests {
             json!({"name": "web", "flavor": "m1.small", "image_name": "cirros"}),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(spec.names(), vec!["web"]);
+        assert_eq!(spec.names_at("a"), vec!["web"]);
         spec.count = 3;
-        assert_eq!(spec.names(), vec!["web-1", "web-2", "web-3"]);
+        assert_eq!(spec.names_at("a"), vec!["web-1", "web-2", "web-3"]);
+        spec.counts.insert("b".into(), 2);
+        assert_eq!(
+            spec.names_at("b"),
+            vec!["web-1", "web-2"],
+            "a plan's count for b"
+        );
     }
 }

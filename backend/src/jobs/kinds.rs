@@ -287,6 +287,14 @@ impl JobSpec {
                 );
                 require(
                     &mut errors,
+                    boot.counts
+                        .values()
+                        .all(|n| (1..=super::boot::MAX_COUNT).contains(n)),
+                    "counts",
+                    "must be 1 to 100 servers per site",
+                );
+                require(
+                    &mut errors,
                     boot.image.is_some()
                         != boot
                             .image_name

@@ -522,7 +522,8 @@ async fn servers_boot_on_sites_that_lack_the_image_after_a_verified_copy() {
 
     for (body, field) in [
         (
-            json!({"name": "x", "flavor": "m1.tiny", "image_name": "edge-app", "placement": {"policy": "spread"}}),
+            json!({"name": "x", "flavor": "m1.tiny", "image_name": "edge-app", "placement": {"policy": "spread"},
+                   "targets": {"all": true}}),
             "placement",
         ),
         (

@@ -145,3 +145,110 @@ async fn a_plan_spreads_over_regions_skips_a_dark_site_and_says_why_for_every_si
         );
     }
 }
+
+#[tokio::test]
+async fn a_boot_with_placement_runs_where_the_plan_says_with_each_sites_count() {
+    let sim = start_sim(3).await;
+    let app = spawn_app_with(&temp_dir("placed-boot"), |args| {
+        args.metrics_interval_s = Some(1)
+    })
+    .await;
+    app.register_all(&sim).await;
+    let (status, image) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/images",
+            Some(json!({"name": "placed-app", "disk_format": "raw", "container_format": "bare"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{image}");
+    let id = image["id"].as_str().unwrap_or_default();
+    let uploaded = app
+        .http
+        .put(format!(
+            "{}/api/v1/sites/site-001/images/{id}/file",
+            app.url
+        ))
+        .bearer_auth(app.admin_token().await)
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 64 * 1024])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    eventually(Duration::from_secs(30), "every site collected", || async {
+        let (_, summary) = app
+            .admin(Method::GET, "/api/v1/metrics/summary", None)
+            .await;
+        (summary["sites_reporting"] == 3).then_some(())
+    })
+    .await;
+
+    let (status, job) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(json!({"name": "placed", "flavor": "m1.tiny", "image_name": "placed-app",
+                        "networks": "none", "count": 5,
+                        "placement": {"policy": "spread", "constraints": {"exclude": ["site-003"]}}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "servers.boot");
+    let sites: Vec<&str> = job["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["site"].as_str())
+        .collect();
+    assert_eq!(
+        sites,
+        vec!["site-001", "site-002"],
+        "the plan's sites: {job}"
+    );
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    let done = crate::jobs::job_when(
+        &app,
+        &id,
+        Duration::from_secs(90),
+        "the placed boot",
+        |job| {
+            ["succeeded", "partially_failed", "failed"]
+                .contains(&job["state"].as_str().unwrap_or_default())
+        },
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // spread: 3 and 2 servers (site-001 first on a tie), named per site.
+    for (site, count) in [("site-001", 3), ("site-002", 2)] {
+        let ops = app.behind_the_consoles_back(site).await;
+        let placed = ops
+            .servers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.name.starts_with("placed-"))
+            .count();
+        assert_eq!(placed, count, "{site}: {done}");
+    }
+
+    let (status, refused) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(json!({"name": "nowhere", "flavor": "m1.tiny", "image_name": "placed-app", "count": 2,
+                        "placement": {"policy": "spread", "constraints": {"selector": "region=mars"}}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["error"]["fields"][0]["field"], "placement",
+        "{refused}"
+    );
+    assert!(
+        refused["error"]["fields"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("labels do not match")),
+        "{refused}"
+    );
+}
