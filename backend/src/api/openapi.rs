@@ -112,6 +112,7 @@ use super::site_resources::Resource;
         usage::UsageRow,
         usage::UnknownUsage,
         placement::PlanRequest,
+        placement::PlacementChoice,
         placement::Constraints,
         placement::SpreadAcross,
         placement::Headroom,
@@ -345,7 +346,7 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "Plan")),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
-        Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers on the target sites from one image (image: {site, image_id}, or image_name): a job of kind servers.boot; each target lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")
+        Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers from one image (image: {site, image_id}, or image_name) on the target sites, or on the sites a placement ({policy, constraints}, as POST /api/v1/placement/plan; count is then the total) chooses: a job of kind servers.boot; each site lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")
             .takes("FederatedBoot")
             .answers(Success::One(202, "Job")),
         Route::new("get", "/api/v1/images/policies", "list_image_policies", "Replication policies, each with its drift per target site")
