@@ -114,14 +114,7 @@ pub async fn series(
     ApiQuery(params): ApiQuery<SeriesParams>,
 ) -> Result<Json<MetricSeries>, ApiError> {
     let now = unix_now();
-    let to = match &params.to {
-        Some(text) => parse_time("to", text)?,
-        None => now,
-    };
-    let from = match &params.from {
-        Some(text) => parse_time("from", text)?,
-        None => to - 3600,
-    };
+    let (from, to) = period(params.from.as_deref(), params.to.as_deref(), now, 3600)?;
     let query = SeriesQuery::new(
         &params.metric,
         from,
@@ -142,6 +135,24 @@ pub async fn series(
         .map(|(site, group)| (site, group.unwrap_or_else(|| "all".into())))
         .collect();
     Ok(Json(state.metrics.series(&query, &groups, now).await?))
+}
+
+/// A query's period: `to` defaults to now, `from` to `span` seconds before `to`.
+fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: i64,
+    span: i64,
+) -> Result<(i64, i64), ApiError> {
+    let to = to
+        .map(|text| parse_time("to", text))
+        .transpose()?
+        .unwrap_or(now);
+    let from = from
+        .map(|text| parse_time("from", text))
+        .transpose()?
+        .unwrap_or(to - span);
+    Ok((from, to))
 }
 
 /// Unix seconds or an RFC 3339 time.
@@ -178,14 +189,12 @@ pub async fn usage(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let now = unix_now();
-    let to = match &params.to {
-        Some(text) => parse_time("to", text)?,
-        None => now,
-    };
-    let from = match &params.from {
-        Some(text) => parse_time("from", text)?,
-        None => to - 30 * 86_400,
-    };
+    let (from, to) = period(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        now,
+        30 * 86_400,
+    )?;
     let grouping =
         crate::metrics::usage::UsageGrouping::parse(params.group_by.as_deref().unwrap_or("site"));
     let selection = Selection::from_query(params.sites.as_deref(), params.selector.as_deref())
