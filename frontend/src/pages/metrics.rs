@@ -692,6 +692,29 @@ fn options(values: Vec<String>, chosen: &str) -> impl IntoView {
         .collect_view()
 }
 
+/// A site page's Metrics tab: the site's own charts (`/sites/{name}/metrics?range=6h`).
+#[component]
+pub fn SiteMetricsTab(site: String) -> impl IntoView {
+    let query = use_query_map();
+    let range =
+        Memo::new(move |_| query.with(|q| Range::from_key(&q.get("range").unwrap_or_default())));
+    let navigate = use_navigate();
+    let path = crate::pages::site::tab_href(&site, "metrics");
+    let on_pick = Callback::new(move |r: Range| {
+        let query = Scope::Fleet.page_query(r);
+        let options = leptos_router::NavigateOptions {
+            scroll: false,
+            ..Default::default()
+        };
+        navigate(&format!("{path}{query}"), options);
+    });
+    let scope = Signal::derive(move || Scope::Site(site.clone()));
+    view! {
+        <div class="toolbar"><RangePicker range on_pick/></div>
+        <MetricsCharts scope range/>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use overcast_api_types::metrics::{SeriesLine, SeriesPoint};
