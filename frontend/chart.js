@@ -38,6 +38,9 @@ const alone = (values) => {
   return found.length ? found : null;
 };
 const heightOf = (el) => (el.clientWidth < 500 ? 180 : 220);
+// Things counted one by one get whole-number ticks on their axis (no "0.3 sites").
+const COUNTED = new Set(['vCPUs', 'servers', 'sites']);
+const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7, 1e8];
 
 function options(el, spec) {
   const unit = spec.unit;
@@ -50,6 +53,7 @@ function options(el, spec) {
       {
         label: unit, stroke: '#5b6675', size: 56, labelSize: 20,
         grid: { stroke: '#e6eaf0' }, ticks: { stroke: '#d9dee5' },
+        incrs: COUNTED.has(unit) ? WHOLE : undefined,
         values: (u, splits) => splits.map((v) => compact.format(v)),
       },
     ],
