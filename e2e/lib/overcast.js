@@ -126,15 +126,18 @@ function stopper(child) {
 /**
  * `overcast sim` and `overcast serve` as separate processes, the way production runs: the
  * simulator's clouds.yaml is imported through the API, then `labels(site, index)` labels
- * each site. Resolves with the console's URL, the simulator's and an admin token.
+ * each site. `metricsIntervalS` makes the console collect every site's metrics that often
+ * (a second or two, so charts fill within a test). Resolves with the console's URL, the
+ * simulator's and an admin token.
  */
-export async function startServeAndSim({ sites = 6, labels = () => ({}), adminPassword = 'e2e-admin-password', deadlineMs = 30000 } = {}) {
+export async function startServeAndSim({ sites = 6, labels = () => ({}), adminPassword = 'e2e-admin-password', deadlineMs = 30000, metricsIntervalS } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'overcast-e2e-'));
   const cloudsYaml = join(dir, 'clouds.yaml');
   const sim = await spawnUntil(['sim', '--sites', String(sites), '--listen', '127.0.0.1:0', '--clouds-yaml', cloudsYaml],
     {}, /clouds\.yaml written/, deadlineMs);
   const simUrl = sim.output().match(/on (http:\/\/127\.0\.0\.1:\d+)/)[1];
-  const serve = await spawnUntil(['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')],
+  const metrics = metricsIntervalS ? ['--metrics-interval-s', String(metricsIntervalS)] : [];
+  const serve = await spawnUntil(['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), ...metrics],
     { OVERCAST_ADMIN_PASSWORD: adminPassword, RUST_LOG: 'info' }, /console listening addr=(\S+)/, deadlineMs);
   const url = `http://${serve.found[1]}`;
   const token = await apiLogin(url, 'admin', adminPassword);

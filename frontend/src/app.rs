@@ -15,6 +15,7 @@ use crate::pages::{
     job::JobPage,
     jobs::Jobs,
     login::Login,
+    metrics::Metrics,
     new_job::NewJob,
     overview::Overview,
     placeholder::Placeholder,
@@ -71,7 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs/new") view=NewJob/>
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("placement") view=|| view! { <Placeholder title="Placement" about="Let Overcast choose sites from a policy and constraints."/> }/>
-                    <Route path=path!("metrics") view=|| view! { <Placeholder title="Metrics" about="Capacity and usage, per site and aggregated."/> }/>
+                    <Route path=path!("metrics") view=Metrics/>
                     <Route path=path!("admin") view=Admin/>
                     <Route path=path!("*any") view=NotFound/>
                 </ParentRoute>

@@ -396,6 +396,15 @@ impl HealthMonitor {
         self.trackers().get(site).and_then(|t| t.last_latency)
     }
 
+    /// Why a site is unreachable, in one phrase that starts with it.
+    pub fn unreachable_reason(&self, site: &str) -> String {
+        match self.reason(site) {
+            Some(reason) if reason.starts_with("site unreachable") => reason,
+            Some(reason) => format!("site unreachable: {reason}"),
+            None => "site unreachable: its health checks fail".into(),
+        }
+    }
+
     /// Why a site is not online, as its last check found.
     pub fn reason(&self, site: &str) -> Option<String> {
         self.trackers()

@@ -263,12 +263,7 @@ impl Metrics {
                 true => {
                     self.instruments
                         .collector_read(ReadOutcome::Unreachable, None);
-                    Err(format!(
-                        "site unreachable: {}",
-                        self.health
-                            .reason(&site)
-                            .unwrap_or_else(|| "health checks fail".into())
-                    ))
+                    Err(self.health.unreachable_reason(&site))
                 }
                 false => {
                     let Ok(_permit) = self.permits.clone().acquire_owned().await else {

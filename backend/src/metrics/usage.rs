@@ -134,12 +134,7 @@ impl Metrics {
 
     async fn site_usage(&self, site: &str, start: &str, end: &str) -> SiteUsage {
         if self.health().is_unreachable(site) {
-            return Err(format!(
-                "site unreachable: {}",
-                self.health()
-                    .reason(site)
-                    .unwrap_or_else(|| "health checks fail".into())
-            ));
+            return Err(self.health().unreachable_reason(site));
         }
         let session = self
             .sessions()

@@ -152,12 +152,7 @@ impl Placer {
                         .map(|(c, u)| (c - u).max(0.0))
                 };
                 let unusable = match self.health.state(site) {
-                    Some(SiteState::Unreachable) => Some(format!(
-                        "unreachable: {}",
-                        self.health
-                            .reason(site)
-                            .unwrap_or_else(|| "health checks fail".into())
-                    )),
+                    Some(SiteState::Unreachable) => Some(self.health.unreachable_reason(site)),
                     Some(SiteState::Degraded) => Some(format!(
                         "degraded: {}",
                         self.health

@@ -1,6 +1,7 @@
 //! Small building blocks shared by the pages.
 
 pub mod badge;
+pub mod chart;
 pub mod confirm;
 pub mod dialog;
 pub mod field;

@@ -3,6 +3,7 @@ pub mod images;
 pub mod job;
 pub mod jobs;
 pub mod login;
+pub mod metrics;
 pub mod new_job;
 pub mod overview;
 pub mod placeholder;

@@ -9,10 +9,12 @@ use overcast_api_types::{InventorySummary, Site, SiteList, SiteState};
 use crate::api;
 use crate::app::Live;
 use crate::components::badge::{StateBadge, StatusBadge};
+use crate::components::meter::Meter;
 use crate::components::progress::Progress;
 use crate::components::time::{MaybeTime, RelativeTime};
 use crate::format;
 use crate::pages::jobs::percent_done;
+use crate::pages::metrics;
 
 /// The registered sites, kept current by the console's events: loaded again on every
 /// (re)connection of the stream or bump of the returned counter, patched in place by
@@ -72,6 +74,13 @@ pub fn Overview() -> impl IntoView {
         tick.track();
         api::get::<InventorySummary>("/inventory/summary")
     });
+    let capacity = metrics::summary(
+        Signal::stored(String::new()),
+        Signal::derive(move || {
+            live.resync.track();
+            tick.get()
+        }),
+    );
     let jobs = LocalResource::new(move || {
         live.job.track();
         api::get::<JobList>("/jobs?limit=5")
@@ -84,6 +93,16 @@ pub fn Overview() -> impl IntoView {
                 Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
                 Some(Ok(list)) => view! { <Fleet sites=list tile_fact/> }.into_any(),
             }}
+            <div class="section-head">
+                <h2>"Capacity"</h2>
+                <A href="/metrics">"Charts over time"</A>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Loading capacity…"</p> }>
+                {move || capacity.get().map(|answer| match answer {
+                    Ok(summary) => view! { <Capacity summary/> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+                })}
+            </Transition>
             <div class="columns">
                 <div>
                     <h2>"Inventory"</h2>
@@ -216,5 +235,55 @@ fn Inventory(summary: InventorySummary) -> impl IntoView {
         </p>
         <p class="muted">{format!("From the inventory of {} sites", summary.sites_counted)}
             {summary.oldest_as_of.map(|t| view! { ", oldest read "<RelativeTime at=t/> })}</p>
+    }
+}
+
+/// How a meter's figure reads.
+type Unit = fn(u64) -> String;
+
+/// The fleet's capacity and what is allocated of it, from the last collection of every
+/// site that reports: the sites that do not are left out, and counted.
+#[component]
+fn Capacity(summary: metrics::Summary) -> impl IntoView {
+    let figure = |name: &str| {
+        summary
+            .totals
+            .get(name)
+            .map_or(0, |v| v.max(0.0).round() as u64)
+    };
+    let total = summary.sites_reporting + summary.sites_missing;
+    let meters: [(&str, &str, u64, u64, Unit); 3] = [
+        (
+            "vCPUs used across the fleet",
+            "vCPUs",
+            figure("used_vcpus"),
+            figure("capacity_vcpus"),
+            |n| n.to_string(),
+        ),
+        (
+            "RAM used across the fleet",
+            "RAM",
+            figure("used_ram_mb"),
+            figure("capacity_ram_mb"),
+            format::megabytes,
+        ),
+        (
+            "Disk used across the fleet",
+            "Disk",
+            figure("used_disk_gb"),
+            figure("capacity_disk_gb"),
+            |n| format!("{n} GB"),
+        ),
+    ];
+    view! {
+        <dl class="capacity">
+            {meters.into_iter().map(|(label, title, used, total, unit)| view! {
+                <div><dt>{title}</dt><dd><Meter label used total=Some(total) unit/></dd></div>
+            }).collect_view()}
+        </dl>
+        <p class="muted" data-reporting=summary.sites_reporting.to_string()>
+            {metrics::reporting_text(summary.sites_reporting, total)}
+            {(summary.sites_missing > 0).then(|| format!(": {} left out of these totals until they do.", summary.sites_missing))}
+        </p>
     }
 }

@@ -38,6 +38,7 @@ pub const TABS: &[(&str, &str)] = &[
     ("quotas", "Quotas"),
     ("hypervisors", "Hypervisors"),
     ("services", "Services"),
+    ("metrics", "Metrics"),
 ];
 
 /// The tab a URL segment names; none for the site's own URL (the first tab).

@@ -650,6 +650,9 @@ async fn load(tab: &'static str, site: String, offline: bool) -> Result<Listing,
 
 /// The panel of a tab.
 pub fn panel(site: String, tab: &'static str, unreachable: Signal<bool>) -> AnyView {
+    if tab == "metrics" {
+        return view! { <crate::pages::metrics::SiteMetricsTab site/> }.into_any();
+    }
     if tab == "quotas" {
         return view! { <super::quotas::QuotasTab site unreachable/> }.into_any();
     }
