@@ -76,7 +76,7 @@ async fn a_plan_spreads_over_regions_skips_a_dark_site_and_says_why_for_every_si
     let why = reasons(&plan);
     assert_eq!(why.len(), 1, "{plan}");
     assert_eq!(why[0].0, "site-004");
-    assert!(why[0].1.starts_with("unreachable"), "{plan}");
+    assert!(why[0].1.starts_with("site unreachable"), "{plan}");
 
     // A flavor no site has: nothing qualifies, and the answer says so site by site.
     let (status, none) = app
