@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
@@ -212,6 +212,7 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
     let index = web_dir.join("index.html");
     // The build leaves a gzip copy beside the WASM and JS: a browser that takes gzip
     // gets about a third of the bytes, with no compression work per request.
+    let page = ServeFile::new(&index);
     let dashboard = ServeDir::new(web_dir)
         .precompressed_gzip()
         .fallback(ServeFile::new(index));
@@ -219,7 +220,12 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(prometheus::metrics))
+        .route(
+            "/metrics",
+            get(move |state: State<AppState>, request: Request| {
+                prometheus::metrics_or_page(state, page.clone(), request)
+            }),
+        )
         .nest("/api/v1", api)
         .fallback_service(dashboard)
         .with_state(state.clone())

@@ -18,6 +18,33 @@ use super::AppState;
 use crate::instruments::Instruments;
 use crate::metrics::exposition::{self, Sources, Viewer, CONTENT_TYPE};
 
+/// `/metrics` is both the exposition and the dashboard's Metrics page: a browser that
+/// opens the page (it asks for HTML) gets the dashboard, anyone else the exposition.
+pub async fn metrics_or_page(
+    State(state): State<AppState>,
+    page: tower_http::services::ServeFile,
+    request: Request,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    use tower::ServiceExt;
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        return match page.oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        };
+    }
+    let (mut parts, _) = request.into_parts();
+    match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => metrics(State(state), caller).await.into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
 pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let allows = |site: &overcast_api_types::Site| caller.allows_site(&site.name, &site.labels);
     let body = exposition::scrape(
