@@ -62,9 +62,12 @@ def test_the_api_keeps_to_its_openapi_document():
              "--checks", CHECKS, "--max-examples", "10", "--request-timeout", "30",
              "--phases", "examples,coverage,fuzzing",
              # Event streams never end by design; revoking its own token (found through
-             # GET /auth/tokens) would leave the rest of the run unauthenticated. Both are
-             # covered by the integration tests.
-             "--exclude-path-regex", "/events$|^/api/v1/auth/tokens/\\{id\\}$",
+             # GET /auth/tokens) would leave the rest of the run unauthenticated; a site
+             # registered or re-configured with made-up credentials makes every later call
+             # to it a correct 502 (the site refuses them), which the not-a-server-error
+             # check cannot tell from a fault. All are covered by the integration tests.
+             "--exclude-path-regex",
+             "/events$|^/api/v1/auth/tokens/\\{id\\}$|^/api/v1/sites(/import|/\\{site\\})?$",
              "--seed", "1", "--continue-on-failure", "--max-time", "240"],
             capture_output=True, text=True, timeout=1500)
         print(run.stdout[-60000:])
