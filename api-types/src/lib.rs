@@ -807,7 +807,7 @@ pub mod l1 {
     }
 
     /// A project's quotas per service: resource → limit (-1 means unlimited).
-    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Quotas {
         pub project_id: String,
@@ -1647,6 +1647,32 @@ pub mod metrics {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub gap: Option<String>,
         pub values: BTreeMap<String, f64>,
+    }
+
+    /// `GET /api/v1/metrics/quotas`: what each project may use and uses at each selected
+    /// site, as last collected.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct QuotaReport {
+        pub sites: Vec<SiteQuotas>,
+    }
+
+    /// One site's project quotas, or why there are none.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct SiteQuotas {
+        pub site: String,
+        /// When the quotas were read (RFC 3339); none if they never were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub collected_at: Option<String>,
+        /// Whether they are from the last collection round.
+        pub fresh: bool,
+        /// Why some or all of the site's projects have no figures (the site is dark, its
+        /// projects cannot be listed, a project's quotas could not be read, too many
+        /// projects to read each round).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub gap: Option<String>,
+        pub projects: Vec<crate::l1::Quotas>,
     }
 
     /// `GET /api/v1/metrics/series`: one metric over time, aggregated across sites.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use overcast_api_types::metrics::{MetricSeries, MetricsSummary};
+use overcast_api_types::metrics::{MetricSeries, MetricsSummary, QuotaReport};
 use serde::Deserialize;
 
 use super::auth::Caller;
@@ -21,6 +21,15 @@ pub struct SummaryQuery {
     selector: Option<String>,
     /// A label whose values group the totals (`region`).
     group_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotasQuery {
+    sites: Option<String>,
+    selector: Option<String>,
+    /// One project's quotas, by name or id.
+    project: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +112,29 @@ pub async fn summary(
     Ok(Json(state.metrics.summary(
         &sites,
         query.group_by.as_deref(),
+        unix_now(),
+    )))
+}
+
+/// `GET /api/v1/metrics/quotas`: what each project may use and uses at every selected
+/// site, as last collected; a site without figures says why.
+pub async fn quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<QuotasQuery>,
+) -> Result<Json<QuotaReport>, ApiError> {
+    let sites = sites_and_groups(
+        &state,
+        &caller,
+        query.sites.as_deref(),
+        query.selector.as_deref(),
+        None,
+    )
+    .await?;
+    let names: Vec<String> = sites.into_keys().collect();
+    Ok(Json(state.metrics.quotas(
+        &names,
+        query.project.as_deref(),
         unix_now(),
     )))
 }

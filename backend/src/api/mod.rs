@@ -104,6 +104,7 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/inventory/summary", get(aggregate::inventory_summary)),
         ("/metrics/summary", get(metrics::summary)),
         ("/metrics/series", get(metrics::series)),
+        ("/metrics/quotas", get(metrics::quotas)),
         ("/usage", get(metrics::usage)),
         ("/placement/plan", post(placement::plan)),
         ("/images/copy", post(images::copy)),

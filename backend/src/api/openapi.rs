@@ -108,6 +108,8 @@ use super::site_resources::Resource;
         metrics::MetricSeries,
         metrics::SeriesLine,
         metrics::SeriesPoint,
+        metrics::QuotaReport,
+        metrics::SiteQuotas,
         usage::UsageReport,
         usage::UsageRow,
         usage::UnknownUsage,
@@ -339,6 +341,8 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "MetricsSummary")),
         Route::new("get", "/api/v1/metrics/series", "metrics_series", "One metric over time across the selected sites (query: metric, sites or selector, from and to as unix seconds or RFC 3339, step in seconds, agg sum|avg|max|min, group_by a label); a step where no site had a figure has a null value")
             .answers(Success::One(200, "MetricSeries")),
+        Route::new("get", "/api/v1/metrics/quotas", "metrics_quotas", "What each project may use and uses at every selected site (query: sites or selector, project by name or id), as the collector last read it from Nova, Neutron and Cinder; the console's own project first, at most 50 projects a site; a site without figures says why in gap")
+            .answers(Success::One(200, "QuotaReport")),
         Route::new("get", "/api/v1/usage", "usage", "VM, vCPU, RAM, disk and volume hours over a period (query: from and to as unix seconds or RFC 3339, default the last 30 days; group_by site, project or a site label; sites or selector), from each site's Nova usage report and the volumes the console observed; as CSV with Accept: text/csv. Sites that cannot say are listed in unknown, never counted as zero")
             .answers(Success::One(200, "UsageReport")),
         Route::new("post", "/api/v1/placement/plan", "placement_plan", "Where count servers of a flavor would go among the sites the caller may use, by a policy (spread, pack, power_of_two, lowest_latency, image_locality) and constraints (selector, exclude, max_per_site, spread_across, min_free, affinity), from the collected capacity: a reason for each allocation and each site left out, and for a plan that cannot be met what would make it possible; nothing is created")

@@ -9,7 +9,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use overcast_api_types::l1::{Image, Server, Volume};
+use futures::StreamExt;
+use overcast_api_types::l1::{Image, Project, Quotas, Server, Volume};
 use overcast_api_types::SiteAnswerStatus;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, Semaphore};
@@ -51,6 +52,10 @@ const READ_DEADLINE: Duration = Duration::from_secs(15);
 const MAX_BACKOFF_INTERVALS: u32 = 8;
 /// Results waiting to be written; reads wait for room (no unbounded queue).
 const RESULT_QUEUE: usize = 1024;
+/// Most projects whose quotas are read at one site each round: three calls each.
+pub const MAX_QUOTA_PROJECTS: usize = 50;
+/// Projects of one site whose quotas are read at once.
+const QUOTA_CONCURRENCY: usize = 4;
 
 /// What the last attempt at a site gave.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +64,33 @@ pub struct Latest {
     pub values: Option<(i64, Values)>,
     /// The last attempt's gap, if it failed: when and why.
     pub gap: Option<(i64, String)>,
+    /// The project quotas read with the newest figures.
+    pub quotas: Option<QuotaReading>,
+}
+
+/// What the projects of a site may use and use, as one round read them.
+#[derive(Debug, Clone, Default)]
+pub struct QuotaReading {
+    pub projects: Vec<Quotas>,
+    /// The id of the project the console works in there, if the token says.
+    pub own_project: Option<String>,
+    /// Why some or all projects have no figures.
+    pub problem: Option<String>,
+}
+
+impl QuotaReading {
+    /// The quotas of the console's own project there: what bounds what it may boot.
+    pub fn own(&self) -> Option<&Quotas> {
+        let own = self.own_project.as_deref()?;
+        self.projects.iter().find(|q| q.project_id == own)
+    }
+}
+
+/// One site's reading.
+#[derive(Debug)]
+pub struct SiteReading {
+    pub values: Values,
+    pub quotas: QuotaReading,
 }
 
 impl Latest {
@@ -81,7 +113,7 @@ struct Schedule {
 struct Reading {
     site: String,
     at: i64,
-    outcome: Result<Values, String>,
+    outcome: Result<SiteReading, String>,
 }
 
 pub struct Metrics {
@@ -291,14 +323,16 @@ impl Metrics {
     }
 
     /// One collection at one site, through its public APIs only.
-    pub async fn read_site(&self, site: &str) -> Result<Values, String> {
+    pub async fn read_site(&self, site: &str) -> Result<SiteReading, String> {
         let mut values = Values::default();
         let session = self
             .sessions
             .session(site)
             .await
             .map_err(|e| e.to_string())?;
-        let ops = SiteOps::new(site.to_owned(), session, Instant::now() + READ_DEADLINE);
+        let deadline = Instant::now() + READ_DEADLINE;
+        let own_project = session.project_id(deadline).await.ok().flatten();
+        let ops = SiteOps::new(site.to_owned(), session, deadline);
         match ops.capacity().await {
             Ok(c) => {
                 values.set("capacity_vcpus", c.vcpus);
@@ -341,7 +375,65 @@ impl Metrics {
             values.set("api_latency_ms", latency.as_secs_f64() * 1000.0);
         }
         values.set("site_up", 1.0);
-        Ok(values)
+        let quotas = self.read_quotas(&ops, own_project).await;
+        Ok(SiteReading { values, quotas })
+    }
+
+    /// The quotas of a site's projects (the console's own first), at most
+    /// [`MAX_QUOTA_PROJECTS`]. A project that cannot be read is left out and said, and
+    /// does not fail the site's reading: its capacity figures stand on their own.
+    async fn read_quotas(&self, ops: &SiteOps, own_project: Option<String>) -> QuotaReading {
+        let mut problems = Vec::new();
+        let mut projects = match self.listed::<Project>(&ops.site, Kind::Projects).await {
+            Ok(list) => list.unwrap_or_default(),
+            Err(error) => {
+                problems.push(format!("cannot list the projects: {error}"));
+                Vec::new()
+            }
+        };
+        if let Some(own) = &own_project {
+            if !projects.iter().any(|p| &p.id == own) {
+                // Without the right to list projects, the console still reads its own.
+                match ops.project(own).await {
+                    Ok(project) => projects.push(project),
+                    Err(error) => problems.push(format!("cannot read its own project: {error}")),
+                }
+            }
+        }
+        projects.sort_by(|a, b| {
+            let not_own = |p: &Project| Some(&p.id) != own_project.as_ref();
+            (not_own(a), &a.name).cmp(&(not_own(b), &b.name))
+        });
+        if projects.len() > MAX_QUOTA_PROJECTS {
+            problems.push(format!(
+                "{} projects: the quotas of the first {MAX_QUOTA_PROJECTS} are read",
+                projects.len()
+            ));
+            projects.truncate(MAX_QUOTA_PROJECTS);
+        }
+        let asked = projects.len();
+        let mut read = Vec::with_capacity(asked);
+        let mut failures = Vec::new();
+        let mut answers = futures::stream::iter(projects)
+            .map(|project| ops.quotas_of(project))
+            .buffered(QUOTA_CONCURRENCY);
+        while let Some(answer) = answers.next().await {
+            match answer {
+                Ok(quotas) => read.push(quotas),
+                Err(error) => failures.push(error.to_string()),
+            }
+        }
+        if let Some(first) = failures.first() {
+            problems.push(format!(
+                "the quotas of {} of {asked} projects could not be read: {first}",
+                failures.len()
+            ));
+        }
+        QuotaReading {
+            projects: read,
+            own_project,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        }
     }
 
     /// A kind's items at a site, none if the site does not offer it.
@@ -385,10 +477,10 @@ impl Metrics {
         let mut gaps = Vec::new();
         for reading in &batch {
             match &reading.outcome {
-                Ok(values) => samples.push(SampleRow {
+                Ok(read) => samples.push(SampleRow {
                     site: reading.site.clone(),
                     ts: reading.at,
-                    vals: values.encode(),
+                    vals: read.values.encode(),
                 }),
                 Err(reason) => gaps.push(GapRow {
                     site: reading.site.clone(),
@@ -411,8 +503,9 @@ impl Metrics {
             let entry = latest.entry(reading.site.clone()).or_default();
             let failed = reading.outcome.is_err();
             match reading.outcome {
-                Ok(values) => {
-                    entry.values = Some((reading.at, values));
+                Ok(read) => {
+                    entry.values = Some((reading.at, read.values));
+                    entry.quotas = Some(read.quotas);
                     entry.gap = None;
                 }
                 Err(reason) => entry.gap = Some((reading.at, reason)),

@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use overcast_api_types::jobs::{JobState, TaskState};
+use overcast_api_types::l1::Quotas;
 use overcast_api_types::{Site, SiteState};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
@@ -157,6 +158,15 @@ const SITE_STATES: [SiteState; 4] = [
     SiteState::Unknown,
 ];
 
+/// The quota resources a scrape shows, per service: the ones that bound what a
+/// project can boot and attach. Every limit of every project would multiply the series
+/// of a large fleet for little use; `GET /api/v1/metrics/quotas` has them all.
+const QUOTA_RESOURCES: [(&str, &[&str]); 3] = [
+    ("compute", &["instances", "cores", "ram"]),
+    ("network", &["network", "port", "floatingip"]),
+    ("volume", &["volumes", "gigabytes"]),
+];
+
 /// The states an unfinished job is in.
 const ACTIVE_JOB_STATES: [JobState; 2] = [JobState::Pending, JobState::Running];
 
@@ -194,6 +204,8 @@ struct ScrapedSite {
     state: SiteState,
     /// Its figures while current; none during a gap.
     figures: Option<Values>,
+    /// Its projects' quotas while current.
+    quotas: Vec<Quotas>,
     collected_at: Option<i64>,
 }
 
@@ -215,6 +227,10 @@ pub async fn scrape(sources: Sources<'_>, viewer: Viewer<'_>) -> Result<String, 
             labels: prometheus_labels(&site.name, &site.labels),
             state: sources.health.state(&site.name).unwrap_or(site.state),
             figures: sources.metrics.current(&latest, now).copied(),
+            quotas: match sources.metrics.current(&latest, now) {
+                Some(_) => latest.quotas.map(|q| q.projects).unwrap_or_default(),
+                None => Vec::new(),
+            },
             collected_at: latest.values.as_ref().map(|(at, _)| *at),
             name: site.name,
         })
@@ -339,7 +355,50 @@ impl Scrape {
                 .iter()
                 .filter_map(|s| s.collected_at.map(|at| (s.labels.as_slice(), at as f64))),
         )?;
-        self.encode_figures(encoder)
+        self.encode_figures(encoder)?;
+        self.encode_quotas(encoder)
+    }
+
+    fn encode_quotas(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
+        let families = [
+            (
+                "site_quota_limit",
+                "A project's quota at the site (-1: unlimited), for the resources that bound what it can boot and attach.",
+                false,
+            ),
+            ("site_quota_in_use", "What a project uses of its quota at the site.", true),
+        ];
+        for (name, help, in_use) in families {
+            let samples = self.sites.iter().flat_map(|site| {
+                site.quotas.iter().flat_map(move |q| {
+                    let project = q.project_name.as_deref().unwrap_or(&q.project_id);
+                    QUOTA_RESOURCES
+                        .iter()
+                        .flat_map(move |(service, resources)| {
+                            let (limits, usage) = match *service {
+                                "compute" => (&q.compute, &q.usage.compute),
+                                "network" => (&q.network, &q.usage.network),
+                                _ => (&q.volume, &q.usage.volume),
+                            };
+                            let figures = if in_use { usage } else { limits };
+                            resources.iter().filter_map(move |resource| {
+                                let value = *figures.get(*resource)?;
+                                Some((
+                                    [
+                                        ("site", site.name.as_str()),
+                                        ("project", project),
+                                        ("service", *service),
+                                        ("resource", *resource),
+                                    ],
+                                    value as f64,
+                                ))
+                            })
+                        })
+                })
+            });
+            gauge(encoder, name, help, samples)?;
+        }
+        Ok(())
     }
 
     fn encode_figures(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
@@ -448,6 +507,22 @@ mod tests {
             } else {
                 SiteState::Unreachable
             },
+            quotas: match figures {
+                Some(_) => vec![Quotas {
+                    project_id: "p1".into(),
+                    project_name: Some("demo".into()),
+                    compute: BTreeMap::from([
+                        ("instances".to_owned(), 10),
+                        ("metadata_items".to_owned(), 128),
+                    ]),
+                    usage: overcast_api_types::l1::QuotaUsage {
+                        compute: BTreeMap::from([("instances".to_owned(), 3)]),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+                None => Vec::new(),
+            },
             figures,
             collected_at: Some(1_700_000_000),
         }
@@ -495,11 +570,13 @@ mod tests {
         let ok = Latest {
             values: Some((100, values)),
             gap: None,
+            quotas: None,
         };
         assert_eq!(ok.current(fresh).map(|v| v.encode()), Some(values.encode()));
         let failed = Latest {
             values: Some((100, values)),
             gap: Some((160, "site unreachable".into())),
+            quotas: None,
         };
         assert!(failed.current(fresh).is_none(), "the last attempt failed");
         assert!(ok.current(|_| false).is_none(), "too old");
@@ -537,6 +614,20 @@ mod tests {
         ), "{body}");
         assert!(
             body.contains("overcast_sites{state=\"online\"} 1.0\n"),
+            "{body}"
+        );
+        assert!(body.contains(
+            "overcast_site_quota_limit{site=\"up-site\",project=\"demo\",service=\"compute\",resource=\"instances\"} 10.0\n"
+        ), "{body}");
+        assert!(body.contains(
+            "overcast_site_quota_in_use{site=\"up-site\",project=\"demo\",service=\"compute\",resource=\"instances\"} 3.0\n"
+        ), "{body}");
+        assert!(
+            !body.contains("resource=\"metadata_items\""),
+            "only the resources that bound booting: {body}"
+        );
+        assert!(
+            !body.contains("overcast_site_quota_limit{site=\"dark-site\""),
             "{body}"
         );
         // Measured figures only: nothing for what was not measured, even at a site that is up.

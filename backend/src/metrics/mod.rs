@@ -10,9 +10,11 @@ pub mod values;
 
 use std::collections::{BTreeMap, HashMap};
 
-use overcast_api_types::metrics::{MetricSeries, MetricsGroup, MetricsSummary, SiteMetrics};
+use overcast_api_types::metrics::{
+    MetricSeries, MetricsGroup, MetricsSummary, QuotaReport, SiteMetrics, SiteQuotas,
+};
 
-pub use collector::{unix_now, Latest, Metrics, MetricsConfig};
+pub use collector::{unix_now, Latest, Metrics, MetricsConfig, QuotaReading};
 use rollup::{average, chunk_start, minutes_of_hour, Tier};
 use series::{combine, per_step, Aggregation, Steps};
 use values::{decode_slots, encode_slots, index_of, Values, METRICS};
@@ -328,6 +330,40 @@ impl Metrics {
                 .collect(),
             sites: rows,
         }
+    }
+}
+
+impl Metrics {
+    /// The project quotas of `sites` as last collected; with `project` (a name or an
+    /// id), that project's alone.
+    pub fn quotas(&self, sites: &[String], project: Option<&str>, now: i64) -> QuotaReport {
+        let wanted = |q: &&overcast_api_types::l1::Quotas| {
+            project.is_none_or(|p| q.project_id == p || q.project_name.as_deref() == Some(p))
+        };
+        let sites = self
+            .latest(sites)
+            .into_iter()
+            .map(|(site, latest)| {
+                let fresh = self.current(&latest, now).is_some();
+                let reading = latest.quotas.unwrap_or_default();
+                let gap = match (&latest.gap, &latest.values) {
+                    (Some((_, reason)), _) => Some(reason.clone()),
+                    (None, None) => Some("not collected yet".into()),
+                    (None, Some(_)) if !fresh => {
+                        Some("no figures for two collection intervals".into())
+                    }
+                    (None, Some(_)) => reading.problem.clone(),
+                };
+                SiteQuotas {
+                    site,
+                    collected_at: latest.values.as_ref().map(|(at, _)| unix_rfc3339(*at)),
+                    fresh,
+                    gap,
+                    projects: reading.projects.iter().filter(wanted).cloned().collect(),
+                }
+            })
+            .collect();
+        QuotaReport { sites }
     }
 }
 

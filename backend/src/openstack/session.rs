@@ -33,6 +33,8 @@ struct CachedToken {
     /// Refresh a little before Keystone's expiry so no call races it.
     refresh_after: time::OffsetDateTime,
     catalog: Arc<Catalog>,
+    /// The project the token is scoped to: where the console's own servers go.
+    project_id: Option<String>,
 }
 
 /// A successful call's answer.
@@ -186,6 +188,12 @@ impl SiteSession {
             expires_at: String,
             #[serde(default)]
             catalog: Vec<CatalogEntry>,
+            #[serde(default)]
+            project: Option<ScopedProject>,
+        }
+        #[derive(Deserialize)]
+        struct ScopedProject {
+            id: String,
         }
 
         let remaining = remaining(deadline)?;
@@ -233,6 +241,7 @@ impl SiteSession {
             id,
             refresh_after: expires_at - TOKEN_REFRESH_MARGIN,
             catalog: Arc::new(Catalog::new(parsed.token.catalog)),
+            project_id: parsed.token.project.map(|p| p.id),
         })
     }
 
@@ -329,6 +338,12 @@ impl SiteSession {
     /// The catalog, signing in when needed.
     pub async fn catalog(&self, deadline: Instant) -> Result<Arc<Catalog>, OpenStackError> {
         Ok(self.token(deadline).await?.catalog)
+    }
+
+    /// The id of the project the console works in at this site, signing in when needed;
+    /// none for a token scoped to no project.
+    pub async fn project_id(&self, deadline: Instant) -> Result<Option<String>, OpenStackError> {
+        Ok(self.token(deadline).await?.project_id)
     }
 
     /// One call to a service of the site. `path` is relative to the service's endpoint.

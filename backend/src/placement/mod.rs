@@ -175,20 +175,25 @@ impl Placer {
                         Some(_) => None,
                     },
                 };
+                let need = flavor.map(|f| Need {
+                    vcpus: f64::from(f.vcpus),
+                    ram_mb: f.ram_mb as f64,
+                    disk_gb: f.disk_gb as f64,
+                });
                 Candidate {
                     site: site.clone(),
                     labels: labels.clone(),
                     unusable,
-                    need: flavor.map(|f| Need {
-                        vcpus: f64::from(f.vcpus),
-                        ram_mb: f.ram_mb as f64,
-                        disk_gb: f.disk_gb as f64,
-                    }),
+                    need,
                     free: Free {
                         vcpus: free("capacity_vcpus", "used_vcpus").unwrap_or(0.0),
                         ram_mb: free("capacity_ram_mb", "used_ram_mb").unwrap_or(0.0),
                         disk_gb: free("capacity_disk_gb", "used_disk_gb").unwrap_or(0.0),
                     },
+                    quota: need.and_then(|need| {
+                        let own = latest.get(site)?.quotas.as_ref()?.own()?;
+                        plan::quota_room(&own.compute, &own.usage.compute, need)
+                    }),
                     latency_ms: value("api_latency_ms"),
                     holds_image,
                 }

@@ -35,6 +35,8 @@ pub struct Candidate {
     /// The flavor at this site; none if the site has no flavor of that name.
     pub need: Option<Need>,
     pub free: Free,
+    /// What the project's quota there still allows, where a limit bounds it.
+    pub quota: Option<QuotaRoom>,
     pub latency_ms: Option<f64>,
     pub holds_image: bool,
 }
@@ -89,6 +91,41 @@ fn slots(need: Need, free: Free, headroom: &Headroom) -> u32 {
     n.min(f64::from(u32::MAX)) as u32
 }
 
+/// How many more servers a project's compute quota allows, and the limit that binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaRoom {
+    pub servers: u32,
+    pub binding: String,
+}
+
+/// The room a project's compute limits (`instances`, `cores`, `ram`: -1 unlimited) leave
+/// for servers of `need`, given what it uses; none if no limit bounds it.
+pub fn quota_room(
+    limits: &BTreeMap<String, i64>,
+    used: &BTreeMap<String, i64>,
+    need: Need,
+) -> Option<QuotaRoom> {
+    [
+        ("instances", 1.0),
+        ("cores", need.vcpus),
+        ("ram", need.ram_mb),
+    ]
+    .into_iter()
+    .filter_map(|(resource, per_server)| {
+        let limit = *limits.get(resource)?;
+        if limit < 0 || per_server <= 0.0 {
+            return None;
+        }
+        let in_use = used.get(resource).copied().unwrap_or(0);
+        let left = (limit - in_use).max(0) as f64;
+        Some(QuotaRoom {
+            servers: (left / per_server).floor().min(f64::from(u32::MAX)) as u32,
+            binding: format!("{resource} {in_use} of {limit} used"),
+        })
+    })
+    .min_by_key(|room| room.servers)
+}
+
 /// A site still in the running, with how many more servers it can take.
 struct Open {
     at: usize,
@@ -141,6 +178,17 @@ pub fn plan(
             disk_gb: 0.0,
         });
         let room = slots(need, c.free, &headroom).min(per_site_cap);
+        if let Some(quota) = c.quota.as_ref().filter(|q| q.servers == 0) {
+            excluded.push(Exclusion {
+                site: c.site.clone(),
+                reason: format!(
+                    "quota: the project's {} there; raise its quota or free some",
+                    quota.binding
+                ),
+            });
+            continue;
+        }
+        let room = room.min(c.quota.as_ref().map_or(u32::MAX, |q| q.servers));
         if room == 0 {
             excluded.push(Exclusion {
                 site: c.site.clone(),
@@ -346,9 +394,72 @@ mod tests {
                 ram_mb: vcpus * 1024.0,
                 disk_gb: 100.0,
             },
+            quota: None,
             latency_ms: Some(10.0),
             holds_image: false,
         }
+    }
+
+    #[test]
+    fn the_tightest_compute_limit_bounds_a_sites_room() {
+        let limits = BTreeMap::from([
+            ("instances".to_owned(), 10),
+            ("cores".to_owned(), 8),
+            ("ram".to_owned(), -1),
+        ]);
+        let used = BTreeMap::from([("instances".to_owned(), 2), ("cores".to_owned(), 5)]);
+        let room = quota_room(&limits, &used, SMALL);
+        assert_eq!(
+            room,
+            Some(QuotaRoom {
+                servers: 3,
+                binding: "cores 5 of 8 used".into()
+            })
+        );
+        let unlimited = BTreeMap::from([("instances".to_owned(), -1)]);
+        assert_eq!(quota_room(&unlimited, &used, SMALL), None);
+    }
+
+    #[test]
+    fn a_site_whose_quota_is_spent_is_left_out_and_a_tight_one_takes_what_it_allows() {
+        let mut spent = site("spent", "eu", 64.0);
+        spent.quota = Some(QuotaRoom {
+            servers: 0,
+            binding: "instances 10 of 10 used".into(),
+        });
+        let mut tight = site("tight", "eu", 64.0);
+        tight.quota = Some(QuotaRoom {
+            servers: 2,
+            binding: "cores 6 of 8 used".into(),
+        });
+        let roomy = site("roomy", "us", 64.0);
+        let plan = plan(
+            6,
+            Policy::Spread,
+            &Constraints::default(),
+            None,
+            &[spent, tight, roomy],
+            |_| 0,
+        );
+        assert!(plan.satisfiable, "{plan:?}");
+        let count = |name: &str| {
+            plan.allocations
+                .iter()
+                .find(|a| a.site == name)
+                .map_or(0, |a| a.count)
+        };
+        assert_eq!((count("tight"), count("roomy")), (2, 4), "{plan:?}");
+        let reason = plan
+            .excluded
+            .iter()
+            .find(|e| e.site == "spent")
+            .map(|e| e.reason.as_str());
+        assert_eq!(
+            reason,
+            Some(
+                "quota: the project's instances 10 of 10 used there; raise its quota or free some"
+            )
+        );
     }
 
     fn counts(plan: &Plan) -> Vec<(String, u32)> {

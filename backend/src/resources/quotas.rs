@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use overcast_api_types::l1::{QuotaUpdate, QuotaUsage, Quotas};
+use overcast_api_types::l1::{Project, QuotaUpdate, QuotaUsage, Quotas};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -59,31 +59,32 @@ impl SiteOps {
     /// failing the whole answer.
     pub async fn quotas(&self, project: &str) -> Result<Quotas> {
         let project = self.find_project(project).await?;
+        self.quotas_of(project).await
+    }
+
+    /// [`Self::quotas`] of a project already found; the three services asked at once.
+    pub async fn quotas_of(&self, project: Project) -> Result<Quotas> {
         let id = segment(&project.id);
-        let (compute, compute_used) = self
-            .quota_set(
-                ServiceType::Compute,
-                &format!("os-quota-sets/{id}/detail"),
-                &format!("os-quota-sets/{id}"),
-                "quota_set",
-            )
-            .await?;
-        let (network, network_used) = self
-            .quota_set(
+        let compute_detail = format!("os-quota-sets/{id}/detail");
+        let plain = format!("os-quota-sets/{id}");
+        let network_detail = format!("v2.0/quotas/{id}/details.json");
+        let network_plain = format!("v2.0/quotas/{id}");
+        let volume_detail = format!("os-quota-sets/{id}?usage=true");
+        let ((compute, compute_used), (network, network_used), (volume, volume_used)) = tokio::try_join!(
+            self.quota_set(ServiceType::Compute, &compute_detail, &plain, "quota_set"),
+            self.quota_set(
                 ServiceType::Network,
-                &format!("v2.0/quotas/{id}/details.json"),
-                &format!("v2.0/quotas/{id}"),
-                "quota",
-            )
-            .await?;
-        let (volume, volume_used) = self
-            .quota_set(
+                &network_detail,
+                &network_plain,
+                "quota"
+            ),
+            self.quota_set(
                 ServiceType::BlockStorage,
-                &format!("os-quota-sets/{id}?usage=true"),
-                &format!("os-quota-sets/{id}"),
-                "quota_set",
-            )
-            .await?;
+                &volume_detail,
+                &plain,
+                "quota_set"
+            ),
+        )?;
         Ok(Quotas {
             project_id: project.id,
             project_name: Some(project.name),

@@ -252,3 +252,108 @@ async fn a_boot_with_placement_runs_where_the_plan_says_with_each_sites_count() 
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn project_quotas_are_collected_and_a_spent_quota_keeps_servers_off_a_site() {
+    let sim = start_sim(3).await;
+    let app = spawn_app_with(&temp_dir("placement-quota"), |args| {
+        args.metrics_interval_s = Some(1)
+    })
+    .await;
+    app.register_all(&sim).await;
+    // At site-001 the console's project may run no more servers than it runs now (none).
+    let (status, _) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/sites/site-001/quotas/admin",
+            Some(json!({"compute": {"instances": 0}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, by_l1) = app
+        .admin(Method::GET, "/api/v1/sites/site-002/quotas/admin", None)
+        .await;
+
+    let report = eventually(Duration::from_secs(30), "quotas collected", || async {
+        let (status, report) = app.admin(Method::GET, "/api/v1/metrics/quotas", None).await;
+        assert_eq!(status, 200, "{report}");
+        let sites = report["sites"].as_array().cloned().unwrap_or_default();
+        let spent = sites
+            .iter()
+            .find(|s| s["site"] == "site-001")
+            .is_some_and(|s| s["projects"][0]["compute"]["instances"] == 0);
+        (sites.len() == 3 && sites.iter().all(|s| s["fresh"] == true) && spent).then_some(report)
+    })
+    .await;
+    let site_002 = report["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["site"] == "site-002"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(site_002["gap"].is_null(), "{site_002}");
+    assert_eq!(
+        site_002["projects"][0]["project_name"], "admin",
+        "the console's own project first: {site_002}"
+    );
+    assert!(
+        site_002["projects"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 2),
+        "every project of the site: {site_002}"
+    );
+    assert_eq!(
+        site_002["projects"][0], by_l1,
+        "the same figures as the site's own quota answer"
+    );
+    let (_, demo_only) = app
+        .admin(
+            Method::GET,
+            "/api/v1/metrics/quotas?sites=site-002&project=demo",
+            None,
+        )
+        .await;
+    assert_eq!(
+        demo_only["sites"][0]["projects"][0]["project_name"], "demo",
+        "{demo_only}"
+    );
+    assert_eq!(
+        demo_only["sites"][0]["projects"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    let (status, plan) = app
+        .admin(
+            Method::POST,
+            "/api/v1/placement/plan",
+            Some(json!({"flavor": "m1.tiny", "count": 4, "policy": "spread"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["satisfiable"], true, "{plan}");
+    let placed: Vec<&str> = plan["allocations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["site"].as_str())
+        .collect();
+    assert_eq!(placed, ["site-002", "site-003"], "{plan}");
+    assert_eq!(
+        reasons(&plan),
+        [(
+            "site-001".to_owned(),
+            "quota: the project's instances 0 of 0 used there; raise its quota or free some"
+                .to_owned()
+        )]
+    );
+
+    // A dark site's quotas are a gap with the reason, like its other figures.
+    sim.set_fault("site-003", Fault::Down);
+    eventually(Duration::from_secs(40), "site-003's quota gap", || async {
+        let (_, report) = app
+            .admin(Method::GET, "/api/v1/metrics/quotas?sites=site-003", None)
+            .await;
+        let row = report["sites"][0].clone();
+        (row["fresh"] == false && row["gap"].is_string()).then_some(())
+    })
+    .await;
+}
