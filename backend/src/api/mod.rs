@@ -29,6 +29,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -225,7 +226,9 @@ pub fn router(state: AppState, web_dir: &Path, request_timeout: Duration) -> Rou
             "/metrics",
             get(move |state: State<AppState>, request: Request| {
                 prometheus::metrics_or_page(state, page.clone(), request)
-            }),
+            })
+            // Prometheus asks for gzip: a fleet's exposition shrinks about tenfold.
+            .layer(CompressionLayer::new()),
         )
         .nest("/api/v1", api)
         .fallback_service(dashboard)

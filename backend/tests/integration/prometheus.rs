@@ -131,6 +131,39 @@ async fn prometheus_scrapes_the_fleet_with_gaps_for_dark_sites_and_scopes_for_sc
         content_type.starts_with("text/plain; version=0.0.4"),
         "{content_type}"
     );
+    // Prometheus asks for gzip, and gets it.
+    let zipped = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .bearer_auth(&admin)
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("/metrics with gzip: {e}"));
+    assert_eq!(
+        zipped
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    let bytes = zipped.bytes().await.unwrap_or_default();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap_or_else(|e| panic!("not gzip: {e}"));
+    let unzipped = samples(&text);
+    assert!(
+        SITES
+            .iter()
+            .all(|site| of(&unzipped, "overcast_site_capacity_vcpus", site).len() == 1),
+        "{text}"
+    );
+    assert!(
+        bytes.len() * 3 < text.len(),
+        "{} bytes for {}",
+        bytes.len(),
+        text.len()
+    );
     for site in SITES {
         let vcpus = of(&all, "overcast_site_capacity_vcpus", site)[0];
         assert!(vcpus.value > 0.0, "{vcpus:?}");
