@@ -187,6 +187,12 @@ impl Application {
         let scheduler = tokio::spawn(self.state.jobs.clone().run());
         let replication = tokio::spawn(self.state.replication.clone().run());
         let collector = tokio::spawn(self.state.metrics.clone().run());
+        let holds = tokio::spawn(
+            self.state
+                .placer
+                .clone()
+                .follow_jobs(self.state.jobs.subscribe()),
+        );
         let site_audit = tokio::spawn(audit_site_changes(
             self.state.health.clone(),
             self.state.audit.clone(),
@@ -214,6 +220,7 @@ impl Application {
         scheduler.abort();
         replication.abort();
         collector.abort();
+        holds.abort();
         site_audit.abort();
         served.context("server error")?;
         tracing::info!("console stopped");

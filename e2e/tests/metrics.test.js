@@ -157,6 +157,38 @@ test('a site that went down is missing with its reason, and its line has a gap, 
   noErrors(errors);
 });
 
+test('the usage table gives each site\'s hours, a dark site as not known, per project too, and as CSV', async () => {
+  const { page, errors } = browser;
+  await go(page, '/metrics');
+  const usage = page.getByRole('region', { name: 'Usage' });
+  const row = (group) => usage.getByRole('row').filter({ has: page.getByRole('rowheader', { name: group, exact: true }) });
+  await row('site-001').waitFor();
+  // app-1 has run at site-001 since the start: some VM hours, shown with a decimal.
+  const cells = await row('site-001').getByRole('cell').allTextContents();
+  assert.equal(cells[0], '1', 'one site in the row');
+  assert.ok(Number(cells[1]) > 0, `VM hours of site-001: ${cells}`);
+  const unknown = usage.locator('.usage-unknown');
+  await unknown.waitFor();
+  assert.match(await unknown.textContent(), /not known for 1 site.*site-004/s);
+  assert.equal(await row('site-004').count(), 0, 'a dark site has no row of zeros');
+
+  await usage.getByLabel('Per').selectOption('project');
+  await row('admin').waitFor();
+  assert.ok(Number((await row('admin').getByRole('cell').allTextContents())[1]) > 0);
+  await page.screenshot({ path: join(artifacts, 'metrics-usage-desktop.png'), fullPage: true });
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    usage.getByRole('button', { name: 'Download CSV' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'overcast-usage.csv');
+  const { readFile } = await import('node:fs/promises');
+  const csv = await readFile(await download.path(), 'utf8');
+  assert.match(csv.split('\n')[0], /^group,/, csv);
+  assert.match(csv, /\nadmin,/, csv);
+  noErrors(errors);
+});
+
 test('the overview shows the fleet capacity used, and who reports, with a link to the charts', async () => {
   const { page, errors } = browser;
   await go(page, '/');

@@ -190,7 +190,14 @@ pub async fn call<T: DeserializeOwned>(method: &str, path: &str) -> Result<Optio
 /// Saves what a GET answers as a file on the reader's machine. The API needs the bearer
 /// header, so a plain link cannot do it: the answer is fetched, then handed over as a blob.
 pub async fn download(path: &str, file_name: &str) -> Result<(), ApiError> {
+    download_as(path, "*/*", file_name).await
+}
+
+/// [`download`] of the form `accept` names, for answers that come in several
+/// (`text/csv` of the usage report).
+pub async fn download_as(path: &str, accept: &str, file_name: &str) -> Result<(), ApiError> {
     let response = request("GET", path)
+        .header("Accept", accept)
         .send()
         .await
         .map_err(ApiError::network)?;

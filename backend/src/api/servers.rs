@@ -31,35 +31,11 @@ pub async fn boot(
     caller: Operator,
     ApiJson(request): ApiJson<FederatedBoot>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
-    let (targets, counts) = match (&request.targets, &request.placement) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_field(
-                "placement",
-                "give `targets` or `placement`, not both",
-            ))
-        }
-        (Some(targets), None) => (targets.clone(), None),
-        (None, Some(choice)) => {
-            let (targets, counts) = placed(&state, &caller, &request, choice).await?;
-            (targets, Some(counts))
-        }
-        (None, None) => {
-            return Err(ApiError::invalid_field(
-                "targets",
-                "name the sites to boot on, or give a `placement` to let the console choose",
-            ))
-        }
-    };
-    if !caller.sees_every_site() {
-        if let Ok(selection) = Selection::from_targets(&targets) {
-            super::sites_in_scope(&state, &caller, &selection, true).await?;
-        }
-        if let Some(image) = &request.image {
+    if let Some(image) = &request.image {
+        if !caller.sees_every_site() {
             let source = Selection::Sites(vec![image.site.clone()]);
             super::sites_in_scope(&state, &caller, &source, true).await?;
         }
-    }
-    if let Some(image) = &request.image {
         if state.sites.get(&image.site).await.is_err() {
             return Err(ApiError::invalid_field(
                 "image.site",
@@ -70,6 +46,34 @@ pub async fn boot(
     let image_source = match &request.image_name {
         Some(name) if request.image.is_none() => source_named(&state, &caller, name).await?,
         _ => None,
+    };
+    // Last, so that nothing can refuse the request between the plan's hold and the job.
+    let (targets, counts, hold) = match (&request.targets, &request.placement) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "placement",
+                "give `targets` or `placement`, not both",
+            ))
+        }
+        (Some(targets), None) => {
+            if !caller.sees_every_site() {
+                if let Ok(selection) = Selection::from_targets(targets) {
+                    super::sites_in_scope(&state, &caller, &selection, true).await?;
+                }
+            }
+            (targets.clone(), None, None)
+        }
+        // A plan is made over the caller's own sites.
+        (None, Some(choice)) => {
+            let (targets, counts, hold) = placed(&state, &caller, &request, choice).await?;
+            (targets, Some(counts), hold)
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "targets",
+                "name the sites to boot on, or give a `placement` to let the console choose",
+            ))
+        }
     };
     let mut params = json!({
         "name": request.name,
@@ -97,8 +101,14 @@ pub async fn boot(
         rollout: request.rollout,
         ttl_s: request.ttl_s,
     };
-    let job = state.jobs.create(new, &caller.username).await?;
-    Ok((StatusCode::ACCEPTED, Json(job)))
+    let created = state.jobs.create(new, &caller.username).await;
+    let holds = &state.placer.reservations;
+    match (&created, hold) {
+        (Ok(job), Some(hold)) => holds.bind(hold, &job.id),
+        (Err(_), Some(hold)) => holds.release(hold),
+        (_, None) => {}
+    }
+    Ok((StatusCode::ACCEPTED, Json(created?)))
 }
 
 /// The sites a plan chose for the request, with how many servers each: the plan is
@@ -108,7 +118,7 @@ async fn placed(
     caller: &Operator,
     request: &FederatedBoot,
     choice: &PlacementChoice,
-) -> Result<(Targets, BTreeMap<String, u32>), ApiError> {
+) -> Result<(Targets, BTreeMap<String, u32>, Option<u64>), ApiError> {
     let mut constraints = choice.constraints.clone();
     constraints.max_per_site = Some(constraints.max_per_site.unwrap_or(MAX_COUNT).min(MAX_COUNT));
     let plan_request = PlanRequest {
@@ -119,9 +129,9 @@ async fn placed(
         constraints,
     };
     let sites = super::sites_with_labels(state, caller, &Selection::All).await?;
-    let plan = state
+    let (plan, hold) = state
         .placer
-        .plan(&plan_request, &sites)
+        .plan_and_hold(&plan_request, &sites)
         .await
         .map_err(|e| match e {
             crate::placement::PlacementError::Invalid { field, message } => {
@@ -152,7 +162,7 @@ async fn placed(
         sites: Some(counts.keys().cloned().collect()),
         ..Default::default()
     };
-    Ok((targets, counts))
+    Ok((targets, counts, hold))
 }
 
 /// A site the caller may see that holds an active image of that name with data, for

@@ -3,6 +3,7 @@
 //! inventory, health), by a policy and constraints, and says why for every site.
 
 pub mod plan;
+pub mod reservations;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use rand::Rng;
 use crate::federation::{FanOut, HealthMonitor, Kind, Selector};
 use crate::metrics::{unix_now, Metrics};
 use plan::{Candidate, Free, Need, Policy};
+pub use reservations::Reservations;
 
 /// Most servers one plan places.
 pub const MAX_COUNT: u32 = 10_000;
@@ -44,6 +46,7 @@ pub struct Placer {
     fan_out: FanOut,
     health: Arc<HealthMonitor>,
     metrics: Arc<Metrics>,
+    pub reservations: Reservations,
 }
 
 impl Placer {
@@ -52,15 +55,64 @@ impl Placer {
             fan_out,
             health,
             metrics,
+            reservations: Reservations::default(),
         })
     }
 
     /// A plan for `request` over `sites` (name and labels: the sites the caller may use).
+    /// Nothing is held: a plan to look at.
     pub async fn plan(
         &self,
         request: &PlanRequest,
         sites: &BTreeMap<String, BTreeMap<String, String>>,
     ) -> Result<Plan, PlacementError> {
+        Ok(self.decide(request, sites, false).await?.0)
+    }
+
+    /// A plan to carry out: what it places is held (see [`Reservations`]) until the boot
+    /// ends and the sites' figures show it; the hold's id goes with the job.
+    pub async fn plan_and_hold(
+        &self,
+        request: &PlanRequest,
+        sites: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<(Plan, Option<u64>), PlacementError> {
+        self.decide(request, sites, true).await
+    }
+
+    /// Follows the job engine: a boot task that ends settles or frees its hold.
+    pub async fn follow_jobs(
+        self: Arc<Self>,
+        mut events: tokio::sync::broadcast::Receiver<crate::jobs::EngineEvent>,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(crate::jobs::EngineEvent::Task(event)) => {
+                    use overcast_api_types::jobs::TaskState::{Cancelled, Failed, Succeeded};
+                    let succeeded = match event.task.state {
+                        Succeeded => true,
+                        Failed | Cancelled => false,
+                        _ => continue,
+                    };
+                    self.reservations.task_ended(
+                        &event.job_id,
+                        &event.task.site,
+                        succeeded,
+                        unix_now(),
+                    );
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn decide(
+        &self,
+        request: &PlanRequest,
+        sites: &BTreeMap<String, BTreeMap<String, String>>,
+        hold: bool,
+    ) -> Result<(Plan, Option<u64>), PlacementError> {
         let policy = Policy::parse(&request.policy).ok_or_else(|| {
             invalid(
                 "policy",
@@ -118,7 +170,7 @@ impl Placer {
         let now = unix_now();
         let latest: BTreeMap<String, crate::metrics::Latest> =
             self.metrics.latest(&names).into_iter().collect();
-        let candidates: Vec<Candidate> = sites
+        let mut candidates: Vec<Candidate> = sites
             .iter()
             .map(|(site, labels)| {
                 let flavor = flavors.get(site).and_then(|r| {
@@ -200,14 +252,33 @@ impl Placer {
             })
             .collect();
         let mut rng = rand::thread_rng();
-        Ok(plan::plan(
+        let mut held = self.reservations.lock();
+        let figures_at = |site: &str| {
+            latest
+                .get(site)
+                .and_then(|l| l.values.as_ref().map(|(at, _)| *at))
+        };
+        held.deduct(&mut candidates, figures_at, now);
+        let plan = plan::plan(
             request.count,
             policy,
             &request.constraints,
             selector.as_ref(),
             &candidates,
             |n| rng.gen_range(0..n.max(1)),
-        ))
+        );
+        let hold_id = (hold && plan.satisfiable).then(|| {
+            let needs: std::collections::HashMap<&str, Need> = candidates
+                .iter()
+                .filter_map(|c| Some((c.site.as_str(), c.need?)))
+                .collect();
+            let claims = plan
+                .allocations
+                .iter()
+                .filter_map(|a| Some((a.site.clone(), *needs.get(a.site.as_str())?, a.count)));
+            held.hold(claims, now)
+        });
+        Ok((plan, hold_id))
     }
 
     /// The sha512 of a site's image, from the inventory.
@@ -215,32 +286,38 @@ impl Placer {
         &self,
         image: &overcast_api_types::images::ImageRef,
     ) -> Result<String, PlacementError> {
-        let read = self
-            .fan_out
-            .read(
-                Kind::Images,
-                vec![image.site.clone()],
-                LIST_TIMEOUT,
-                Some(LIST_MAX_AGE),
-            )
-            .await;
-        let found = read.get(&image.site).and_then(|r| {
-            if r.answer.status == SiteAnswerStatus::NotOffered {
-                return None;
+        // The inventory first; an image it does not know with its content (uploaded
+        // since) is looked for at the site itself.
+        for max_age in [Some(LIST_MAX_AGE), None] {
+            let read = self
+                .fan_out
+                .read(
+                    Kind::Images,
+                    vec![image.site.clone()],
+                    LIST_TIMEOUT,
+                    max_age,
+                )
+                .await;
+            let hash = read.get(&image.site).and_then(|r| {
+                if r.answer.status == SiteAnswerStatus::NotOffered {
+                    return None;
+                }
+                r.items
+                    .iter()
+                    .filter_map(|i| serde_json::from_value::<Image>(i.clone()).ok())
+                    .find(|i| i.id == image.image_id)
+                    .and_then(|i| i.hash)
+            });
+            if let Some(hash) = hash {
+                return Ok(hash);
             }
-            r.items
-                .iter()
-                .filter_map(|i| serde_json::from_value::<Image>(i.clone()).ok())
-                .find(|i| i.id == image.image_id)
-        });
-        found.and_then(|i| i.hash).ok_or_else(|| {
-            invalid(
-                "image",
-                format!(
-                    "no image {} with a sha512 on {}",
-                    image.image_id, image.site
-                ),
-            )
-        })
+        }
+        Err(invalid(
+            "image",
+            format!(
+                "no image {} with a sha512 on {}",
+                image.image_id, image.site
+            ),
+        ))
     }
 }

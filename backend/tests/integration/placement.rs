@@ -6,7 +6,7 @@ use overcast::sim::Fault;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, spawn_app_with, start_sim, temp_dir};
+use crate::helpers::{eventually, spawn_app_with, start_sim, temp_dir, TestApp};
 
 fn reasons(plan: &Value) -> Vec<(String, String)> {
     plan["excluded"]
@@ -20,6 +20,33 @@ fn reasons(plan: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// An image with data at site-001; its id.
+async fn uploaded_image(app: &TestApp, name: &str) -> String {
+    let (status, image) = app
+        .admin(
+            Method::POST,
+            "/api/v1/sites/site-001/images",
+            Some(json!({"name": name, "disk_format": "raw", "container_format": "bare"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{image}");
+    let id = image["id"].as_str().unwrap_or_default().to_owned();
+    let uploaded = app
+        .http
+        .put(format!(
+            "{}/api/v1/sites/site-001/images/{id}/file",
+            app.url
+        ))
+        .bearer_auth(app.admin_token().await)
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 64 * 1024])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    id
 }
 
 #[tokio::test]
@@ -154,28 +181,7 @@ async fn a_boot_with_placement_runs_where_the_plan_says_with_each_sites_count() 
     })
     .await;
     app.register_all(&sim).await;
-    let (status, image) = app
-        .admin(
-            Method::POST,
-            "/api/v1/sites/site-001/images",
-            Some(json!({"name": "placed-app", "disk_format": "raw", "container_format": "bare"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{image}");
-    let id = image["id"].as_str().unwrap_or_default();
-    let uploaded = app
-        .http
-        .put(format!(
-            "{}/api/v1/sites/site-001/images/{id}/file",
-            app.url
-        ))
-        .bearer_auth(app.admin_token().await)
-        .header("content-type", "application/octet-stream")
-        .body(vec![7u8; 64 * 1024])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("upload: {e}"));
-    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    uploaded_image(&app, "placed-app").await;
     eventually(Duration::from_secs(30), "every site collected", || async {
         let (_, summary) = app
             .admin(Method::GET, "/api/v1/metrics/summary", None)
@@ -356,4 +362,83 @@ async fn project_quotas_are_collected_and_a_spent_quota_keeps_servers_off_a_site
         (row["fresh"] == false && row["gap"].is_string()).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn concurrent_boots_with_placement_never_overcommit_a_site() {
+    let sim = start_sim(3).await;
+    let app = spawn_app_with(&temp_dir("placement-holds"), |args| {
+        args.metrics_interval_s = Some(1)
+    })
+    .await;
+    app.register_all(&sim).await;
+    let image_id = uploaded_image(&app, "cirros").await;
+    // Each site's own project may run two more m1.xlarge (8 cores each, 20 cores allowed).
+    let room = |plan: &Value| -> u64 {
+        plan["unmet"]
+            .as_str()
+            .and_then(|u| u.strip_prefix("room for "))
+            .and_then(|u| u.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let total = eventually(
+        Duration::from_secs(30),
+        "room known at every site",
+        || async {
+            let (_, plan) = app
+                .admin(
+                    Method::POST,
+                    "/api/v1/placement/plan",
+                    Some(json!({"flavor": "m1.xlarge", "count": 1000, "policy": "spread"})),
+                )
+                .await;
+            (reasons(&plan).is_empty() && room(&plan) > 0).then(|| room(&plan))
+        },
+    )
+    .await;
+    assert_eq!(total, 6, "2 per site by the cores quota");
+
+    // Three more requests than there is room for, all at once.
+    let requests = (0..total + 3).map(|n| {
+        let app = &app;
+        let image_id = image_id.clone();
+        async move {
+            app.admin(
+                Method::POST,
+                "/api/v1/servers",
+                Some(json!({"name": format!("burst-{n}"), "flavor": "m1.xlarge",
+                    "image": {"site": "site-001", "image_id": image_id}, "count": 1, "networks": "none",
+                    "placement": {"policy": "spread"}})),
+            )
+            .await
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let accepted: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 202)
+        .map(|(_, job)| job)
+        .collect();
+    assert_eq!(accepted.len() as u64, total, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != 202) {
+        assert_eq!(*status, 400, "{body}");
+        assert!(
+            body.to_string().contains("no plan meets the request"),
+            "{body}"
+        );
+    }
+    let mut per_site = std::collections::BTreeMap::<String, u32>::new();
+    for job in &accepted {
+        for site in job["targets"]["sites"].as_array().into_iter().flatten() {
+            *per_site
+                .entry(site.as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(
+        per_site.values().copied().collect::<Vec<_>>(),
+        [2, 2, 2],
+        "{per_site:?}"
+    );
 }

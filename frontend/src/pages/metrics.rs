@@ -12,6 +12,8 @@ use overcast_api_types::metrics::MetricSeries;
 use overcast_api_types::SiteList;
 use serde::Deserialize;
 
+mod usage;
+
 use crate::api::{self, ApiError};
 use crate::components::chart::TimeChart;
 use crate::components::time::MaybeTime;
@@ -676,6 +678,7 @@ pub fn Metrics() -> impl IntoView {
                 <RangePicker range on_pick=Callback::new(move |r| go.run((scope.get_untracked(), r)))/>
             </div>
             <MetricsCharts scope range/>
+            <usage::UsagePanel scope range labels=Signal::derive(move || choices.get().1)/>
         </section>
     }
 }
@@ -712,6 +715,7 @@ pub fn SiteMetricsTab(site: String) -> impl IntoView {
     view! {
         <div class="toolbar"><RangePicker range on_pick/></div>
         <MetricsCharts scope range/>
+        <usage::UsagePanel scope range labels=Signal::derive(Vec::new)/>
     }
 }
 
