@@ -461,6 +461,8 @@ pub fn router() -> Router<Arc<SimContext>> {
         .route("/v2.0/subnets", get(list_subnets).post(create_subnet))
         .route("/v2.0/subnets/{id}", get(show_subnet).delete(delete_subnet))
         .route("/v2.0/ports", get(list_ports))
+        .route("/v2.0/routers", get(list_routers))
+        .route("/v2.0/floatingips", get(list_floating_ips))
         .route(
             "/v2.0/security-groups",
             get(list_security_groups).post(create_security_group),
@@ -537,7 +539,8 @@ async fn extensions(
     let mut body = json!({"extensions": [ext("quotas", "Quota management support"), ext("quota_details", "Quota details extension"),
         ext("security-group", "security-group"), ext("external-net", "Neutron external network"),
         ext("standard-attr-description", "standard-attr-description"), ext("project-id", "project_id field enabled"),
-        ext("net-mtu", "Network MTU"), ext("standard-attr-timestamp", "Resource timestamps")]});
+        ext("net-mtu", "Network MTU"), ext("standard-attr-timestamp", "Resource timestamps"),
+        ext("router", "Neutron L3 Router")]});
     if site.profile.auto_allocation {
         if let Some(list) = body["extensions"].as_array_mut() {
             list.push(ext(
@@ -1039,6 +1042,17 @@ async fn list_ports(
         })
         .collect();
     Json(json!({"ports": items})).into_response()
+}
+
+/// The L3 extension's lists. No simulated site has routers or floating IPs (none can be
+/// created through the simulator yet), so every caller's list is empty, as a real Neutron
+/// with the router plugin answers before any is made.
+async fn list_routers(_caller: keystone::Caller) -> Response {
+    Json(json!({"routers": []})).into_response()
+}
+
+async fn list_floating_ips(_caller: keystone::Caller) -> Response {
+    Json(json!({"floatingips": []})).into_response()
 }
 
 fn security_group_json(g: &SecurityGroup) -> Value {

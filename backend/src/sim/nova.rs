@@ -65,6 +65,7 @@ pub fn router() -> Router<Arc<SimContext>> {
             get(show_keypair).delete(delete_keypair),
         )
         .route("/v2.1/os-services", get(list_services))
+        .route("/v2.1/os-aggregates", get(list_aggregates))
         .route(
             "/v2.1/flavors/{id}/os-extra_specs",
             get(list_extra_specs).post(add_extra_specs),
@@ -1236,7 +1237,7 @@ async fn list_hypervisors(
     Extension(site): Extension<Arc<SimSite>>,
     headers: HeaderMap,
 ) -> Response {
-    compute(&site, &headers, |caller, _| {
+    compute(&site, &headers, |caller, version| {
         if !caller.is_admin {
             return error(
                 StatusCode::FORBIDDEN,
@@ -1251,15 +1252,60 @@ async fn list_hypervisors(
             .map(|(n, h)| {
                 let (cores, ram, disk) = data.host_usage(n, &data.flavors);
                 let running = data.servers.iter().filter(|s| s.host == Some(n)).count();
-                json!({"id": h.id, "hypervisor_hostname": h.hostname, "state": "up", "status": "enabled",
-                       "hypervisor_type": "QEMU", "host_ip": format!("10.0.0.{}", n + 10),
-                       "vcpus": h.vcpus, "vcpus_used": cores, "memory_mb": h.ram_mb, "memory_mb_used": ram,
-                       "local_gb": h.disk_gb, "local_gb_used": disk, "running_vms": running,
-                       "service": {"host": h.hostname, "id": n + 1, "disabled_reason": null}})
+                let mut hypervisor = json!({"id": h.id, "hypervisor_hostname": h.hostname, "state": "up", "status": "enabled",
+                       "hypervisor_type": "QEMU", "hypervisor_version": 8002000, "host_ip": format!("10.0.0.{}", n + 10),
+                       "service": {"host": h.hostname, "id": n + 1, "disabled_reason": null}});
+                // 2.88 removed the figures Placement now holds (Nova's API reference).
+                if version < Microversion(2, 88) {
+                    let cpu_info = json!({"arch": "x86_64", "model": "Nehalem", "vendor": "Intel",
+                        "topology": {"cores": h.vcpus, "threads": 1, "sockets": 1}, "features": []});
+                    let figures = json!({"vcpus": h.vcpus, "vcpus_used": cores, "memory_mb": h.ram_mb, "memory_mb_used": ram,
+                        "local_gb": h.disk_gb, "local_gb_used": disk, "running_vms": running,
+                        "free_ram_mb": h.ram_mb as i64 - ram as i64, "free_disk_gb": h.disk_gb as i64 - disk as i64,
+                        "disk_available_least": h.disk_gb as i64 - disk as i64, "current_workload": 0,
+                        // A JSON text until 2.28, an object from then on.
+                        "cpu_info": if version < Microversion(2, 28) { json!(cpu_info.to_string()) } else { cpu_info }});
+                    if let (Some(all), Some(more)) = (hypervisor.as_object_mut(), figures.as_object()) {
+                        all.extend(more.clone());
+                    }
+                }
+                hypervisor
             })
             .collect();
         Json(json!({"hypervisors": items})).into_response()
     })
+}
+
+/// The quotas Nova still answered for older microversions, at its defaults (the simulator
+/// keeps no per-project value for them): the network ones until 2.35, the injected
+/// files until 2.56 (Nova's API reference). `detail` gives each as `{limit, in_use,
+/// reserved}`.
+fn legacy_quotas(set: &mut Value, version: Microversion, detail: bool) {
+    let mut legacy: Vec<(&str, i64)> = Vec::new();
+    if version < Microversion(2, 36) {
+        legacy.extend([
+            ("fixed_ips", -1),
+            ("floating_ips", 10),
+            ("security_groups", 10),
+            ("security_group_rules", 20),
+        ]);
+    }
+    if version < Microversion(2, 57) {
+        legacy.extend([
+            ("injected_files", 5),
+            ("injected_file_content_bytes", 10240),
+            ("injected_file_path_bytes", 255),
+        ]);
+    }
+    if let Some(set) = set.as_object_mut() {
+        for (name, limit) in legacy {
+            let value = match detail {
+                true => json!({"limit": limit, "in_use": 0, "reserved": 0}),
+                false => json!(limit),
+            };
+            set.insert(name.to_owned(), value);
+        }
+    }
 }
 
 fn quota_json(project: &str, q: &ComputeQuota) -> Value {
@@ -1298,7 +1344,7 @@ async fn show_quota_detail(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let project = params.get("id").cloned().unwrap_or_default();
-    compute(&site, &headers, |caller, _| {
+    compute(&site, &headers, |caller, version| {
         if let Err(response) = may_see_quota(caller, &project) {
             return response;
         }
@@ -1312,10 +1358,11 @@ async fn show_quota_detail(
             .count() as i64;
         let detail =
             |limit: i64, in_use: i64| json!({"limit": limit, "in_use": in_use, "reserved": 0});
-        Json(json!({"quota_set": {"id": project, "instances": detail(q.instances, instances), "cores": detail(q.cores, cores),
+        let mut set = json!({"id": project, "instances": detail(q.instances, instances), "cores": detail(q.cores, cores),
             "ram": detail(q.ram, ram), "key_pairs": detail(q.key_pairs, key_pairs), "metadata_items": detail(q.metadata_items, 0),
-            "server_groups": detail(q.server_groups, 0), "server_group_members": detail(q.server_group_members, 0)}}))
-        .into_response()
+            "server_groups": detail(q.server_groups, 0), "server_group_members": detail(q.server_group_members, 0)});
+        legacy_quotas(&mut set, version, true);
+        Json(json!({"quota_set": set})).into_response()
     })
 }
 
@@ -1325,8 +1372,10 @@ async fn show_quota_defaults(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let project = params.get("id").cloned().unwrap_or_default();
-    compute(&site, &headers, |_, _| {
-        Json(json!({"quota_set": quota_json(&project, &ComputeQuota::default())})).into_response()
+    compute(&site, &headers, |_, version| {
+        let mut set = quota_json(&project, &ComputeQuota::default());
+        legacy_quotas(&mut set, version, false);
+        Json(json!({"quota_set": set})).into_response()
     })
 }
 
@@ -1611,6 +1660,19 @@ async fn list_services(Extension(site): Extension<Arc<SimSite>>, headers: Header
     })
 }
 
+/// Host aggregates: the simulated sites define none, so the admin's list is empty.
+async fn list_aggregates(Extension(site): Extension<Arc<SimSite>>, headers: HeaderMap) -> Response {
+    compute(&site, &headers, |caller, _| {
+        if !caller.is_admin {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Policy doesn't allow os_compute_api:os-aggregates:index to be performed.",
+            );
+        }
+        Json(json!({"aggregates": []})).into_response()
+    })
+}
+
 async fn list_extra_specs(
     Extension(site): Extension<Arc<SimSite>>,
     headers: HeaderMap,
@@ -1675,7 +1737,7 @@ async fn show_quota(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let project = params.get("id").cloned().unwrap_or_default();
-    compute(&site, &headers, |caller, _| {
+    compute(&site, &headers, |caller, version| {
         if !caller.is_admin && caller.project_id != project {
             return error(
                 StatusCode::FORBIDDEN,
@@ -1683,10 +1745,11 @@ async fn show_quota(
             );
         }
         let q = site.data().quota(&project);
-        Json(json!({"quota_set": {"id": project, "instances": q.instances, "cores": q.cores, "ram": q.ram,
+        let mut set = json!({"id": project, "instances": q.instances, "cores": q.cores, "ram": q.ram,
                     "key_pairs": q.key_pairs, "metadata_items": q.metadata_items,
-                    "server_groups": q.server_groups, "server_group_members": q.server_group_members}}))
-        .into_response()
+                    "server_groups": q.server_groups, "server_group_members": q.server_group_members});
+        legacy_quotas(&mut set, version, false);
+        Json(json!({"quota_set": set})).into_response()
     })
 }
 

@@ -291,6 +291,64 @@ async fn microversions_are_negotiated_per_site() {
 }
 
 #[tokio::test]
+async fn older_microversions_keep_the_fields_nova_had_then_and_the_admin_lists_aggregates_routers_and_floating_ips(
+) {
+    let sim = start_sim(1).await;
+    let site = site(&sim, "site-001").await;
+    let get = |path: &'static str, microversion: Option<&'static str>| {
+        site.call(reqwest::Method::GET, path, None, microversion)
+    };
+    let (status, _, old) = get("/compute/v2.1/os-hypervisors/detail", Some("2.1")).await;
+    assert_eq!(status, 200, "{old}");
+    let first = &old["hypervisors"][0];
+    assert!(first["vcpus"].as_u64().is_some_and(|n| n > 0), "{first}");
+    let cpu_info: Value =
+        serde_json::from_str(first["cpu_info"].as_str().unwrap_or_default()).unwrap_or_default();
+    assert_eq!(
+        cpu_info["arch"], "x86_64",
+        "cpu_info is a JSON text before 2.28"
+    );
+    let (_, _, mid) = get("/compute/v2.1/os-hypervisors/detail", Some("2.60")).await;
+    assert_eq!(
+        mid["hypervisors"][0]["cpu_info"]["arch"], "x86_64",
+        "an object from 2.28"
+    );
+    let (_, _, new) = get("/compute/v2.1/os-hypervisors/detail", Some("2.88")).await;
+    let first = &new["hypervisors"][0];
+    for gone in ["vcpus", "memory_mb", "local_gb", "running_vms", "cpu_info"] {
+        assert!(first.get(gone).is_none(), "{gone} is not in 2.88: {first}");
+    }
+    assert_eq!(first["state"], "up");
+    let (_, _, projects) = get("/identity/v3/projects", None).await;
+    let project = projects["projects"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = format!("/compute/v2.1/os-quota-sets/{project}/detail");
+    let quota = |microversion: &'static str| {
+        site.call(reqwest::Method::GET, &path, None, Some(microversion))
+    };
+    let (_, _, old) = quota("2.35").await;
+    assert_eq!(old["quota_set"]["floating_ips"]["limit"], 10, "{old}");
+    assert_eq!(old["quota_set"]["injected_files"]["limit"], 5);
+    let (_, _, mid) = quota("2.36").await;
+    assert!(mid["quota_set"].get("floating_ips").is_none(), "{mid}");
+    assert_eq!(mid["quota_set"]["injected_files"]["limit"], 5);
+    let (_, _, new) = quota("2.57").await;
+    assert!(new["quota_set"].get("injected_files").is_none(), "{new}");
+    let (status, _, aggregates) = get("/compute/v2.1/os-aggregates", None).await;
+    assert_eq!((status, aggregates), (200, json!({"aggregates": []})));
+    let (status, _, routers) = get("/network/v2.0/routers", None).await;
+    assert_eq!((status, routers), (200, json!({"routers": []})));
+    let (status, _, ips) = get("/network/v2.0/floatingips", None).await;
+    assert_eq!((status, ips), (200, json!({"floatingips": []})));
+    let (_, _, extensions) = get("/network/v2.0/extensions", None).await;
+    assert!(extensions["extensions"]
+        .as_array()
+        .is_some_and(|all| all.iter().any(|e| e["alias"] == "router")));
+}
+
+#[tokio::test]
 async fn bad_compute_input_gets_novas_errors() {
     let sim = start_sim(1).await;
     let site = site(&sim, "site-001").await;
