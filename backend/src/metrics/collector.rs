@@ -94,6 +94,18 @@ pub struct SiteReading {
 }
 
 impl Latest {
+    /// Why a site has no current figures, given whether they are `fresh`; none if it has.
+    pub fn gap_reason(&self, fresh: bool) -> Option<String> {
+        match (&self.gap, fresh) {
+            (Some((_, reason)), _) => Some(reason.clone()),
+            (None, false) if self.values.is_some() => {
+                Some("no figures for two collection intervals".into())
+            }
+            (None, false) => Some("not collected yet".into()),
+            (None, true) => None,
+        }
+    }
+
     /// The figures if the last attempt did not fail and `fresh` takes their time; none
     /// otherwise: a gap, never zeros.
     pub fn current(&self, fresh: impl Fn(i64) -> bool) -> Option<&Values> {

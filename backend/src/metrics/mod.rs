@@ -294,14 +294,7 @@ impl Metrics {
                     .or_default()
                     .add(values.as_ref());
             }
-            let gap = match (&latest.gap, fresh) {
-                (Some((_, reason)), _) => Some(reason.clone()),
-                (None, false) if latest.values.is_some() => {
-                    Some("no figures for two collection intervals".into())
-                }
-                (None, false) => Some("not collected yet".into()),
-                (None, true) => None,
-            };
+            let gap = latest.gap_reason(fresh);
             rows.push(SiteMetrics {
                 site,
                 collected_at: latest.values.as_ref().map(|(at, _)| unix_rfc3339(*at)),
@@ -345,15 +338,9 @@ impl Metrics {
             .into_iter()
             .map(|(site, latest)| {
                 let fresh = self.current(&latest, now).is_some();
+                let gap = latest.gap_reason(fresh);
                 let reading = latest.quotas.unwrap_or_default();
-                let gap = match (&latest.gap, &latest.values) {
-                    (Some((_, reason)), _) => Some(reason.clone()),
-                    (None, None) => Some("not collected yet".into()),
-                    (None, Some(_)) if !fresh => {
-                        Some("no figures for two collection intervals".into())
-                    }
-                    (None, Some(_)) => reading.problem.clone(),
-                };
+                let gap = gap.or_else(|| reading.problem.clone());
                 SiteQuotas {
                     site,
                     collected_at: latest.values.as_ref().map(|(at, _)| unix_rfc3339(*at)),
