@@ -101,25 +101,35 @@ impl SeriesQuery {
 }
 
 impl Metrics {
-    /// Rolls up the hours that closed and forgets what is past its retention.
+    /// Rolls up the minutes that ended (and the hours among them) and forgets what is
+    /// past its retention.
+    ///
+    /// Minutes are rolled as they end, not when their hour does, so that a query of the
+    /// last day reads at most a few minutes of raw samples (an hour of them, 360,000 rows
+    /// at 1,000 sites and 10 s, was most of a series answer's time: docs/benchmarks.md).
     pub async fn maintain(&self, now: i64) -> Result<(), StoreError> {
         let store = self.store();
+        // Samples are stamped when their read was due and written when it ends: a minute
+        // is rolled once every read due in it has had the time to finish.
         let grace = self.config.interval.as_secs() as i64 + 60;
+        let ended = (now - grace).div_euclid(60) * 60;
         let raw_start = chunk_start(
             Tier::Minute,
             now - self.config.raw_retention.as_secs() as i64,
         );
-        let mut hour = store
+        let mut done = store
             .rollup_done(Tier::Minute.code())
             .await?
             .unwrap_or(raw_start)
             .max(raw_start);
         for _ in 0..HOURS_PER_PASS {
-            if hour + 3600 + grace > now {
+            if done >= ended {
                 break;
             }
-            self.roll_hour(hour).await?;
-            hour += 3600;
+            let hour = chunk_start(Tier::Minute, done);
+            let until = ended.min(hour + 3600);
+            self.roll_minutes(hour, done, until).await?;
+            done = until;
         }
         let before = |retention: std::time::Duration| now - retention.as_secs() as i64;
         store
@@ -134,17 +144,72 @@ impl Metrics {
         Ok(())
     }
 
-    /// The hour from `hour`: minute averages of its raw samples, and its slot in the
-    /// day chunks of the hour tier.
-    async fn roll_hour(&self, hour: i64) -> Result<(), StoreError> {
+    /// The minutes `[from, until)` of the hour from `hour`, averaged from their raw
+    /// samples into the hour's minute chunks; when `until` ends the hour, also the hour's
+    /// slot in the day chunks of the hour tier.
+    async fn roll_minutes(&self, hour: i64, from: i64, until: i64) -> Result<(), StoreError> {
         let store = self.store();
         let mut by_site: BTreeMap<String, Vec<(i64, Values)>> = BTreeMap::new();
-        for row in store.samples_between(hour, hour + 3600).await? {
+        for row in store.samples_between(from, until).await? {
             by_site
                 .entry(row.site)
                 .or_default()
                 .push((row.ts, Values::decode(&row.vals)));
         }
+        // The minutes rolled before `from`, kept; those from `from` on, made anew (a
+        // pass that stopped halfway is done again and gives the same slots).
+        let mut minutes: BTreeMap<(String, String), Vec<f32>> = BTreeMap::new();
+        if from > hour {
+            for chunk in store.chunks_at(Tier::Minute.code(), hour).await? {
+                let slots = decode_slots(&chunk.slots, Tier::Minute.slots());
+                minutes.insert((chunk.metric, chunk.site), slots);
+            }
+        }
+        let first = usize::try_from((from - hour) / 60).unwrap_or(0);
+        let last = usize::try_from((until - hour) / 60).unwrap_or(0);
+        let mut changed = Vec::new();
+        for (site, samples) in &by_site {
+            for (metric, slots) in METRICS.iter().zip(minutes_of_hour(hour, samples)) {
+                if slots[first..last].iter().all(|v| v.is_nan()) {
+                    continue;
+                }
+                let key = ((*metric).to_owned(), site.clone());
+                let kept = minutes
+                    .entry(key.clone())
+                    .or_insert_with(|| vec![f32::NAN; Tier::Minute.slots()]);
+                kept[first..last].copy_from_slice(&slots[first..last]);
+                changed.push(key);
+            }
+        }
+        let hour_ends = until == hour + 3600;
+        if hour_ends {
+            self.roll_hour(hour, &minutes).await?;
+        }
+        let rows: Vec<ChunkRow> = changed
+            .iter()
+            .filter_map(|key| {
+                minutes.get(key).map(|slots| ChunkRow {
+                    metric: key.0.clone(),
+                    site: key.1.clone(),
+                    start: hour,
+                    slots: encode_slots(slots),
+                })
+            })
+            .collect();
+        store
+            .write_chunks(Tier::Minute.code(), &rows, Some(until))
+            .await
+    }
+
+    /// The slot of the hour from `hour` in the day chunks of the hour tier: the mean of
+    /// each site's and metric's minutes. Written before the minute tier records the
+    /// hour as done, so a console stopped in between rolls the hour again.
+    async fn roll_hour(
+        &self,
+        hour: i64,
+        minutes: &BTreeMap<(String, String), Vec<f32>>,
+    ) -> Result<(), StoreError> {
+        let store = self.store();
         let day = chunk_start(Tier::Hour, hour);
         let slot = ((hour - day) / 3600) as usize;
         let mut days: HashMap<(String, String), Vec<f32>> = store
@@ -158,38 +223,24 @@ impl Metrics {
                 )
             })
             .collect();
-        let mut minutes = Vec::new();
-        let mut hours = Vec::new();
-        for (site, samples) in &by_site {
-            for (metric, slots) in METRICS.iter().zip(minutes_of_hour(hour, samples)) {
-                if slots.iter().all(|v| v.is_nan()) {
-                    continue;
-                }
-                let day_slots = days
-                    .entry(((*metric).to_owned(), site.clone()))
-                    .or_insert_with(|| vec![f32::NAN; Tier::Hour.slots()]);
-                day_slots[slot] = average(&slots);
-                hours.push(ChunkRow {
-                    metric: (*metric).to_owned(),
-                    site: site.clone(),
-                    start: day,
-                    slots: encode_slots(day_slots),
-                });
-                minutes.push(ChunkRow {
-                    metric: (*metric).to_owned(),
-                    site: site.clone(),
-                    start: hour,
-                    slots: encode_slots(&slots),
-                });
+        let mut hours = Vec::with_capacity(minutes.len());
+        for (key, slots) in minutes {
+            let mean = average(slots);
+            if mean.is_nan() {
+                continue;
             }
+            let day_slots = days
+                .entry(key.clone())
+                .or_insert_with(|| vec![f32::NAN; Tier::Hour.slots()]);
+            day_slots[slot] = mean;
+            hours.push(ChunkRow {
+                metric: key.0.clone(),
+                site: key.1.clone(),
+                start: day,
+                slots: encode_slots(day_slots),
+            });
         }
-        // The hour tier first: if the console stops in between, the hour is rolled again
-        // and gives the same slots.
-        store.write_chunks(Tier::Hour.code(), &hours, None).await?;
-        store
-            .write_chunks(Tier::Minute.code(), &minutes, Some(hour + 3600))
-            .await?;
-        Ok(())
+        store.write_chunks(Tier::Hour.code(), &hours, None).await
     }
 
     /// A metric over time across `sites` (each with its group), from the finest tier
@@ -211,14 +262,17 @@ impl Metrics {
         };
         let metric = index_of(&query.metric).unwrap_or(0);
         let mut points: HashMap<&str, Vec<(i64, f64)>> = HashMap::with_capacity(sites.len());
-        let rolled_until = match tier {
-            Tier::Raw => query.from,
-            _ => store
-                .rollup_done(Tier::Minute.code())
-                .await?
-                .unwrap_or(query.from)
-                .clamp(query.from, query.to),
+        // Minutes are rolled as they end, hours when they end.
+        let minutes_done = match tier {
+            Tier::Raw => None,
+            _ => store.rollup_done(Tier::Minute.code()).await?,
         };
+        let rolled_until = match (tier, minutes_done) {
+            (Tier::Hour, Some(done)) => chunk_start(Tier::Minute, done),
+            (_, Some(done)) => done,
+            (_, None) => query.from,
+        }
+        .clamp(query.from, query.to);
         if tier != Tier::Raw {
             let from = chunk_start(tier, query.from);
             for chunk in store

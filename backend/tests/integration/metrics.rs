@@ -105,6 +105,12 @@ async fn every_site_is_collected_and_a_dark_one_is_a_gap_not_a_zero() {
     // The last figures stay visible, with their time.
     assert!(site(&gapped, "site-003")["collected_at"].is_string());
 
+    // A read is stamped with the second it was due: one due just before the fault may
+    // still have succeeded, so the dark part starts a second after it, and lasts a few.
+    eventually(Duration::from_secs(10), "a few dark seconds", || async {
+        (overcast::metrics::unix_now() >= dark_since + 4).then_some(())
+    })
+    .await;
     let to = overcast::metrics::unix_now() + 1;
     let (status, series) = app
         .admin(
@@ -125,8 +131,9 @@ async fn every_site_is_collected_and_a_dark_one_is_a_gap_not_a_zero() {
         .collect();
     let after: Vec<&Value> = points
         .iter()
-        .filter(|p| p["t"].as_i64() > Some(to - 4))
+        .filter(|p| p["t"].as_i64() > Some(dark_since + 1))
         .collect();
+    assert!(after.len() >= 3, "{series}");
     assert!(
         before
             .iter()
@@ -419,4 +426,87 @@ async fn usage_counts_what_servers_used_while_they_lived_and_a_dark_site_is_unkn
         .admin(Method::GET, "/api/v1/usage?from=1000&to=10", None)
         .await;
     assert_eq!(status, 400, "{refused}");
+}
+
+#[tokio::test]
+async fn minutes_are_rolled_up_as_they_end_and_their_hour_when_it_ends() {
+    use overcast::metrics::rollup::Tier;
+    use overcast::metrics::values::{decode_slots, Values};
+    use overcast::store::SampleRow;
+
+    let app = spawn_app_with(&temp_dir("metrics-minutes"), |args| {
+        args.metrics_interval_s = Some(60)
+    })
+    .await;
+    // Hours ahead of the clock, so that the console's own maintenance never reaches them.
+    let hour = overcast::metrics::unix_now().div_euclid(3600) * 3600 + 3 * 3600;
+    let grace = 60 + 60;
+    let sample = |ts: i64, used: f64| {
+        let mut values = Values::default();
+        values.set("used_vcpus", used);
+        SampleRow {
+            site: "edge-1".to_owned(),
+            ts,
+            vals: values.encode(),
+        }
+    };
+    let store = &app.state.store;
+    let minutes = || async {
+        let chunks = store
+            .chunks(Tier::Minute.code(), "used_vcpus", hour, hour + 1)
+            .await
+            .unwrap_or_else(|e| panic!("chunks: {e}"));
+        assert_eq!(chunks.len(), 1, "one chunk for the hour");
+        decode_slots(&chunks[0].slots, Tier::Minute.slots())
+    };
+
+    // The console's first pass, which starts at the raw retention's start 48 h ago, has
+    // run; the next is a minute away, so the passes below are the only ones meanwhile.
+    eventually(Duration::from_secs(10), "the first maintenance", || async {
+        store.rollup_done(Tier::Minute.code()).await.ok().flatten()
+    })
+    .await;
+    store
+        .insert_round(&[sample(hour + 10, 4.0), sample(hour + 70, 6.0)], &[])
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    // Two minutes and a bit into the hour, plus the grace for late reads.
+    app.state
+        .metrics
+        .maintain(hour + 130 + grace)
+        .await
+        .unwrap_or_else(|e| panic!("maintain: {e}"));
+    let slots = minutes().await;
+    assert_eq!((slots[0], slots[1]), (4.0, 6.0));
+    assert!(slots[2..].iter().all(|v| v.is_nan()), "{slots:?}");
+    assert_eq!(
+        store.rollup_done(Tier::Minute.code()).await.ok().flatten(),
+        Some(hour + 120)
+    );
+    let day = hour.div_euclid(86_400) * 86_400;
+    let hour_chunks = || async {
+        store
+            .chunks(Tier::Hour.code(), "used_vcpus", day, day + 1)
+            .await
+            .unwrap_or_else(|e| panic!("chunks: {e}"))
+    };
+    assert!(hour_chunks().await.is_empty(), "the hour is not over");
+
+    // The hour's last minute, then a pass after the hour ended: the minutes rolled
+    // earlier are kept, and the hour's mean covers all three.
+    store
+        .insert_round(&[sample(hour + 3590, 8.0)], &[])
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    app.state
+        .metrics
+        .maintain(hour + 3600 + 60 + grace)
+        .await
+        .unwrap_or_else(|e| panic!("maintain: {e}"));
+    let slots = minutes().await;
+    assert_eq!((slots[0], slots[1], slots[59]), (4.0, 6.0, 8.0));
+    let hours = hour_chunks().await;
+    assert_eq!(hours.len(), 1);
+    let slot = usize::try_from((hour - day) / 3600).unwrap_or(0);
+    assert_eq!(decode_slots(&hours[0].slots, Tier::Hour.slots())[slot], 6.0);
 }
