@@ -132,8 +132,13 @@ impl Application {
             instruments.clone(),
             settings.metrics.clone(),
         );
-        let placer =
-            crate::placement::Placer::new(fan_out.clone(), health.clone(), metrics.clone());
+        let placer = crate::placement::Placer::new(
+            sites.clone(),
+            fan_out.clone(),
+            health.clone(),
+            metrics.clone(),
+        );
+        jobs.set_rescheduler(placer.clone());
         let state = AppState {
             placer,
             metrics,

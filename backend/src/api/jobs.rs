@@ -47,6 +47,15 @@ pub async fn create(
             super::sites_in_scope(&state, &caller, &selection, true).await?;
         }
     }
+    // A placed boot places servers again over the sites its creator may use, as
+    // `POST /api/v1/servers` records them; given here, that list would be the caller's
+    // word.
+    if new.kind == "servers.boot" && new.params.get("placement").is_some() {
+        return Err(ApiError::invalid_field(
+            "params.placement",
+            "a placed boot is made with POST /api/v1/servers; a job names its targets",
+        ));
+    }
     if query.dry_run {
         let preview = state.jobs.preview(&new).await?;
         let note = AuditDetail(format!(

@@ -350,7 +350,7 @@ fn routes() -> Vec<Route> {
             .answers(Success::One(200, "Plan")),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
-        Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers from one image (image: {site, image_id}, or image_name) on the target sites, or on the sites a placement ({policy, constraints}, as POST /api/v1/placement/plan; count is then the total) chooses: a job of kind servers.boot; each site lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR")
+        Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers from one image (image: {site, image_id}, or image_name) on the target sites, or on the sites a placement ({policy, constraints}, as POST /api/v1/placement/plan; count is then the total) chooses: a job of kind servers.boot; each site lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR. With a placement, servers a site has no room for (Nova: No valid host; a quota refusal) are deleted there and placed again, up to 3 times, on sites the job has not used, as new tasks of the job under the same names; the first site's task result says where they went (moved: {reason, to: [{site, servers}]})")
             .takes("FederatedBoot")
             .answers(Success::One(202, "Job")),
         Route::new("get", "/api/v1/images/policies", "list_image_policies", "Replication policies, each with its drift per target site")

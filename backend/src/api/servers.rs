@@ -66,7 +66,7 @@ pub async fn boot(
         // A plan is made over the caller's own sites.
         (None, Some(choice)) => {
             let (targets, counts, hold) = placed(&state, &caller, &request, choice).await?;
-            (targets, Some(counts), hold)
+            (targets, Some((counts, choice)), hold)
         }
         (None, None) => {
             return Err(ApiError::invalid_field(
@@ -80,8 +80,16 @@ pub async fn boot(
         "flavor": request.flavor,
         "count": request.count,
     });
-    if let Some(counts) = counts {
+    if let Some((counts, choice)) = counts {
         params["counts"] = json!(counts);
+        // Servers a site turns out to have no room for are placed again the same way,
+        // over the sites this caller may use.
+        let scope = match caller.sees_every_site() {
+            true => None,
+            false => Some(super::sites_in_scope(&state, &caller, &Selection::All, false).await?),
+        };
+        params["placement"] =
+            json!({"policy": choice.policy, "constraints": choice.constraints, "sites": scope});
     }
     for (key, value) in [
         ("image", request.image.as_ref().map(|i| json!(i))),

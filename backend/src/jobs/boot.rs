@@ -2,6 +2,8 @@
 //! from the site that holds it), then the servers booted and followed until they run.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use overcast_api_types::images::ImageRef;
@@ -10,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::images::{ImageCopier, ImageCopy, Sent};
-use crate::resources::{Failure, SiteOps};
+use crate::openstack::OpenStackError;
+use crate::resources::{Failure, ResourceError, SiteOps};
 
 /// Most servers one task boots at one site.
 pub const MAX_COUNT: u32 = 100;
@@ -43,6 +46,22 @@ pub struct ServersBoot {
     pub networks: Option<ServerNetworks>,
     #[serde(default)]
     pub key_name: Option<String>,
+    /// How the console chose the sites, for a boot it placed: servers a site has no room
+    /// for are placed again the same way.
+    #[serde(default)]
+    pub placement: Option<Placed>,
+}
+
+/// A placed boot's policy and constraints, and the sites its creator may use (none
+/// listed: every site).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placed {
+    pub policy: String,
+    #[serde(default)]
+    pub constraints: overcast_api_types::placement::Constraints,
+    #[serde(default)]
+    pub sites: Option<Vec<String>>,
 }
 
 fn one() -> u32 {
@@ -52,6 +71,15 @@ fn one() -> u32 {
 impl ServersBoot {
     /// The servers' names at a site: the name itself for one, `name-1`… for more.
     pub fn names_at(&self, site: &str) -> Vec<String> {
+        self.names_for(site, None)
+    }
+
+    /// The servers' names at a site: those a task names (a rescheduled one keeps the
+    /// names its servers had), else as [`ServersBoot::names_at`].
+    pub fn names_for(&self, site: &str, named: Option<&[String]>) -> Vec<String> {
+        if let Some(names) = named {
+            return names.to_vec();
+        }
         match self.counts.get(site).copied().unwrap_or(self.count) {
             1 => vec![self.name.clone()],
             n => (1..=n).map(|i| format!("{}-{i}", self.name)).collect(),
@@ -59,18 +87,63 @@ impl ServersBoot {
     }
 }
 
-/// Boots the job's servers at the site `ops` works on; servers of those names already
-/// there are kept, not doubled.
+/// Most times the servers of a placed boot are placed again after a site had no room.
+pub const MAX_MOVES: u32 = 3;
+
+/// Finds room elsewhere for servers a site could not take: the placement's part in a
+/// boot it placed, behind a trait so that jobs do not depend on placement.
+pub trait Rescheduler: Send + Sync {
+    /// Sites outside `tried` with room for `count` servers of `spec`, with how many each,
+    /// held for `job` as a launched plan is; or why there are none.
+    fn elsewhere<'a>(
+        &'a self,
+        job: &'a str,
+        spec: &'a ServersBoot,
+        count: u32,
+        tried: &'a [String],
+    ) -> Placing<'a>;
+}
+
+/// Sites with how many servers each, or why there are none.
+pub type Placing<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<(String, u32)>, String>> + Send + 'a>>;
+
+/// What a boot at one site came to.
+#[derive(Debug)]
+pub struct Booted {
+    /// The servers running here, the image used and how it got here.
+    pub result: Value,
+    /// Servers the site had no room for, with a placed boot only: already deleted here,
+    /// for the placement to put elsewhere.
+    pub short: Option<Shortfall>,
+}
+
+/// Servers a site could not take: Nova found no valid host for them, or the project's
+/// quota refused them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    pub names: Vec<String>,
+    /// The first refusal, in the site's words.
+    pub reason: String,
+}
+
+/// Boots the job's servers at the site `ops` works on (those `named` where the task
+/// names them, as a rescheduled one does); servers of those names already there are
+/// kept, not doubled. With a placed boot, servers the site has no room for are a
+/// [`Shortfall`], not a failure: the placement may find room elsewhere.
 pub async fn boot(
     ops: &SiteOps,
     spec: &ServersBoot,
+    named: Option<&[String]>,
     images: &ImageCopier,
     sent: impl Fn(Sent) + Send + Sync + 'static,
-) -> Result<Value, Failure> {
+) -> Result<Booted, Failure> {
     let (image_id, image_outcome) = image_at(ops, spec, images, sent).await?;
     let present = ops.servers().await?;
-    let mut booted = Vec::new();
-    for name in spec.names_at(&ops.site) {
+    let movable = spec.placement.is_some();
+    let mut created = Vec::new();
+    let mut short = Vec::new();
+    for name in spec.names_for(&ops.site, named) {
         let id = match present.iter().find(|s| s.name == name) {
             Some(server) => server.id.clone(),
             None => {
@@ -81,14 +154,53 @@ pub async fn boot(
                     networks: spec.networks.clone(),
                     key_name: spec.key_name.clone(),
                 };
-                ops.create_server(&new).await?.id
+                match ops.create_server(&new).await {
+                    Ok(server) => server.id,
+                    Err(error) if movable && is_quota_refusal(&error) => {
+                        short.push((name, error.to_string()));
+                        continue;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
         };
-        booted.push(id);
+        created.push((name, id));
     }
-    let servers = follow_until_running(ops, &booted).await?;
-    Ok(
-        json!({"outcome": "booted", "image": image_outcome, "image_id": image_id, "servers": servers}),
+    let mut running = Vec::new();
+    let ids: Vec<String> = created.iter().map(|(_, id)| id.clone()).collect();
+    for ((name, _), server) in created
+        .into_iter()
+        .zip(follow_until_built(ops, &ids).await?)
+    {
+        match server {
+            Built::Active(shown) => running.push(shown),
+            Built::NoRoom { id, fault } if movable => {
+                // Nova keeps a server in ERROR, and counts it against the quota, until
+                // it is deleted.
+                ops.delete_server(&id).await?;
+                short.push((name, fault));
+            }
+            Built::NoRoom { fault, .. } | Built::Error { fault, .. } => {
+                return Err(Failure::Permanent(fault))
+            }
+        }
+    }
+    let shortfall = short.first().map(|(_, reason)| Shortfall {
+        reason: reason.clone(),
+        names: short.iter().map(|(name, _)| name.clone()).collect(),
+    });
+    Ok(Booted {
+        result: json!({"outcome": "booted", "image": image_outcome, "image_id": image_id, "servers": running}),
+        short: shortfall,
+    })
+}
+
+/// Nova refuses a server over the project's quota with 403 (413 before 2.x).
+fn is_quota_refusal(error: &ResourceError) -> bool {
+    matches!(
+        error,
+        ResourceError::Site(OpenStackError::Api { service: "compute", status: 403 | 413, message, .. })
+            if message.to_ascii_lowercase().contains("quota exceeded")
     )
 }
 
@@ -128,27 +240,45 @@ async fn image_at(
     Ok((id, outcome))
 }
 
-/// Waits for every server to leave BUILD: ACTIVE is done, ERROR fails the task with
-/// Nova's fault.
-async fn follow_until_running(ops: &SiteOps, ids: &[String]) -> Result<Vec<Value>, Failure> {
+/// How a server left BUILD.
+enum Built {
+    Active(Value),
+    /// ERROR because no host had room: Nova's scheduler said "No valid host".
+    NoRoom {
+        id: String,
+        fault: String,
+    },
+    Error {
+        fault: String,
+    },
+}
+
+/// Waits for every server to leave BUILD.
+async fn follow_until_built(ops: &SiteOps, ids: &[String]) -> Result<Vec<Built>, Failure> {
     let until = tokio::time::Instant::now() + BUILD_TIMEOUT;
-    let mut shown = Vec::new();
+    let mut built = Vec::new();
     for id in ids {
         loop {
             let server = ops.server(id).await?;
             match server.status.as_str() {
                 "ACTIVE" => {
-                    shown.push(
+                    built.push(Built::Active(
                         json!({"id": server.id, "name": server.name, "status": server.status}),
-                    );
+                    ));
                     break;
                 }
                 "ERROR" => {
-                    return Err(Failure::Permanent(format!(
-                        "server {} went to ERROR: {}",
-                        server.name,
-                        server.fault.as_deref().unwrap_or("Nova gave no reason")
-                    )))
+                    let why = server.fault.as_deref().unwrap_or("Nova gave no reason");
+                    let fault = format!("server {} went to ERROR: {why}", server.name);
+                    built.push(if why.contains("No valid host") {
+                        Built::NoRoom {
+                            id: server.id,
+                            fault,
+                        }
+                    } else {
+                        Built::Error { fault }
+                    });
+                    break;
                 }
                 _ if tokio::time::Instant::now() >= until => {
                     return Err(Failure::Transient(format!(
@@ -162,7 +292,7 @@ async fn follow_until_running(ops: &SiteOps, ids: &[String]) -> Result<Vec<Value
             }
         }
     }
-    Ok(shown)
+    Ok(built)
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@ use overcast_api_types::jobs::{
     TaskEvent, TaskState, Transfer,
 };
 use overcast_api_types::{FieldError, SiteState};
-use serde_json::Value;
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
 
+use super::boot::{Rescheduler, Shortfall, MAX_MOVES};
 use super::kinds::{Failure, JobSpec};
 use super::policy::{self, DEFAULT_MAX_PARALLEL, MAX_ATTEMPTS};
 use super::writer::Writer;
@@ -109,6 +110,8 @@ pub struct JobEngine {
     active: Arc<Mutex<Active>>,
     wake: Notify,
     events: broadcast::Sender<EngineEvent>,
+    /// Set once at start, by the placement.
+    rescheduler: std::sync::OnceLock<Arc<dyn Rescheduler>>,
 }
 
 /// Unfinished jobs and their tasks, by kind and state (`as_str` of the state).
@@ -296,7 +299,13 @@ impl JobEngine {
             active: Arc::default(),
             wake: Notify::new(),
             events,
+            rescheduler: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Who finds room elsewhere for the servers of a placed boot that a site had none for.
+    pub fn set_rescheduler(&self, rescheduler: Arc<dyn Rescheduler>) {
+        let _ = self.rescheduler.set(rescheduler);
     }
 
     fn active(&self) -> MutexGuard<'_, Active> {
@@ -1017,15 +1026,28 @@ impl JobEngine {
                     JobSpec::ImageCopy(copy) => {
                         let outcome = self.images.copy(&ops, copy, self.sent_to(&start)).await;
                         let _evicted = self.spool.evict().await;
-                        outcome
+                        outcome.map(|result| (result, None))
                     }
                     JobSpec::ServersBoot(boot) => {
-                        let outcome =
-                            super::boot::boot(&ops, boot, &self.images, self.sent_to(&start)).await;
+                        let named: Option<Vec<String>> = start
+                            .plan
+                            .as_ref()
+                            .and_then(|plan| serde_json::from_value(plan["names"].clone()).ok());
+                        let outcome = super::boot::boot(
+                            &ops,
+                            boot,
+                            named.as_deref(),
+                            &self.images,
+                            self.sent_to(&start),
+                        )
+                        .await;
                         let _evicted = self.spool.evict().await;
-                        outcome
+                        outcome.map(|booted| (booted.result, booted.short))
                     }
-                    spec => spec.execute(&ops, start.plan.as_ref()).await,
+                    spec => spec
+                        .execute(&ops, start.plan.as_ref())
+                        .await
+                        .map(|result| (result, None)),
                 }
             };
             match tokio::time::timeout_at(deadline, execution).await {
@@ -1042,9 +1064,90 @@ impl JobEngine {
             outcome = run => outcome,
             () = gone_dark => Err(Failure::Unreachable("the site stopped answering during the attempt".into())),
         };
+        let (outcome, moved) = match outcome {
+            Ok((result, Some(short))) => self.place_elsewhere(&start, result, short).await,
+            Ok((result, None)) => (Ok(result), Vec::new()),
+            Err(failure) => (Err(failure), Vec::new()),
+        };
         self.write_through(&start.site, &start.spec, &outcome);
-        self.record(&start.job_id, &start.site, outcome);
+        self.record(&start.job_id, &start.site, outcome, moved);
         self.wake.notify_one();
+    }
+
+    /// Servers of a placed boot that the site had no room for: the placement finds them
+    /// other sites (each one the job has not used), where they become new tasks of the
+    /// job under their own names. The task here then succeeds with what runs here and
+    /// says where the rest went; it fails when no other site can take them, or when they
+    /// have been moved `MAX_MOVES` times.
+    async fn place_elsewhere(
+        &self,
+        start: &Start,
+        mut result: Value,
+        short: Shortfall,
+    ) -> (Result<Value, Failure>, Vec<TaskRow>) {
+        let moves = start
+            .plan
+            .as_ref()
+            .and_then(|plan| plan["moves"].as_u64())
+            .unwrap_or(0) as u32;
+        let names = short.names.join(", ");
+        let refuse = |why: String| {
+            let failure = Failure::Permanent(format!(
+                "{}; no other site took {names}: {why}",
+                short.reason
+            ));
+            (Err(failure), Vec::new())
+        };
+        let (JobSpec::ServersBoot(spec), Some(rescheduler)) =
+            (&*start.spec, self.rescheduler.get())
+        else {
+            return refuse("the boot was not placed by the console".into());
+        };
+        if moves >= MAX_MOVES {
+            return refuse(format!("they were placed again {MAX_MOVES} times already"));
+        }
+        let tried: Vec<String> = self
+            .active()
+            .jobs
+            .get(&start.job_id)
+            .map(|job| job.tasks.keys().cloned().collect())
+            .unwrap_or_default();
+        let count = short.names.len() as u32;
+        let sites = match rescheduler
+            .elsewhere(&start.job_id, spec, count, &tried)
+            .await
+        {
+            Ok(sites) => sites,
+            Err(why) => return refuse(why),
+        };
+        let mut names = short.names.into_iter();
+        let mut tasks = Vec::new();
+        let mut went = Vec::new();
+        for (site, n) in sites {
+            let share: Vec<String> = names.by_ref().take(n as usize).collect();
+            went.push(json!({"site": site, "servers": share}));
+            tasks.push(TaskRow {
+                job_id: start.job_id.clone(),
+                site,
+                state: TaskState::Pending.as_str().into(),
+                canary: 0,
+                attempts: 0,
+                error: None,
+                result: None,
+                progress: 0,
+                plan: Some(json!({"names": share, "moves": moves + 1}).to_string()),
+                next_attempt_at: None,
+                started_at: None,
+                finished_at: None,
+                transfer: None,
+            });
+        }
+        let nothing_here = result["servers"].as_array().is_none_or(Vec::is_empty);
+        if nothing_here {
+            result["outcome"] = json!("moved");
+        }
+        result["moved"] = json!({"reason": short.reason, "to": went});
+        (Ok(result), tasks)
     }
 
     /// The sha512 of a site's image, as its Glance computed it: what a replication policy
@@ -1113,8 +1216,15 @@ impl JobEngine {
         }
     }
 
-    /// What an attempt's outcome does to its task.
-    fn record(&self, job_id: &str, site: &str, outcome: Result<Value, Failure>) {
+    /// What an attempt's outcome does to its task; `added` are tasks the job gains by it
+    /// (servers placed again elsewhere), in the same change so the job cannot end between.
+    fn record(
+        &self,
+        job_id: &str,
+        site: &str,
+        outcome: Result<Value, Failure>,
+        added: Vec<TaskRow>,
+    ) {
         let mut guard = self.active();
         let active = &mut *guard;
         active.in_flight = active.in_flight.saturating_sub(1);
@@ -1171,6 +1281,13 @@ impl JobEngine {
                 }
             }
         });
+        for task in added {
+            let site = task.site.clone();
+            if !job.tasks.contains_key(&site) {
+                job.tasks.insert(site.clone(), task);
+                self.update_task(job, &site, |_| {});
+            }
+        }
         self.check_stop(job);
         self.refresh_job(job, false);
     }

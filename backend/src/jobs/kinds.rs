@@ -30,7 +30,7 @@ pub enum JobSpec {
     ServersDelete(ServersDelete),
     ImageCopy(ImageCopy),
     ImageDeleteCopies(DeleteCopies),
-    ServersBoot(ServersBoot),
+    ServersBoot(Box<ServersBoot>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,7 +303,7 @@ impl JobSpec {
                     "image",
                     "give either `image` ({\"site\", \"image_id\"}) or `image_name`",
                 );
-                JobSpec::ServersBoot(boot)
+                JobSpec::ServersBoot(Box::new(boot))
             }
             other => {
                 return Err(vec![FieldError {

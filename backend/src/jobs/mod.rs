@@ -13,7 +13,7 @@ mod policy;
 mod replication;
 mod writer;
 
-pub use boot::MAX_COUNT as MAX_SERVERS_PER_SITE;
+pub use boot::{Placing, Rescheduler, ServersBoot, MAX_COUNT as MAX_SERVERS_PER_SITE};
 pub use engine::{ActiveCounts, EngineConfig, EngineEvent, JobEngine, JobError};
 pub use kinds::{JobSpec, KINDS};
 pub use replication::Replication;

@@ -15,7 +15,9 @@ use overcast_api_types::{SiteAnswerStatus, SiteState};
 use rand::Rng;
 
 use crate::federation::{FanOut, HealthMonitor, Kind, Selector};
+use crate::jobs::{Placing, Rescheduler, ServersBoot};
 use crate::metrics::{unix_now, Metrics};
+use crate::sites::SiteRegistry;
 use plan::{Candidate, Free, Need, Policy};
 pub use reservations::Reservations;
 
@@ -42,7 +44,18 @@ fn invalid(field: &'static str, message: impl Into<String>) -> PlacementError {
     }
 }
 
+/// What a plan holds of what it places.
+enum Holding<'a> {
+    /// Nothing: a plan to look at.
+    None,
+    /// A new hold, for the job about to be made.
+    New,
+    /// More for the hold of a job under way.
+    ForJob(&'a str),
+}
+
 pub struct Placer {
+    registry: SiteRegistry,
     fan_out: FanOut,
     health: Arc<HealthMonitor>,
     metrics: Arc<Metrics>,
@@ -50,8 +63,14 @@ pub struct Placer {
 }
 
 impl Placer {
-    pub fn new(fan_out: FanOut, health: Arc<HealthMonitor>, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(
+        registry: SiteRegistry,
+        fan_out: FanOut,
+        health: Arc<HealthMonitor>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Placer {
+            registry,
             fan_out,
             health,
             metrics,
@@ -66,7 +85,7 @@ impl Placer {
         request: &PlanRequest,
         sites: &BTreeMap<String, BTreeMap<String, String>>,
     ) -> Result<Plan, PlacementError> {
-        Ok(self.decide(request, sites, false).await?.0)
+        Ok(self.decide(request, sites, Holding::None).await?.0)
     }
 
     /// A plan to carry out: what it places is held (see [`Reservations`]) until the boot
@@ -76,7 +95,7 @@ impl Placer {
         request: &PlanRequest,
         sites: &BTreeMap<String, BTreeMap<String, String>>,
     ) -> Result<(Plan, Option<u64>), PlacementError> {
-        self.decide(request, sites, true).await
+        self.decide(request, sites, Holding::New).await
     }
 
     /// Follows the job engine: a boot task that ends settles or frees its hold.
@@ -111,7 +130,7 @@ impl Placer {
         &self,
         request: &PlanRequest,
         sites: &BTreeMap<String, BTreeMap<String, String>>,
-        hold: bool,
+        holding: Holding<'_>,
     ) -> Result<(Plan, Option<u64>), PlacementError> {
         let policy = Policy::parse(&request.policy).ok_or_else(|| {
             invalid(
@@ -267,17 +286,25 @@ impl Placer {
             &candidates,
             |n| rng.gen_range(0..n.max(1)),
         );
-        let hold_id = (hold && plan.satisfiable).then(|| {
-            let needs: std::collections::HashMap<&str, Need> = candidates
-                .iter()
-                .filter_map(|c| Some((c.site.as_str(), c.need?)))
-                .collect();
-            let claims = plan
-                .allocations
-                .iter()
-                .filter_map(|a| Some((a.site.clone(), *needs.get(a.site.as_str())?, a.count)));
-            held.hold(claims, now)
-        });
+        if !plan.satisfiable {
+            return Ok((plan, None));
+        }
+        let needs: std::collections::HashMap<&str, Need> = candidates
+            .iter()
+            .filter_map(|c| Some((c.site.as_str(), c.need?)))
+            .collect();
+        let claims = plan
+            .allocations
+            .iter()
+            .filter_map(|a| Some((a.site.clone(), *needs.get(a.site.as_str())?, a.count)));
+        let hold_id = match holding {
+            Holding::None => None,
+            Holding::New => Some(held.hold(claims, now)),
+            Holding::ForJob(job) => {
+                held.hold_for_job(job, claims, now);
+                None
+            }
+        };
         Ok((plan, hold_id))
     }
 
@@ -319,5 +346,66 @@ impl Placer {
                 image.image_id, image.site
             ),
         ))
+    }
+}
+
+impl Rescheduler for Placer {
+    /// Plans the servers a site had no room for as the boot was planned (its policy and
+    /// constraints, over the sites its creator could use), less every site the job has
+    /// used. `spread_across` is left out, as a count of a few servers cannot meet a
+    /// spread that the whole boot did; a boot that must stay on one site stays failed.
+    fn elsewhere<'a>(
+        &'a self,
+        job: &'a str,
+        spec: &'a ServersBoot,
+        count: u32,
+        tried: &'a [String],
+    ) -> Placing<'a> {
+        Box::pin(async move {
+            let placed = spec
+                .placement
+                .as_ref()
+                .ok_or("the boot was not placed by the console")?;
+            let mut constraints = placed.constraints.clone();
+            if constraints.affinity == Some(overcast_api_types::placement::Affinity::SameSite) {
+                return Err("its servers must share one site (affinity same_site)".into());
+            }
+            constraints.spread_across = None;
+            constraints.exclude.extend(tried.iter().cloned());
+            let registered = self
+                .registry
+                .list()
+                .await
+                .map_err(|e| format!("cannot read the sites: {e}"))?;
+            let sites: BTreeMap<String, BTreeMap<String, String>> = registered
+                .into_iter()
+                .filter(|s| {
+                    placed
+                        .sites
+                        .as_ref()
+                        .is_none_or(|allowed| allowed.contains(&s.name))
+                })
+                .map(|s| (s.name, s.labels))
+                .collect();
+            let request = PlanRequest {
+                flavor: spec.flavor.clone(),
+                count,
+                image: spec.image.clone().or_else(|| spec.image_source.clone()),
+                policy: placed.policy.clone(),
+                constraints,
+            };
+            let (plan, _) = self
+                .decide(&request, &sites, Holding::ForJob(job))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !plan.satisfiable {
+                return Err(plan.unmet.unwrap_or_else(|| "no site has room".into()));
+            }
+            Ok(plan
+                .allocations
+                .into_iter()
+                .map(|a| (a.site, a.count))
+                .collect())
+        })
     }
 }

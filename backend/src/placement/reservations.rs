@@ -210,6 +210,35 @@ impl Held<'_> {
         );
         id
     }
+
+    /// Adds claims to the hold of a job under way (its servers placed again elsewhere),
+    /// or holds them anew for it when its hold has been settled already.
+    pub fn hold_for_job(
+        &mut self,
+        job: &str,
+        claims: impl IntoIterator<Item = (String, Need, u32)>,
+        now: i64,
+    ) {
+        let existing = self.inner.by_job.get(job).copied();
+        if let Some(hold) = existing.and_then(|id| self.inner.holds.get_mut(&id)) {
+            for (site, need, count) in claims {
+                hold.claims.insert(
+                    site,
+                    Claim {
+                        need,
+                        count,
+                        settled_at: None,
+                    },
+                );
+            }
+            return;
+        }
+        let id = self.hold(claims, now);
+        if let Some(hold) = self.inner.holds.get_mut(&id) {
+            hold.job = Some(job.to_owned());
+        }
+        self.inner.by_job.insert(job.to_owned(), id);
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +336,32 @@ mod tests {
             .deduct(&mut c, |_| None, 100 + HOLD_TTL_S);
         assert_eq!(c[0].free.vcpus, 32.0, "lapsed");
         assert!(reservations.lock().inner.holds.is_empty());
+    }
+
+    #[test]
+    fn servers_placed_again_join_their_jobs_hold_or_start_one() {
+        let reservations = Reservations::default();
+        let id = reservations.lock().hold([("a".to_owned(), XL, 2)], 100);
+        reservations.bind(id, "job-1");
+        reservations
+            .lock()
+            .hold_for_job("job-1", [("b".to_owned(), XL, 1)], 105);
+        assert_eq!(
+            reservations.lock().inner.holds.len(),
+            1,
+            "the job's own hold"
+        );
+        assert_eq!(reservations.lock().count_at("b"), 1);
+        reservations.task_ended("job-1", "a", false, 110);
+        reservations.task_ended("job-1", "b", false, 111);
+        assert!(reservations.lock().inner.holds.is_empty());
+
+        // A job whose hold is gone (settled, lapsed) gets a new one, settled by its tasks.
+        reservations
+            .lock()
+            .hold_for_job("job-2", [("c".to_owned(), XL, 1)], 120);
+        assert_eq!(reservations.lock().count_at("c"), 1);
+        reservations.task_ended("job-2", "c", false, 130);
+        assert_eq!(reservations.lock().count_at("c"), 0);
     }
 }

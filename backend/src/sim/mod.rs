@@ -266,6 +266,19 @@ impl Simulator {
         self.site(name).map(|s| s.data().tokens.clear()).is_some()
     }
 
+    /// Disables every compute service of a site, as its operator does before maintenance
+    /// (`openstack compute service set --disable`): Nova then finds no valid host for a
+    /// new server, while Placement still lists the hosts' inventories.
+    pub fn disable_compute(&self, name: &str, reason: &str) -> bool {
+        self.site(name)
+            .map(|site| {
+                for host in &mut site.data().hypervisors {
+                    host.disabled = Some(reason.to_owned());
+                }
+            })
+            .is_some()
+    }
+
     pub fn set_fault(&self, name: &str, fault: Fault) -> bool {
         self.site(name).map(|s| s.set_fault(fault)).is_some()
     }

@@ -882,7 +882,8 @@ async fn create_server(
         let host = (0..data.hypervisors.len()).find(|&h| {
             let (cores, ram, disk) = data.host_usage(h, &flavors);
             let hv = &data.hypervisors[h];
-            cores + flavor.vcpus <= hv.vcpus
+            hv.disabled.is_none()
+                && cores + flavor.vcpus <= hv.vcpus
                 && ram + flavor.ram_mb <= hv.ram_mb
                 && disk + flavor.disk_gb <= hv.disk_gb
         });
@@ -1254,7 +1255,10 @@ async fn list_hypervisors(
                 let running = data.servers.iter().filter(|s| s.host == Some(n)).count();
                 let mut hypervisor = json!({"id": h.id, "hypervisor_hostname": h.hostname, "state": "up", "status": "enabled",
                        "hypervisor_type": "QEMU", "hypervisor_version": 8002000, "host_ip": format!("10.0.0.{}", n + 10),
-                       "service": {"host": h.hostname, "id": n + 1, "disabled_reason": null}});
+                       "service": {"host": h.hostname, "id": n + 3, "disabled_reason": h.disabled}});
+                if h.disabled.is_some() {
+                    hypervisor["status"] = json!("disabled");
+                }
                 // 2.88 removed the figures Placement now holds (Nova's API reference).
                 if version < Microversion(2, 88) {
                     let cpu_info = json!({"arch": "x86_64", "model": "Nehalem", "vendor": "Intel",
@@ -1654,7 +1658,12 @@ async fn list_services(Extension(site): Extension<Arc<SimSite>>, headers: Header
             json!({"id": 2, "binary": "nova-conductor", "host": format!("{}-controller", site.name), "zone": "internal", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false}),
         ];
         for (n, h) in data.hypervisors.iter().enumerate() {
-            items.push(json!({"id": n + 3, "binary": "nova-compute", "host": h.hostname, "zone": "nova", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false}));
+            let status = if h.disabled.is_some() {
+                "disabled"
+            } else {
+                "enabled"
+            };
+            items.push(json!({"id": n + 3, "binary": "nova-compute", "host": h.hostname, "zone": "nova", "status": status, "state": "up", "updated_at": now, "disabled_reason": h.disabled, "forced_down": false}));
         }
         Json(json!({"services": items})).into_response()
     })

@@ -258,6 +258,9 @@ pub struct Hypervisor {
     pub vcpus: u32,
     pub ram_mb: u64,
     pub disk_gb: u64,
+    /// Why an operator disabled its compute service, if one did: Nova's scheduler then
+    /// skips the host while Placement still lists its inventory, as in a real cloud.
+    pub disabled: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -435,6 +438,7 @@ impl SimSite {
                 vcpus: 32,
                 ram_mb: 131_072,
                 disk_gb: 2_000,
+                disabled: None,
             })
             .collect();
         let created = time::OffsetDateTime::now_utc();

@@ -176,13 +176,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // A task a job gained while it ran (servers placed again elsewhere) is new here.
         for task in tasks {
-            sqlx::query(
-                "UPDATE tasks SET state = $1, attempts = $2, error = $3, result = $4, progress = $5, \
-                 plan = $6, next_attempt_at = $7, started_at = $8, finished_at = $9 \
-                 WHERE job_id = $10 AND site = $11",
-            )
+            sqlx::query(&format!(
+                "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (job_id, site) DO UPDATE SET state = excluded.state, attempts = excluded.attempts, \
+                 error = excluded.error, result = excluded.result, progress = excluded.progress, \
+                 plan = excluded.plan, next_attempt_at = excluded.next_attempt_at, \
+                 started_at = excluded.started_at, finished_at = excluded.finished_at"
+            ))
+            .bind(&task.job_id)
+            .bind(&task.site)
             .bind(&task.state)
+            .bind(task.canary)
             .bind(task.attempts)
             .bind(&task.error)
             .bind(&task.result)
@@ -191,8 +197,6 @@ impl Store {
             .bind(&task.next_attempt_at)
             .bind(&task.started_at)
             .bind(&task.finished_at)
-            .bind(&task.job_id)
-            .bind(&task.site)
             .execute(&mut *tx)
             .await?;
         }

@@ -24,10 +24,14 @@ fn reasons(plan: &Value) -> Vec<(String, String)> {
 
 /// An image with data at site-001; its id.
 async fn uploaded_image(app: &TestApp, name: &str) -> String {
+    uploaded_image_at(app, "site-001", name).await
+}
+
+async fn uploaded_image_at(app: &TestApp, site: &str, name: &str) -> String {
     let (status, image) = app
         .admin(
             Method::POST,
-            "/api/v1/sites/site-001/images",
+            &format!("/api/v1/sites/{site}/images"),
             Some(json!({"name": name, "disk_format": "raw", "container_format": "bare"})),
         )
         .await;
@@ -35,10 +39,7 @@ async fn uploaded_image(app: &TestApp, name: &str) -> String {
     let id = image["id"].as_str().unwrap_or_default().to_owned();
     let uploaded = app
         .http
-        .put(format!(
-            "{}/api/v1/sites/site-001/images/{id}/file",
-            app.url
-        ))
+        .put(format!("{}/api/v1/sites/{site}/images/{id}/file", app.url))
         .bearer_auth(app.admin_token().await)
         .header("content-type", "application/octet-stream")
         .body(vec![7u8; 64 * 1024])
@@ -441,4 +442,189 @@ async fn concurrent_boots_with_placement_never_overcommit_a_site() {
         [2, 2, 2],
         "{per_site:?}"
     );
+}
+
+#[tokio::test]
+async fn a_server_a_site_has_no_host_for_is_placed_again_on_a_site_the_job_has_not_used() {
+    let sim = start_sim(4).await;
+    let app = spawn_app_with(&temp_dir("placement-moved"), |args| {
+        args.metrics_interval_s = Some(1)
+    })
+    .await;
+    app.register_all(&sim).await;
+    uploaded_image(&app, "movable").await;
+    // site-004 already runs two servers, so that spread leaves it for last.
+    let resident = uploaded_image_at(&app, "site-004", "resident").await;
+    let ops = app.behind_the_consoles_back("site-004").await;
+    for name in ["resident-1", "resident-2"] {
+        ops.create_server(&overcast_api_types::l1::NewServer {
+            name: name.into(),
+            flavor: "m1.small".into(),
+            image: resident.clone(),
+            networks: Some(overcast_api_types::l1::ServerNetworks::Mode(
+                overcast_api_types::l1::NetworkMode::None,
+            )),
+            key_name: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let planned = |plan: &Value| -> Vec<String> {
+        plan["allocations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["site"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let request = json!({"flavor": "m1.small", "count": 3, "policy": "spread",
+                         "constraints": {"max_per_site": 1}});
+    eventually(Duration::from_secs(30), "site-004 planned last", || async {
+        let (_, plan) = app
+            .admin(
+                Method::POST,
+                "/api/v1/placement/plan",
+                Some(request.clone()),
+            )
+            .await;
+        (planned(&plan) == ["site-001", "site-002", "site-003"]).then_some(())
+    })
+    .await;
+    // Its operator disables site-002's compute services: Placement still shows its
+    // hosts' room, Nova's scheduler finds no valid host.
+    assert!(sim.disable_compute("site-002", "maintenance"));
+
+    let (status, job) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(
+                json!({"name": "moved", "flavor": "m1.small", "image_name": "movable",
+                        "networks": "none", "count": 3,
+                        "placement": {"policy": "spread", "constraints": {"max_per_site": 1}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    let done = crate::jobs::job_when(
+        &app,
+        &id,
+        Duration::from_secs(90),
+        "the boot, moved in part",
+        |job| {
+            ["succeeded", "partially_failed", "failed"]
+                .contains(&job["state"].as_str().unwrap_or_default())
+        },
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let task = |site: &str| {
+        done["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["site"] == site)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let left = task("site-002");
+    assert_eq!(left["result"]["outcome"], "moved", "{done}");
+    assert_eq!(
+        left["result"]["moved"]["to"][0]["site"], "site-004",
+        "{done}"
+    );
+    assert!(
+        left["result"]["moved"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("No valid host")),
+        "{done}"
+    );
+    assert_eq!(task("site-004")["state"], "succeeded", "{done}");
+    for (site, running) in [
+        ("site-001", 1),
+        ("site-002", 0),
+        ("site-003", 1),
+        ("site-004", 1),
+    ] {
+        let servers = app
+            .behind_the_consoles_back(site)
+            .await
+            .servers()
+            .await
+            .unwrap_or_default();
+        let ours: Vec<_> = servers.iter().filter(|s| s.name == "moved").collect();
+        assert_eq!(ours.len(), running, "{site}: {servers:?}");
+        // The server Nova left in ERROR at site-002 is deleted, not left holding quota.
+        assert!(
+            ours.iter().all(|s| s.status == "ACTIVE"),
+            "{site}: {servers:?}"
+        );
+    }
+
+    // With every other site used, a server that finds no host stays a failure, saying why.
+    let (status, job) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(
+                json!({"name": "stuck", "flavor": "m1.small", "image_name": "movable",
+                        "networks": "none", "count": 4,
+                        "placement": {"policy": "spread", "constraints": {"max_per_site": 1}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    let done = crate::jobs::job_when(
+        &app,
+        &id,
+        Duration::from_secs(90),
+        "the stuck boot",
+        |job| {
+            ["succeeded", "partially_failed", "failed"]
+                .contains(&job["state"].as_str().unwrap_or_default())
+        },
+    )
+    .await;
+    assert_eq!(done["state"], "partially_failed", "{done}");
+    let error = task_error(&done, "site-002");
+    assert!(
+        error.contains("No valid host") && error.contains("no other site took stuck"),
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_cannot_claim_a_placement_of_its_own() {
+    let sim = start_sim(1).await;
+    let app = spawn_app_with(&temp_dir("placement-forged"), |_| {}).await;
+    app.register_all(&sim).await;
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/api/v1/jobs",
+            Some(
+                json!({"kind": "servers.boot", "targets": {"sites": ["site-001"]},
+                        "params": {"name": "x", "flavor": "m1.tiny", "image_name": "cirros",
+                                   "placement": {"policy": "spread", "sites": ["site-001"]}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["fields"][0]["field"], "params.placement",
+        "{body}"
+    );
+}
+
+fn task_error(job: &Value, site: &str) -> String {
+    job["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["site"] == site)
+        .and_then(|t| t["error"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
