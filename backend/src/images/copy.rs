@@ -2,7 +2,8 @@
 //! with the source's metadata, uploaded from the spool and checked by the target's own
 //! hash.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -111,11 +112,34 @@ pub struct Sent {
 pub struct ImageCopier {
     sessions: SessionPool,
     spool: Arc<Spool>,
+    /// One turn per target site and content: two boots that need the same image at the
+    /// same site copy it once; the second finds the first's copy. Entries of copies that
+    /// ended are dropped on the next turn taken, so the map holds only copies under way.
+    turns: std::sync::Mutex<HashMap<(String, String), Weak<Turn>>>,
 }
+
+/// Held by the copy of one content to one site that runs.
+type Turn = tokio::sync::Mutex<()>;
 
 impl ImageCopier {
     pub fn new(sessions: SessionPool, spool: Arc<Spool>) -> Self {
-        ImageCopier { sessions, spool }
+        ImageCopier {
+            sessions,
+            spool,
+            turns: std::sync::Mutex::default(),
+        }
+    }
+
+    fn turn(&self, site: &str, sha512: &str) -> Arc<Turn> {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        turns.retain(|_, turn| turn.strong_count() > 0);
+        let key = (site.to_owned(), sha512.to_owned());
+        if let Some(turn) = turns.get(&key).and_then(Weak::upgrade) {
+            return turn;
+        }
+        let turn = Arc::new(Turn::new(()));
+        turns.insert(key, Arc::downgrade(&turn));
+        turn
     }
 
     /// The deadline a whole copy to one target gets; the engine's shorter one is for
@@ -160,6 +184,10 @@ impl ImageCopier {
                 .sha512
                 .clone(),
         };
+        // Without a turn, a second copy would take the first's upload under way for one
+        // an earlier attempt left broken, and delete it.
+        let turn = self.turn(&target.site, &expected);
+        let _turn = turn.lock().await;
         let found = target.images().await?;
         if let Some(present) = found
             .iter()

@@ -734,3 +734,40 @@ async fn a_replication_policy_reaches_sites_that_join_or_come_back_and_shows_its
         assert!(named.starts_with(field), "{body}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn two_copies_of_one_image_to_one_site_at_once_make_one_copy() {
+    let sim = start_sim(2).await;
+    let app = spawn_app().await;
+    app.register_all(&sim).await;
+    let (id, _) = source_image(&app, "site-001", "shared-base", 4 * 1024 * 1024).await;
+    // About 2 s a copy: the second job starts while the first one's upload is under way.
+    sim.set_fault(
+        "site-002",
+        Fault::Bandwidth {
+            bytes_per_s: 2 * 1024 * 1024,
+        },
+    );
+    let first = copy(&app, "site-001", &id, json!({"sites": ["site-002"]})).await;
+    let second = copy(&app, "site-001", &id, json!({"sites": ["site-002"]})).await;
+    let mut outcomes = Vec::new();
+    for job in [&first, &second] {
+        let done = until_finished(&app, job, Duration::from_secs(60), "a copy").await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        outcomes.push(task(&done, "site-002")["result"]["outcome"].clone());
+    }
+    outcomes.sort_by_key(|o| o.to_string());
+    assert_eq!(outcomes, [json!("already_present"), json!("copied")]);
+    sim.set_fault("site-002", Fault::Up);
+    let copies: Vec<_> = app
+        .behind_the_consoles_back("site-002")
+        .await
+        .images()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.name.as_deref() == Some("shared-base"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(copies[0].status, "active");
+}
