@@ -390,3 +390,60 @@ def test_usage_over_the_lane_equals_novas_own_report(console, sites):
     assert rows["os-002"]["vm_hours"] > 0, "lane-vm lived on os-002 during the period"
     assert "volume_gb_hours" in rows["os-001"], "no Cinder: volumes are not measured, not zero"
     assert rows["os-001"]["volume_gb_hours"] is None, rows
+
+
+def test_a_boot_with_placement_goes_where_real_placement_and_nova_have_room(console, sites):
+    """L2.2 against real services: the plan reads each site's figures from its real
+    Placement and quotas from its real Nova, and the placed boot copies the image to the
+    site that lacks it and follows every server to ACTIVE."""
+    def finished(job_id):
+        def check():
+            _, shown = console.get(f"/jobs/{job_id}")
+            return shown if shown["state"] in ("succeeded", "partially_failed", "failed", "cancelled") else None
+        return check
+
+    status, flavor = console.call("POST", "/jobs", {"kind": "flavor.create", "targets": {"all": True},
+                                                  "params": {"name": "lane.placed", "vcpus": 1, "ram_mb": 128,
+                                                             "disk_gb": 1}})
+    assert status == 202, flavor
+    assert console.eventually("the flavor", finished(flavor["id"]), within=120)["state"] == "succeeded"
+    status, image = console.call("POST", "/sites/os-001/images",
+                                 {"name": "lane-placed", "disk_format": "raw", "container_format": "bare"})
+    assert status == 201, image
+    put = console.http.put(f"{console.url}/api/v1/sites/os-001/images/{image['id']}/file",
+                           data=os.urandom(1024 * 1024), headers={"Content-Type": "application/octet-stream"},
+                           timeout=120)
+    assert put.status_code in (200, 204), put.text
+
+    request = {"flavor": "lane.placed", "count": 2, "policy": "spread"}
+
+    def planned():
+        status, plan = console.call("POST", "/placement/plan", request)
+        assert status == 200, plan
+        return plan if plan["satisfiable"] and len(plan["allocations"]) == 2 else None
+    plan = console.eventually("a plan over both sites", planned, within=120)
+    assert sorted((a["site"], a["count"]) for a in plan["allocations"]) == [("os-001", 1), ("os-002", 1)], plan
+    assert all(a["reason"] for a in plan["allocations"]), plan
+
+    status, boot = console.call("POST", "/servers", {"name": "lane-placed", "flavor": "lane.placed",
+                                                     "networks": "none", "count": 2,
+                                                     "image": {"site": "os-001", "image_id": image["id"]},
+                                                     "placement": {"policy": "spread"}})
+    assert status == 202, boot
+    done = console.eventually("the placed boot", finished(boot["id"]), within=300)
+    assert done["state"] == "succeeded", done
+    results = {t["site"]: t["result"] for t in done["tasks"]}
+    assert sorted(results) == ["os-001", "os-002"], done
+    assert results["os-001"]["image"] == "source" and results["os-002"]["image"] == "copied", results
+    for site, result in results.items():
+        assert [s["status"] for s in result["servers"]] == ["ACTIVE"], (site, result)
+        console.call("DELETE", f"/sites/{site}/servers/{result['servers'][0]['id']}")
+    for site, result in results.items():
+        server_id = result["servers"][0]["id"]
+        console.eventually(f"lane-placed gone from {site}",
+                           lambda site=site, server_id=server_id: console.get(
+                               f"/sites/{site}/servers/{server_id}")[0] == 404, within=120)
+        console.call("DELETE", f"/sites/{site}/images/{result['image_id']}")
+        status, shown = console.get(f"/sites/{site}/flavors/lane.placed")
+        if status == 200:
+            console.call("DELETE", f"/sites/{site}/flavors/{shown['id']}")
