@@ -349,6 +349,9 @@ pub mod l1 {
         /// Ids of the volumes attached to the server (Nova's `volumes_attached`).
         #[serde(default)]
         pub volumes: Vec<String>,
+        /// Nova's server metadata: a deployment's servers carry `overcast_deployment`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub metadata: BTreeMap<String, String>,
     }
 
     /// `POST /sites/{site}/servers/{id}/volumes`: a volume (id or name) to attach.
@@ -413,6 +416,9 @@ pub mod l1 {
         pub networks: Option<ServerNetworks>,
         #[serde(default)]
         pub key_name: Option<String>,
+        /// Nova's server metadata (key → value).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub metadata: BTreeMap<String, String>,
     }
 
     /// The networks of a new server, as Nova's `networks` takes them.
@@ -1865,5 +1871,124 @@ pub mod placement {
     pub struct Exclusion {
         pub site: String,
         pub reason: String,
+    }
+}
+
+pub mod deployments {
+    //! Deployments: a desired state ("N servers of this image and flavor, placed by this
+    //! policy and these constraints") that the console keeps true across site failures.
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::images::ImageRef;
+    use crate::l1::ServerNetworks;
+    use crate::placement::PlacementChoice;
+
+    /// `POST /api/v1/deployments`.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct NewDeployment {
+        /// Unique among deployments; its servers are named `<name>-1`, `<name>-2`, …
+        pub name: String,
+        /// Flavor name, resolved at each site.
+        pub flavor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<ImageRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image_name: Option<String>,
+        pub count: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub networks: Option<ServerNetworks>,
+        pub placement: PlacementChoice,
+        /// Seconds a site may stay unreachable before its servers are replaced elsewhere
+        /// [default: 300].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub grace_s: Option<u64>,
+        #[serde(default)]
+        pub surplus: SurplusRule,
+    }
+
+    /// What becomes of servers beyond the count when a site that was replaced returns
+    /// with its servers still running.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(rename_all = "snake_case")]
+    pub enum SurplusRule {
+        /// Nothing serving is deleted: the surplus is reported, for an operator to act on.
+        #[default]
+        Keep,
+        /// The newest servers go (the replacements), once every server counted is ACTIVE,
+        /// never below the count.
+        RemoveNewest,
+    }
+
+    /// `PATCH /api/v1/deployments/{id}`: a scale (a lower count deletes the newest servers
+    /// beyond it), the surplus rule, the grace period.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct DeploymentPatch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub count: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub surplus: Option<SurplusRule>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub grace_s: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct Deployment {
+        pub id: String,
+        pub spec: NewDeployment,
+        /// `active`, or `deleting` (its servers are being removed; the record goes last).
+        pub state: String,
+        /// ACTIVE servers at reachable sites.
+        pub serving: u32,
+        /// Servers booting (BUILD, or in a boot job under way).
+        pub pending: u32,
+        /// Servers at sites that do not answer, not yet replaced.
+        pub unknown: u32,
+        /// Serving servers beyond the count (after a replaced site returned).
+        pub surplus: u32,
+        pub sites: Vec<DeploymentSite>,
+        /// The newest first.
+        pub events: Vec<DeploymentEvent>,
+        pub created_by: String,
+        pub created_at: String,
+        pub updated_at: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct DeploymentSite {
+        pub site: String,
+        pub servers: Vec<DeployedServer>,
+        /// Since when the site has not answered (RFC 3339), while it does not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub unreachable_since: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct DeployedServer {
+        pub name: String,
+        /// Nova's status; `UNKNOWN` at a site that does not answer, `BOOTING` before Nova
+        /// knows the server.
+        pub status: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct DeploymentEvent {
+        pub at: String,
+        pub message: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub struct DeploymentList {
+        pub items: Vec<Deployment>,
     }
 }

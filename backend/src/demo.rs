@@ -192,6 +192,7 @@ async fn seed_site(state: &AppState, site: &str, n: usize) -> anyhow::Result<()>
             image: SEED_IMAGE.into(),
             networks: networks.clone(),
             key_name: None,
+            metadata: Default::default(),
         })
         .await?;
     }

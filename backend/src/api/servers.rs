@@ -1,13 +1,12 @@
 //! Federated boot over HTTP: `POST /api/v1/servers`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use overcast_api_types::images::{FederatedBoot, ImageRef};
-use overcast_api_types::jobs::{Job, NewJob, Targets};
+use overcast_api_types::jobs::{Job, NewJob};
 use overcast_api_types::placement::{PlacementChoice, PlanRequest};
 use serde_json::json;
 
@@ -17,7 +16,7 @@ use super::extract::ApiJson;
 use super::AppState;
 use crate::federation::{Kind, Selection};
 use crate::images::catalog::{catalog, first_live_copy_named, SiteImages};
-use crate::jobs::MAX_SERVERS_PER_SITE as MAX_COUNT;
+use crate::placement::{Launch, LaunchError, PlacementError};
 
 /// The inventory may be this old when a name is looked up across sites: the boot checks
 /// each target itself anyway.
@@ -47,8 +46,23 @@ pub async fn boot(
         Some(name) if request.image.is_none() => source_named(&state, &caller, name).await?,
         _ => None,
     };
-    // Last, so that nothing can refuse the request between the plan's hold and the job.
-    let (targets, counts, hold) = match (&request.targets, &request.placement) {
+    let mut params = json!({
+        "name": request.name,
+        "flavor": request.flavor,
+        "count": request.count,
+    });
+    for (key, value) in [
+        ("image", request.image.as_ref().map(|i| json!(i))),
+        ("image_name", request.image_name.as_ref().map(|n| json!(n))),
+        ("image_source", image_source.map(|i| json!(i))),
+        ("networks", request.networks.as_ref().map(|n| json!(n))),
+        ("key_name", request.key_name.as_ref().map(|k| json!(k))),
+    ] {
+        if let Some(value) = value {
+            params[key] = value;
+        }
+    }
+    let targets = match (&request.targets, &request.placement) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(
                 "placement",
@@ -61,12 +75,13 @@ pub async fn boot(
                     super::sites_in_scope(&state, &caller, &selection, true).await?;
                 }
             }
-            (targets.clone(), None, None)
+            targets.clone()
         }
-        // A plan is made over the caller's own sites.
+        // A plan is made over the caller's own sites, last, so that nothing can refuse
+        // the request between the plan's hold and the job.
         (None, Some(choice)) => {
-            let (targets, counts, hold) = placed(&state, &caller, &request, choice).await?;
-            (targets, Some((counts, choice)), hold)
+            let job = placed(&state, &caller, &request, choice, params).await?;
+            return Ok((StatusCode::ACCEPTED, Json(job)));
         }
         (None, None) => {
             return Err(ApiError::invalid_field(
@@ -75,33 +90,6 @@ pub async fn boot(
             ))
         }
     };
-    let mut params = json!({
-        "name": request.name,
-        "flavor": request.flavor,
-        "count": request.count,
-    });
-    if let Some((counts, choice)) = counts {
-        params["counts"] = json!(counts);
-        // Servers a site turns out to have no room for are placed again the same way,
-        // over the sites this caller may use.
-        let scope = match caller.sees_every_site() {
-            true => None,
-            false => Some(super::sites_in_scope(&state, &caller, &Selection::All, false).await?),
-        };
-        params["placement"] =
-            json!({"policy": choice.policy, "constraints": choice.constraints, "sites": scope});
-    }
-    for (key, value) in [
-        ("image", request.image.as_ref().map(|i| json!(i))),
-        ("image_name", request.image_name.as_ref().map(|n| json!(n))),
-        ("image_source", image_source.map(|i| json!(i))),
-        ("networks", request.networks.as_ref().map(|n| json!(n))),
-        ("key_name", request.key_name.as_ref().map(|k| json!(k))),
-    ] {
-        if let Some(value) = value {
-            params[key] = value;
-        }
-    }
     let new = NewJob {
         kind: "servers.boot".into(),
         targets,
@@ -109,68 +97,44 @@ pub async fn boot(
         rollout: request.rollout,
         ttl_s: request.ttl_s,
     };
-    let created = state.jobs.create(new, &caller.username).await;
-    let holds = &state.placer.reservations;
-    match (&created, hold) {
-        (Ok(job), Some(hold)) => holds.bind(hold, &job.id),
-        (Err(_), Some(hold)) => holds.release(hold),
-        (_, None) => {}
-    }
-    Ok((StatusCode::ACCEPTED, Json(created?)))
+    let job = state.jobs.create(new, &caller.username).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
-/// The sites a plan chose for the request, with how many servers each: the plan is
-/// made over the sites the caller may use, each site capped at what one task boots.
+/// The job that boots the request where a plan over the caller's sites puts it.
 async fn placed(
     state: &AppState,
     caller: &Operator,
     request: &FederatedBoot,
     choice: &PlacementChoice,
-) -> Result<(Targets, BTreeMap<String, u32>, Option<u64>), ApiError> {
-    let mut constraints = choice.constraints.clone();
-    constraints.max_per_site = Some(constraints.max_per_site.unwrap_or(MAX_COUNT).min(MAX_COUNT));
-    let plan_request = PlanRequest {
-        flavor: request.flavor.clone(),
-        count: request.count,
-        image: request.image.clone(),
-        policy: choice.policy.clone(),
-        constraints,
-    };
+    params: serde_json::Value,
+) -> Result<Job, ApiError> {
     let sites = super::sites_with_labels(state, caller, &Selection::All).await?;
-    let (plan, hold) = state
-        .placer
-        .plan_and_hold(&plan_request, &sites)
-        .await
-        .map_err(|e| match e {
-            crate::placement::PlacementError::Invalid { field, message } => {
-                ApiError::invalid_field(&format!("placement.{field}"), message)
-            }
-        })?;
-    if !plan.satisfiable {
-        let excluded: Vec<String> = plan
-            .excluded
-            .iter()
-            .map(|e| format!("{}: {}", e.site, e.reason))
-            .collect();
-        return Err(ApiError::invalid_field(
-            "placement",
-            format!(
-                "no plan meets the request: {}; sites left out: {}",
-                plan.unmet.unwrap_or_default(),
-                excluded.join("; ")
-            ),
-        ));
-    }
-    let counts: BTreeMap<String, u32> = plan
-        .allocations
-        .iter()
-        .map(|a| (a.site.clone(), a.count))
-        .collect();
-    let targets = Targets {
-        sites: Some(counts.keys().cloned().collect()),
-        ..Default::default()
+    let launch = Launch {
+        request: PlanRequest {
+            flavor: request.flavor.clone(),
+            count: request.count,
+            image: request.image.clone(),
+            policy: choice.policy.clone(),
+            constraints: choice.constraints.clone(),
+        },
+        scope: (!caller.sees_every_site()).then(|| sites.keys().cloned().collect()),
+        sites: &sites,
+        params,
+        rollout: request.rollout.clone(),
+        ttl_s: request.ttl_s,
+        created_by: &caller.username,
     };
-    Ok((targets, counts, hold))
+    match state.placer.launch(&state.jobs, launch, None).await {
+        Ok((_, job)) => Ok(job),
+        Err(LaunchError::Invalid(PlacementError::Invalid { field, message })) => Err(
+            ApiError::invalid_field(&format!("placement.{field}"), message),
+        ),
+        Err(unmet @ LaunchError::Unmet(_)) => {
+            Err(ApiError::invalid_field("placement", unmet.to_string()))
+        }
+        Err(LaunchError::Job(error)) => Err(error.into()),
+    }
 }
 
 /// A site the caller may see that holds an active image of that name with data, for

@@ -50,6 +50,12 @@ pub struct ServersBoot {
     /// for are placed again the same way.
     #[serde(default)]
     pub placement: Option<Placed>,
+    /// The servers' names per site, where the caller chose them (a deployment does).
+    #[serde(default)]
+    pub names: BTreeMap<String, Vec<String>>,
+    /// Nova metadata every server gets (a deployment's marks its servers as its own).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A placed boot's policy and constraints, and the sites its creator may use (none
@@ -77,7 +83,7 @@ impl ServersBoot {
     /// The servers' names at a site: those a task names (a rescheduled one keeps the
     /// names its servers had), else as [`ServersBoot::names_at`].
     pub fn names_for(&self, site: &str, named: Option<&[String]>) -> Vec<String> {
-        if let Some(names) = named {
+        if let Some(names) = named.or_else(|| self.names.get(site).map(Vec::as_slice)) {
             return names.to_vec();
         }
         match self.counts.get(site).copied().unwrap_or(self.count) {
@@ -153,6 +159,7 @@ pub async fn boot(
                     image: image_id.clone(),
                     networks: spec.networks.clone(),
                     key_name: spec.key_name.clone(),
+                    metadata: spec.metadata.clone(),
                 };
                 match ops.create_server(&new).await {
                     Ok(server) => server.id,

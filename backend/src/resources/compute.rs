@@ -55,6 +55,16 @@ fn server(value: &Value) -> Server {
             .flatten()
             .filter_map(|v| text(v, "id"))
             .collect(),
+        metadata: value
+            .get("metadata")
+            .and_then(Value::as_object)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -156,6 +166,9 @@ impl SiteOps {
         }
         if let Some(key) = &new.key_name {
             body["server"]["key_name"] = json!(key);
+        }
+        if !new.metadata.is_empty() {
+            body["server"]["metadata"] = json!(new.metadata);
         }
         let created = self
             .send(Compute, Method::POST, "servers", Some(&body))

@@ -322,6 +322,7 @@ async fn servers_are_refreshed_incrementally_with_changes_since() {
             image: "cirros".into(),
             networks: None,
             key_name: None,
+            metadata: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("create: {e}"));

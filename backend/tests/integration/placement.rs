@@ -465,6 +465,7 @@ async fn a_server_a_site_has_no_host_for_is_placed_again_on_a_site_the_job_has_n
                 overcast_api_types::l1::NetworkMode::None,
             )),
             key_name: None,
+            metadata: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("{name}: {e}"));

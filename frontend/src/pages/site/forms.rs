@@ -573,6 +573,7 @@ fn CreateServer(site: String, done: Callback<()>) -> impl IntoView {
             image: image.get_untracked(),
             networks: network_choice(&network.get_untracked()),
             key_name: Some(keypair.get_untracked()).filter(|k| !k.is_empty()),
+            metadata: Default::default(),
         };
         let path = format!("{base}/servers");
         busy.set(true);
