@@ -25,6 +25,9 @@ pub struct Launch<'a> {
     pub created_by: &'a str,
 }
 
+/// Each site's server names from a plan's shares.
+pub type NameServers = dyn Fn(&Plan) -> BTreeMap<String, Vec<String>> + Sync;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error(transparent)]
@@ -43,7 +46,7 @@ impl Placer {
         &self,
         jobs: &JobEngine,
         launch: Launch<'_>,
-        names: Option<&(dyn Fn(&Plan) -> BTreeMap<String, Vec<String>> + Sync)>,
+        names: Option<&NameServers>,
     ) -> Result<(Plan, Job), LaunchError> {
         let mut request = launch.request;
         // One task boots at most this many servers at its site.
