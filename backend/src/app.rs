@@ -139,8 +139,17 @@ impl Application {
             metrics.clone(),
         );
         jobs.set_rescheduler(placer.clone());
+        let deployments = crate::placement::Deployments::new(
+            store.clone(),
+            sites.clone(),
+            fan_out.clone(),
+            sessions.clone(),
+            placer.clone(),
+            jobs.clone(),
+        );
         let state = AppState {
             placer,
+            deployments,
             metrics,
             instruments,
             replication,
@@ -198,6 +207,7 @@ impl Application {
                 .clone()
                 .follow_jobs(self.state.jobs.subscribe()),
         );
+        let deployments = tokio::spawn(self.state.deployments.clone().run());
         let site_audit = tokio::spawn(audit_site_changes(
             self.state.health.clone(),
             self.state.audit.clone(),
@@ -226,6 +236,7 @@ impl Application {
         replication.abort();
         collector.abort();
         holds.abort();
+        deployments.abort();
         site_audit.abort();
         served.context("server error")?;
         tracing::info!("console stopped");

@@ -5,6 +5,7 @@ mod aggregate;
 mod audit;
 mod auth;
 pub mod connection;
+mod deployments;
 mod error;
 mod extract;
 mod health;
@@ -57,6 +58,7 @@ pub struct AppState {
     pub replication: Arc<crate::jobs::Replication>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub placer: Arc<crate::placement::Placer>,
+    pub deployments: Arc<crate::placement::Deployments>,
     /// What the console counts of its own work, for `GET /metrics`.
     pub instruments: Arc<crate::instruments::Instruments>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -108,6 +110,16 @@ fn json_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/metrics/quotas", get(metrics::quotas)),
         ("/usage", get(metrics::usage)),
         ("/placement/plan", post(placement::plan)),
+        (
+            "/deployments",
+            get(deployments::list).post(deployments::create),
+        ),
+        (
+            "/deployments/{id}",
+            get(deployments::show)
+                .patch(deployments::update)
+                .delete(deployments::remove),
+        ),
         ("/images/copy", post(images::copy)),
         ("/images/catalog", get(images::catalog)),
         (

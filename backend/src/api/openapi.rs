@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use overcast_api_types::{access, images, jobs, l1, metrics, placement, usage};
+use overcast_api_types::{access, deployments, images, jobs, l1, metrics, placement, usage};
 use overcast_api_types::{
     Aggregate, ErrorBody, ErrorDetail, FieldError, Health, ImportIssue, ImportReport,
     InventorySummary, LoginRequest, LoginResponse, Me, NewSite, Role, Site, SiteAnswer,
@@ -122,6 +122,14 @@ use super::site_resources::Resource;
         placement::Plan,
         placement::Allocation,
         placement::Exclusion,
+        deployments::NewDeployment,
+        deployments::SurplusRule,
+        deployments::DeploymentPatch,
+        deployments::Deployment,
+        deployments::DeploymentSite,
+        deployments::DeployedServer,
+        deployments::DeploymentEvent,
+        deployments::DeploymentList,
         jobs::Task,
         jobs::Progress,
         jobs::Transfer,
@@ -348,6 +356,18 @@ fn routes() -> Vec<Route> {
         Route::new("post", "/api/v1/placement/plan", "placement_plan", "Where count servers of a flavor would go among the sites the caller may use, by a policy (spread, pack, power_of_two, lowest_latency, image_locality) and constraints (selector, exclude, max_per_site, spread_across, min_free, affinity), from the collected capacity: a reason for each allocation and each site left out, and for a plan that cannot be met what would make it possible; nothing is created")
             .takes("PlanRequest")
             .answers(Success::One(200, "Plan")),
+        Route::new("get", "/api/v1/deployments", "list_deployments", "Deployments (a desired state: count servers of a flavor and image, placed by a policy and constraints, kept true by the console), each with its servers per site as last seen (serving, pending, unknown, surplus) and its newest events; a scoped caller sees those made within their scope")
+            .answers(Success::One(200, "DeploymentList")),
+        Route::new("post", "/api/v1/deployments", "create_deployment", "A deployment: the console boots its servers where the placement says; a site unreachable beyond grace_s (default 300) has its servers replaced elsewhere; when it returns, nothing serving is deleted unless surplus is remove_newest (the newest go, once every server counted is ACTIVE). Servers are named <name>-<n> and carry the Nova metadata overcast_deployment=<id>")
+            .takes("NewDeployment")
+            .answers(Success::One(201, "Deployment")),
+        Route::new("get", "/api/v1/deployments/{id}", "show_deployment", "One deployment, as last seen, with its events")
+            .answers(Success::One(200, "Deployment")),
+        Route::new("patch", "/api/v1/deployments/{id}", "update_deployment", "Scale (a lower count deletes the newest servers beyond it), or change the surplus rule or the grace period")
+            .takes("DeploymentPatch")
+            .answers(Success::One(200, "Deployment")),
+        Route::new("delete", "/api/v1/deployments/{id}", "delete_deployment", "Deletes the deployment's servers (waiting for sites that do not answer), then the deployment: 202 with the deployment in state deleting")
+            .answers(Success::One(202, "Deployment")),
         Route::new("get", "/api/v1/inventory/summary", "inventory_summary", "Fleet totals from the inventory, without asking the sites")
             .answers(Success::One(200, "InventorySummary")),
         Route::new("post", "/api/v1/servers", "boot_servers", "Boot servers from one image (image: {site, image_id}, or image_name) on the target sites, or on the sites a placement ({policy, constraints}, as POST /api/v1/placement/plan; count is then the total) chooses: a job of kind servers.boot; each site lacking the image gets a verified copy first, then its servers are followed until ACTIVE or ERROR. With a placement, servers a site has no room for (Nova: No valid host; a quota refusal) are deleted there and placed again, up to 3 times, on sites the job has not used, as new tasks of the job under the same names; the first site's task result says where they went (moved: {reason, to: [{site, servers}]})")

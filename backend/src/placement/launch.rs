@@ -26,7 +26,7 @@ pub struct Launch<'a> {
 }
 
 /// Each site's server names from a plan's shares.
-pub type NameServers = dyn Fn(&Plan) -> BTreeMap<String, Vec<String>> + Sync;
+pub type NameServers<'a> = dyn Fn(&Plan) -> BTreeMap<String, Vec<String>> + Sync + 'a;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -46,7 +46,7 @@ impl Placer {
         &self,
         jobs: &JobEngine,
         launch: Launch<'_>,
-        names: Option<&NameServers>,
+        names: Option<&NameServers<'_>>,
     ) -> Result<(Plan, Job), LaunchError> {
         let mut request = launch.request;
         // One task boots at most this many servers at its site.

@@ -2,6 +2,7 @@
 //! knows of each (fresh capacity from the metrics collector, flavors and images from the
 //! inventory, health), by a policy and constraints, and says why for every site.
 
+pub mod deployments;
 pub mod launch;
 pub mod plan;
 pub mod reservations;
@@ -19,6 +20,7 @@ use crate::federation::{FanOut, HealthMonitor, Kind, Selector};
 use crate::jobs::{Placing, Rescheduler, ServersBoot};
 use crate::metrics::{unix_now, Metrics};
 use crate::sites::SiteRegistry;
+pub use deployments::{DeploymentError, Deployments};
 pub use launch::{Launch, LaunchError};
 use plan::{Candidate, Free, Need, Policy};
 pub use reservations::Reservations;

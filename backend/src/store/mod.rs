@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod deployments;
 mod images;
 mod inventory;
 mod jobs;
@@ -17,6 +18,7 @@ use sqlx::AnyPool;
 
 pub use access::ApiTokenRow;
 pub use audit::{AuditFilter, AuditRow};
+pub use deployments::{DeploymentEventRow, DeploymentRow};
 pub use images::PolicyRow;
 pub use inventory::InventoryRow;
 pub use jobs::{JobRow, TaskRow, TransferProgress};

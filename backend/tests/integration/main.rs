@@ -6,6 +6,7 @@ mod api;
 mod crash;
 mod ctl;
 mod demo;
+mod deployments;
 mod health;
 mod helpers;
 mod images;
