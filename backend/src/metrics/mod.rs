@@ -22,8 +22,9 @@ use values::{decode_slots, encode_slots, index_of, Values, METRICS};
 use crate::store::{ChunkRow, StoreError};
 
 /// Hours rolled up per maintenance pass, so that catching up after a long stop is done
-/// in steps and not in one long transaction.
-const HOURS_PER_PASS: usize = 48;
+/// in steps and not in one long pass: the default raw retention (48 h, from the start of
+/// its first hour) and the hour under way fit in one.
+const HOURS_PER_PASS: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {

@@ -495,30 +495,7 @@ async fn a_server_a_site_has_no_host_for_is_placed_again_on_a_site_the_job_has_n
     // hosts' room, Nova's scheduler finds no valid host.
     assert!(sim.disable_compute("site-002", "maintenance"));
 
-    let (status, job) = app
-        .admin(
-            Method::POST,
-            "/api/v1/servers",
-            Some(
-                json!({"name": "moved", "flavor": "m1.small", "image_name": "movable",
-                        "networks": "none", "count": 3,
-                        "placement": {"policy": "spread", "constraints": {"max_per_site": 1}}}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 202, "{job}");
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
-    let done = crate::jobs::job_when(
-        &app,
-        &id,
-        Duration::from_secs(90),
-        "the boot, moved in part",
-        |job| {
-            ["succeeded", "partially_failed", "failed"]
-                .contains(&job["state"].as_str().unwrap_or_default())
-        },
-    )
-    .await;
+    let done = spread_boot(&app, "moved", 3).await;
     assert_eq!(done["state"], "succeeded", "{done}");
     let task = |site: &str| {
         done["tasks"]
@@ -564,30 +541,7 @@ async fn a_server_a_site_has_no_host_for_is_placed_again_on_a_site_the_job_has_n
     }
 
     // With every other site used, a server that finds no host stays a failure, saying why.
-    let (status, job) = app
-        .admin(
-            Method::POST,
-            "/api/v1/servers",
-            Some(
-                json!({"name": "stuck", "flavor": "m1.small", "image_name": "movable",
-                        "networks": "none", "count": 4,
-                        "placement": {"policy": "spread", "constraints": {"max_per_site": 1}}}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 202, "{job}");
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
-    let done = crate::jobs::job_when(
-        &app,
-        &id,
-        Duration::from_secs(90),
-        "the stuck boot",
-        |job| {
-            ["succeeded", "partially_failed", "failed"]
-                .contains(&job["state"].as_str().unwrap_or_default())
-        },
-    )
-    .await;
+    let done = spread_boot(&app, "stuck", 4).await;
     assert_eq!(done["state"], "partially_failed", "{done}");
     let error = task_error(&done, "site-002");
     assert!(
@@ -617,6 +571,28 @@ async fn a_job_cannot_claim_a_placement_of_its_own() {
         body["error"]["fields"][0]["field"], "params.placement",
         "{body}"
     );
+}
+
+/// A boot of `count` m1.small spread one per site; the job once it has finished.
+async fn spread_boot(app: &TestApp, name: &str, count: u32) -> Value {
+    let (status, job) = app
+        .admin(
+            Method::POST,
+            "/api/v1/servers",
+            Some(
+                json!({"name": name, "flavor": "m1.small", "image_name": "movable",
+                        "networks": "none", "count": count,
+                        "placement": {"policy": "spread", "constraints": {"max_per_site": 1}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    crate::jobs::job_when(app, &id, Duration::from_secs(90), name, |job| {
+        ["succeeded", "partially_failed", "failed"]
+            .contains(&job["state"].as_str().unwrap_or_default())
+    })
+    .await
 }
 
 fn task_error(job: &Value, site: &str) -> String {
