@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, waitForSiteState } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, waitForSiteState, noPageOverflow } from '../lib/overcast.js';
 
 const SITES = 5;
 const ALL = Array.from({ length: SITES }, (_, n) => `site-${String(n + 1).padStart(3, '0')}`);
@@ -18,18 +18,6 @@ let desktop;
 let phone;
 let api;
 let otherHash;
-
-async function noPageOverflow(page, what) {
-  const { scrollWidth, innerWidth, wide } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-    // The outermost elements reaching past the screen, to say what overflows.
-    wide: [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement?.getBoundingClientRect().right > window.innerWidth + 1))
-      .map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(0, 5),
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page is ${scrollWidth} px wide on a ${innerWidth} px screen (${wide.join(', ')})`);
-}
 
 /** Polls `probe` until it returns something truthy, or fails with `what` after the deadline. */
 async function eventually(what, probe, deadlineMs = 60000) {
