@@ -8,7 +8,6 @@ use overcast_api_types::l1::{NetworkMode, ServerNetworks};
 use overcast_api_types::placement::{
     Affinity, Constraints, Headroom, PlacementChoice, Plan, PlanRequest, SpreadAcross,
 };
-
 use serde_json::Value;
 
 use crate::api;
