@@ -522,7 +522,6 @@ pub fn Placement() -> impl IntoView {
             <p class="muted">"Deployments (a desired state the console keeps) are not available in this version yet."</p>
         </section>
     }
-    .into_any()
 }
 
 /// Where a plan puts the servers and why each site was chosen or left out.
