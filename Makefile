@@ -13,8 +13,8 @@ UPLOT := frontend/node_modules/uplot/dist
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/overcast-frontend.wasm
 DIST := frontend/dist
 # Budget of the release WASM before compression, in bytes (served gzipped: about 40 %):
-# 2.1 MiB since the Metrics page (docs/decisions.md, decision 16).
-WASM_BUDGET := 2202009
+# 2.15 MiB since the Placement page (docs/decisions.md, decision 16).
+WASM_BUDGET := 2254438
 
 VENV := e2e/.venv
 PY_REQUIREMENTS := e2e/openstack/requirements.txt e2e/api/requirements.txt

@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,6 +56,41 @@ export const viewports = {
   desktop: { width: 1440, height: 900 },
   phone: { width: 390, height: 844 },
 };
+
+/** Polls `probe` until it returns something truthy, or fails with `what` after the deadline. */
+export async function eventually(what, probe, deadlineMs = 60000) {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const found = await probe();
+    if (found) return found;
+    assert.ok(Date.now() < until, `${what} within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Fails when the page is wider than the screen, naming what reaches past it. */
+export async function noPageOverflow(page, what) {
+  const { scrollWidth, innerWidth, wide } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    // The outermost elements reaching past the screen, to say what overflows.
+    wide: [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement?.getBoundingClientRect().right > window.innerWidth + 1))
+      .map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(0, 5),
+  }));
+  assert.ok(scrollWidth <= innerWidth, `${what}: the page is ${scrollWidth} px wide on a ${innerWidth} px screen (${wide.join(', ')})`);
+}
+
+/** A desktop and a phone browser, both signed in as `username` and showing the overview. */
+export async function signedInBrowsers(url, password, username = 'admin') {
+  const desktop = await launchBrowser({ viewport: viewports.desktop });
+  const phone = await launchBrowser({ viewport: viewports.phone });
+  for (const { page } of [desktop, phone]) {
+    await login(page, `${url}/login`, password, username);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  }
+  return { desktop, phone };
+}
 
 /** Debian's chromium, headless, with a fresh profile and no background networking. */
 export async function launchBrowser({ viewport = viewports.desktop } = {}) {

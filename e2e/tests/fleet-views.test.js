@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, noPageOverflow } from '../lib/overcast.js';
 
 const SITES = 55;
 let demo;
@@ -16,13 +16,6 @@ async function brokenOverLines(page, selector) {
   return page.$$eval(selector, (elements) => elements
     .filter((e) => e.getClientRects().length > 1)
     .map((e) => e.textContent));
-}
-
-async function noPageOverflow(page, what) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page is ${scrollWidth} px wide on a ${innerWidth} px screen`);
 }
 
 before(async () => {

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, waitForSiteState } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, waitForSiteState, noPageOverflow, eventually, signedInBrowsers } from '../lib/overcast.js';
 
 const SITES = 5;
 const ALL = Array.from({ length: SITES }, (_, n) => `site-${String(n + 1).padStart(3, '0')}`);
@@ -18,29 +18,6 @@ let desktop;
 let phone;
 let api;
 let otherHash;
-
-async function noPageOverflow(page, what) {
-  const { scrollWidth, innerWidth, wide } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-    // The outermost elements reaching past the screen, to say what overflows.
-    wide: [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement?.getBoundingClientRect().right > window.innerWidth + 1))
-      .map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(0, 5),
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page is ${scrollWidth} px wide on a ${innerWidth} px screen (${wide.join(', ')})`);
-}
-
-/** Polls `probe` until it returns something truthy, or fails with `what` after the deadline. */
-async function eventually(what, probe, deadlineMs = 60000) {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const found = await probe();
-    if (found) return found;
-    assert.ok(Date.now() < until, `${what} within ${deadlineMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** Makes an image of `bytes` random bytes on `site` and resolves with its content hash. */
 async function uploadTo(site, name, bytes) {
@@ -76,12 +53,7 @@ before(async () => {
   const viewer = await api('POST', '/admin/users', { username: 'vic', password: 'vic-password-1', role: 'viewer' });
   assert.equal(viewer.status, 201, await viewer.text());
 
-  desktop = await launchBrowser({ viewport: viewports.desktop });
-  phone = await launchBrowser({ viewport: viewports.phone });
-  for (const { page } of [desktop, phone]) {
-    await login(page, `${demo.url}/login`, demo.adminPassword);
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
-  }
+  ({ desktop, phone } = await signedInBrowsers(demo.url, demo.adminPassword));
 });
 
 after(async () => {

@@ -134,7 +134,12 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
 /// A GET decoded in two steps, JSON first: every page that reads a type this way shares
 /// one decoder of it (from `Value`), which keeps the dashboard's WASM small.
 pub async fn get_as<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let value = get::<serde_json::Value>(path).await?;
+    typed(get::<serde_json::Value>(path).await?)
+}
+
+/// An answer read as JSON, decoded as `T`: the second step of [`get_as`], also for answers
+/// of a `send` made with JSON values (one copy of that call serves every type).
+pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError {
         status: 200,
         code: "bad_response".into(),

@@ -18,7 +18,7 @@ use crate::pages::{
     metrics::Metrics,
     new_job::NewJob,
     overview::Overview,
-    placeholder::Placeholder,
+    placement::Placement,
     resources::Resources,
     site::{ServerPage, SitePage},
     sites::Sites,
@@ -71,7 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs") view=Jobs/>
                     <Route path=path!("jobs/new") view=NewJob/>
                     <Route path=path!("jobs/:id") view=JobPage/>
-                    <Route path=path!("placement") view=|| view! { <Placeholder title="Placement" about="Let Overcast choose sites from a policy and constraints."/> }/>
+                    <Route path=path!("placement") view=Placement/>
                     <Route path=path!("metrics") view=Metrics/>
                     <Route path=path!("admin") view=Admin/>
                     <Route path=path!("*any") view=NotFound/>

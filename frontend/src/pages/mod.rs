@@ -6,7 +6,7 @@ pub mod login;
 pub mod metrics;
 pub mod new_job;
 pub mod overview;
-pub mod placeholder;
+pub mod placement;
 pub mod resources;
 pub mod site;
 pub mod sites;

@@ -1,7 +1,5 @@
 //! Starting a bulk operation: a kind, its parameters, the target sites and how to roll out.
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use overcast_api_types::jobs::{Job, JobPreview, NewJob, Rollout, Targets};
@@ -11,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::api;
 use crate::app::Session;
 use crate::components::badge::StateBadge;
-use crate::components::field::focus;
+use crate::components::field::{focus, number, FieldErrors, FormField};
 use crate::format;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -102,10 +100,6 @@ const KINDS: &[(&str, &str, &[Param])] = &[
     ),
 ];
 
-/// Input fields at fault, by the name the API gives them (`params.vcpus`, `targets`,
-/// `rollout.max_failures`), with the message to show beside the field.
-type FieldErrors = BTreeMap<String, String>;
-
 /// The API's name of a parameter: `params.name`, `params.compute.cores`.
 fn param_field(key: &str) -> String {
     format!("params.{key}")
@@ -186,77 +180,11 @@ fn params_of(fields: &[Param], values: &[RwSignal<String>]) -> Result<Value, Fie
     }
 }
 
-fn number(text: &str, field: &str, errors: &mut FieldErrors) -> Option<u32> {
-    match text.trim() {
-        "" => None,
-        text => match text.parse() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                errors.insert(field.into(), "must be a whole number, 0 or more".into());
-                None
-            }
-        },
-    }
-}
-
 /// The rollout fields start where a cautious operator would: one canary site, the
 /// engine's 50 sites at once, and the first failure after the canary stops the rollout.
 const DEFAULT_PARALLEL: &str = "50";
 const DEFAULT_FAILURES: &str = "0";
 const DEFAULT_CANARY: &str = "1";
-
-/// One text input of the form with its label, hint and error, all tied to it for
-/// assistive technology (`aria-describedby`, `aria-invalid`).
-#[component]
-fn FormField(
-    id: String,
-    /// The API's name of the field, for its error.
-    field: String,
-    label: String,
-    value: RwSignal<String>,
-    errors: RwSignal<FieldErrors>,
-    #[prop(optional)] kind: &'static str,
-    #[prop(optional)] required: bool,
-    #[prop(optional, into)] placeholder: String,
-    #[prop(optional, into)] hint: String,
-    #[prop(optional)] min: Option<&'static str>,
-) -> impl IntoView {
-    let hint_id = format!("{id}-hint");
-    let error_id = format!("{id}-error");
-    let message = {
-        let field = field.clone();
-        Memo::new(move |_| errors.with(|e| e.get(&field).cloned()))
-    };
-    let described = {
-        let (hint_id, error_id, has_hint) = (hint_id.clone(), error_id.clone(), !hint.is_empty());
-        move || {
-            let mut ids = Vec::new();
-            if message.get().is_some() {
-                ids.push(error_id.clone());
-            }
-            if has_hint {
-                ids.push(hint_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
-    view! {
-        <div class="field" class:invalid=move || message.get().is_some()>
-            <label for=id.clone()>{label}{required.then_some(" *")}</label>
-            <input id=id.clone() name=id.clone() required=required placeholder=placeholder min=min
-                type=if kind.is_empty() { "text" } else { kind }
-                aria-invalid=move || message.get().is_some().then_some("true")
-                aria-describedby=described
-                prop:value=value on:input=move |ev| {
-                    value.set(event_target_value(&ev));
-                    let field = field.clone();
-                    errors.update(|e| { e.remove(&field); });
-                }/>
-            {move || message.get().map(|m| view! { <p id=error_id.clone() class="field-error">{m}</p> })}
-            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
-        </div>
-    }
-}
 
 #[component]
 pub fn NewJob() -> impl IntoView {
