@@ -19,7 +19,7 @@ WASM_BUDGET := 2254438
 VENV := e2e/.venv
 PY_REQUIREMENTS := e2e/openstack/requirements.txt e2e/api/requirements.txt
 
-.PHONY: help demo test build frontend backend tools test-tools lint unit e2e fidelity real clean
+.PHONY: help demo test build frontend backend tools test-tools lint unit postgres e2e fidelity real clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -27,7 +27,7 @@ help: ## list the targets
 demo: build ## build everything and run `overcast demo` (console + 12 simulated sites)
 	./target/release/overcast demo $(ARGS)
 
-test: test-tools lint frontend unit e2e fidelity real ## install what is missing, then run every test
+test: test-tools lint frontend unit postgres e2e fidelity real ## install what is missing, then run every test
 	@echo "make test: all lanes passed"
 
 build: frontend backend ## build the dashboard and the release binary
@@ -77,6 +77,13 @@ lint: ## formatting and clippy, warnings are errors
 
 unit: ## unit and integration tests of the Rust crates (the dashboard's pure logic runs natively)
 	cargo test --workspace
+
+postgres: ## the integration suite again, each console on its own database of a private PostgreSQL cluster
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	cargo build -p overcast --tests
+	dir=$$(mktemp -d /tmp/overcast-pg.XXXXXX); url=$$(e2e/postgres/cluster.sh start $$dir); \
+	trap "e2e/postgres/cluster.sh stop $$dir" EXIT; \
+	OVERCAST_TEST_POSTGRES=$$url cargo test -p overcast --test integration
 
 e2e: ## browser and multi-process tests against real `overcast` processes
 	cargo build -p overcast

@@ -239,12 +239,10 @@ async fn the_inventory_survives_a_restart_of_the_console() {
         assert_eq!(body["sites"]["site-001"]["status"], "ok");
         // The batch writer persists in the background: wait until the row is there.
         crate::helpers::eventually(Duration::from_secs(5), "inventory persisted", || async {
-            let db = std::fs::read(dir.join("overcast.db-wal")).unwrap_or_default();
-            let main = std::fs::read(dir.join("overcast.db")).unwrap_or_default();
-            let needle = b"m1.xlarge";
-            (db.windows(needle.len()).any(|w| w == needle)
-                || main.windows(needle.len()).any(|w| w == needle))
-            .then_some(())
+            let rows = app.state.store.load_inventory().await.unwrap_or_default();
+            rows.iter()
+                .any(|r| r.resource == "flavors" && r.items.contains("m1.xlarge"))
+                .then_some(())
         })
         .await;
     }
@@ -261,18 +259,12 @@ async fn the_inventory_is_refreshed_in_the_background_without_any_read() {
     let dir = crate::helpers::temp_dir("refresh");
     let app = crate::helpers::spawn_app_in(&dir).await;
     app.register_all(&sim).await;
-    let url = format!("sqlite://{}?mode=ro", dir.join("overcast.db").display());
     crate::helpers::eventually(
         Duration::from_secs(15),
         "both sites' seven kinds persisted",
         || async {
-            let pool = sqlx::SqlitePool::connect(&url).await.ok()?;
-            let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inventory")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            pool.close().await;
-            (rows == 14).then_some(())
+            let rows = app.state.store.load_inventory().await.ok()?;
+            (rows.len() == 14).then_some(())
         },
     )
     .await;

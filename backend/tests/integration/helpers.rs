@@ -46,6 +46,42 @@ pub async fn spawn_app_in(data_dir: &std::path::Path) -> TestApp {
     spawn_app_with(data_dir, |_| {}).await
 }
 
+/// Whether this run's consoles keep their data on PostgreSQL (see [`postgres_database`]).
+pub fn on_postgres() -> bool {
+    std::env::var_os("OVERCAST_TEST_POSTGRES").is_some()
+}
+
+/// With `OVERCAST_TEST_POSTGRES` (a server's URL, `postgres://user@host:port`), each data
+/// dir gets its own database on that server, made on first use: the suite then runs on
+/// PostgreSQL, a console restarted on the same data dir finding its database again.
+async fn postgres_database(data_dir: &std::path::Path) -> Option<String> {
+    use sqlx::Connection;
+    let server = std::env::var("OVERCAST_TEST_POSTGRES").ok()?;
+    let name: String = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let name = format!("t_{}", &name[name.len().saturating_sub(60)..]);
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .unwrap_or_else(|e| panic!("postgres {server}: {e}"));
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("postgres: {e}"));
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    }
+    Some(format!("{server}/{name}"))
+}
+
 /// A console whose settings a test adjusts.
 pub async fn spawn_app_with(
     data_dir: &std::path::Path,
@@ -60,6 +96,7 @@ pub async fn spawn_app_with(
         ..ServeArgs::default()
     };
     let mut args = args;
+    args.database_url = postgres_database(&data_dir).await;
     adjust(&mut args);
     let settings = Settings::load(&args).unwrap_or_else(|e| panic!("settings: {e}"));
     let app = Application::build(settings)

@@ -519,7 +519,7 @@ pub fn Placement() -> impl IntoView {
                 </div>
             </form>
             <h2>"Deployments"</h2>
-            <p class="muted">"Deployments (a desired state the console keeps) are not available in this version yet."</p>
+            <p class="muted">"Deployments (a count of servers the console keeps, replacing those of a site that stays dark) are made and followed through the API, /api/v1/deployments; this page does not show them yet."</p>
         </section>
     }
 }
