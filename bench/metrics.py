@@ -147,20 +147,45 @@ def table_sizes_after(run, data):
     return os.path.getsize(os.path.join(data, "overcast.db")) if os.path.exists(os.path.join(data, "overcast.db")) else 0
 
 
+def catalog_types(auth):
+    """The service types in a site's catalog, from a token of its own Keystone (as an operator
+    would check which collectors a site can have)."""
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": auth["username"], "password": auth["password"], "domain": {"name": auth["user_domain_name"]}}}},
+        "scope": {"project": {"name": auth["project_name"], "domain": {"name": auth["project_domain_name"]}}}}}
+    token = call(auth["auth_url"].rstrip("/") + "/auth/tokens", data=body)
+    return {service["type"] for service in token["token"]["catalog"]}
+
+
+VOLUME_TYPES = {"block-storage", "volumev3", "volumev2", "volume"}
+
+
 def exporters(args, work, clouds, cfg, n):
-    """n exporter processes, one per site; one gathering round each, then scrapes."""
+    """n exporter processes, one per site; one gathering round each, then scrapes.
+
+    A site without Cinder in its catalog gets `use_nova_volumes: False` (the exporter's key
+    for "read each project's Cinder quota while gathering"; True by default) and no `cinder`
+    collector, which would only publish empty gauges then. A site without Neutron cannot be
+    configured around: the packaged gatherer lists floating IPs, networks, ports, routers
+    and subnets unconditionally, so every gathering of such a site fails; those sites are
+    counted, not waited for, and left out of the per-site figures."""
     processes = []
     root = os.path.join(work, f"exporters-{n}")
     os.makedirs(root, exist_ok=True)
     names = sorted(cfg["clouds"])[:n]
+    types = {name: catalog_types(cfg["clouds"][name]["auth"]) for name in names}
+    no_cinder = [name for name in names if not types[name] & VOLUME_TYPES]
+    no_neutron = [name for name in names if "network" not in types[name]]
     started = time.time()
     for i, name in enumerate(names):
         auth = cfg["clouds"][name]["auth"]
+        cinder = name not in no_cinder
         config = {"listen_port": 18700 + i, "cache_refresh_interval": 3600, "cache_file": f"{root}/{name}.cache",
                   "cloud": name, "openstack_allocation_ratio_vcpu": 2.5, "openstack_allocation_ratio_ram": 1.1,
                   "openstack_allocation_ratio_disk": 1.0, "log_level": "WARNING",
                   # swift needs its hosts' recon ports and rings: not an OpenStack API, not simulated.
-                  "enabled_collectors": ["cinder", "neutron", "nova"],
+                  "enabled_collectors": (["cinder"] if cinder else []) + ["neutron", "nova"],
+                  "use_nova_volumes": cinder,
                   "schedulable_instance_size": {"ram_mbs": 4096, "vcpu": 2, "disk_gbs": 20}}
         path = f"{root}/{name}.yaml"
         with open(path, "w") as f:
@@ -171,34 +196,49 @@ def exporters(args, work, clouds, cfg, n):
         processes.append(subprocess.Popen(["/usr/bin/python3", EXPORTER, path], env=env,
                                           stdout=subprocess.DEVNULL, stderr=open(f"{root}/{name}.log", "w")))
     try:
-        caches = [f"{root}/{name}.cache" for name in names]
-        wait_until(lambda: all(os.path.exists(c) for c in caches), 600, f"{n} exporters' first gathering", 0.2)
+        def failed_gathering(name):
+            with open(f"{root}/{name}.log") as log:
+                return "Error getting stats" in log.read()
+
+        def settled():
+            return all(os.path.exists(f"{root}/{name}.cache") or failed_gathering(name) for name in names)
+        wait_until(settled, 600, f"{n} exporters' first gathering", 0.2)
         gathered = time.time() - started
+        ok = [i for i, name in enumerate(names) if os.path.exists(f"{root}/{name}.cache")]
+        failed = [name for name in names if not os.path.exists(f"{root}/{name}.cache")]
         cpu_gather = sum(cpu_ms(p.pid) for p in processes)
+        cpu_gather_ok = sum(cpu_ms(processes[i].pid) for i in ok)
         rss = sum(rss_mib(p.pid) for p in processes)
-        timings, scrape_cpu, failed = [], 0.0, 0
-        for i, p in enumerate(processes):
+        timings, scrape_cpu, failed_scrapes = [], 0.0, 0
+        for i in ok:
+            p = processes[i]
             before = cpu_ms(p.pid, children=True)
             started_scrape = time.perf_counter()
             try:
                 body = call(f"http://127.0.0.1:{18700 + i}/metrics", raw=True)
-                failed += 0 if b"hypervisor_vcpus_total" in body else 1
+                failed_scrapes += 0 if b"hypervisor_vcpus_total" in body else 1
             except OSError:
-                failed += 1
+                failed_scrapes += 1
             timings.append((time.perf_counter() - started_scrape) * 1000)
             time.sleep(0.05)  # the forked handler is reaped
             scrape_cpu += cpu_ms(p.pid, children=True) - before
         durations = []
-        for i in range(n):
+        for i in ok:
             for line in call(f"http://127.0.0.1:{18700 + i}/metrics", raw=True).decode().splitlines():
                 if line.startswith("openstack_exporter_cache_refresh_duration_seconds{"):
                     durations.append(float(line.split()[-1]))
-        report(phase="prometheus-openstack-exporter", sites=n, start_to_all_gathered_s=round(gathered, 1),
+        report(phase="prometheus-openstack-exporter", sites=n, sites_without_cinder=len(no_cinder),
+               sites_without_neutron=len(no_neutron), gathering_failed=len(failed),
+               failed_are_the_sites_without_neutron=sorted(failed) == sorted(no_neutron),
+               start_to_all_settled_s=round(gathered, 1),
                gather_duration_s_p50=round(percentile(durations, 50), 2) if durations else None,
                gather_duration_s_max=round(max(durations), 2) if durations else None,
-               cpu_ms_start_and_gather_total=round(cpu_gather), cpu_ms_per_site=round(cpu_gather / n),
-               scrape_p50_ms=round(percentile(timings, 50), 1), scrape_p99_ms=round(percentile(timings, 99), 1),
-               scrape_cpu_ms_per_site=round(scrape_cpu / n, 1), rss_mib_total=round(rss), failed_scrapes=failed)
+               cpu_ms_start_and_gather_total=round(cpu_gather),
+               cpu_ms_per_gathered_site=round(cpu_gather_ok / max(1, len(ok))),
+               scrape_p50_ms=round(percentile(timings, 50), 1) if timings else None,
+               scrape_p99_ms=round(percentile(timings, 99), 1) if timings else None,
+               scrape_cpu_ms_per_site=round(scrape_cpu / max(1, len(ok)), 1), rss_mib_total=round(rss),
+               failed_scrapes=failed_scrapes, load=os.getloadavg())
     finally:
         for p in processes:
             p.terminate()
@@ -219,7 +259,7 @@ def sdk(args, clouds, cfg, n, work):
     cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
     report(phase="openstacksdk script", sites=n, threads=32, process_wall_s=round(wall, 1),
            gather_s=round(result["gather_ms"] / 1000, 1), cpu_ms_total=round(cpu), cpu_ms_per_site=round(cpu / n, 1),
-           failed=result["failed"], totals=result["totals"])
+           failed=result["failed"], totals=result["totals"], load=os.getloadavg())
 
 
 def main():
