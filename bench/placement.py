@@ -221,7 +221,7 @@ def plan_phase(args, work, sites):
         wait_until(lambda: console.get("/api/v1/metrics/summary")["sites_reporting"] >= sites, 1800,
                    "every site reporting", 5)
         reporting = time.time()
-        listed = client.request("GET", "/api/v1/flavors")[1]
+        listed = client.request("GET", "/api/v1/flavors?timeout_ms=60000")[1]
         flavors_ok = sum(1 for v in listed["sites"].values() if v["status"] == "ok")
         warm = time.time()
         request = {"flavor": "m1.small", "count": 100, "policy": "spread"}
