@@ -66,10 +66,12 @@ def start_sim(sites, port, clouds, *extra):
 class Console:
     """An `overcast serve` in its own process with every cloud of `clouds` imported."""
 
-    def __init__(self, port, data_dir, clouds, *extra):
+    def __init__(self, port, data_dir, clouds, *extra, log=None):
+        """`log`: a path for the console's warnings and errors (none kept when unset)."""
         env = dict(os.environ, OVERCAST_ADMIN_PASSWORD=PASSWORD, RUST_LOG="warn")
+        stderr = open(log, "w") if log else subprocess.DEVNULL
         self.process = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
-                                         "--request-timeout-s", "600", *extra], env=env, stderr=subprocess.DEVNULL)
+                                         "--request-timeout-s", "600", *extra], env=env, stderr=stderr)
         self.pid = self.process.pid
         self.base = f"http://127.0.0.1:{port}"
 

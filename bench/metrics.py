@@ -3,7 +3,7 @@
 and the same figures gathered by Debian's prometheus-openstack-exporter and by openstacksdk,
 from the same simulated sites in the same run.
 
-Usage: bench/metrics.py [--sites 1000] [--latency 50] [--interval 10] [--rounds 3]
+Usage: bench/metrics.py [--sites 1000] [--latency 50] [--interval 10] [--rounds 3] [--series-settle-s 0]
                         [--exporter-sites 10 100] [--sdk-sites 10 100 1000]
                         [--sdk-python e2e/.venv/bin/python]
 Needs `cargo build --release -p overcast --example seed_metrics`.
@@ -16,7 +16,10 @@ Needs `cargo build --release -p overcast --example seed_metrics`.
 2. `GET /metrics` with every site registered and collected: p50/p99 and size (30 answers).
 3. Series: a second console on a data dir seeded with 24 h at 1 min for the N sites
    (backend/examples/seed_metrics.rs: the store and the console's own rollup), the same
-   sites imported; `GET /api/v1/metrics/series` over every site, 24 h, step 60: p50/p99.
+   sites imported; `GET /api/v1/metrics/series` over every site, 24 h, step 60: p50/p99 and
+   the console's CPU per query, at once or SETTLE seconds after every site is online; then
+   the same for one site, for the last hour and at step 3600, and the rows behind the query
+   (minute chunks, raw tail) with SQLite's own time to read them.
    The seeded database's size per site and day, per table (SQLite's dbstat).
 4. prometheus-openstack-exporter (bench/openstack-exporter.py), one process per site as
    packaged, over the first 10 and 100 sites: time and CPU of one gathering round and of
@@ -130,14 +133,62 @@ def series(args, work, clouds, names):
            empty_db_bytes=empty, chunk_payload_share_by_tier={t: round(v / sum(tiers.values()), 3) for t, v in tiers.items()})
     console = Console(18642, data, clouds)
     try:
+        if args.series_settle_s:
+            # Past the console's first health and collection rounds of every site.
+            wait_until(lambda: console.online() >= len(names), 300, "every site online", 1)
+            time.sleep(args.series_settle_s)
         path = f"/api/v1/metrics/series?metric=used_vcpus&from={int(time.time()) - 86400}&step=60&agg=sum"
         first = json.loads(console.get(path, raw=True))
-        timings, size, _ = timed_gets(console, path, args.queries)
+        timings, cpus, size = [], [], 0
+        for _ in range(args.queries):
+            cpu_before, started = cpu_ms(console.pid), time.perf_counter()
+            size = len(console.get(path, raw=True))
+            timings.append((time.perf_counter() - started) * 1000)
+            cpus.append(cpu_ms(console.pid) - cpu_before)  # the collection's CPU meanwhile included
         points = [p for p in first["series"][0]["points"]] if first.get("series") else []
-        report(phase="series 24h step 60", sites=len(names), p50_ms=round(percentile(timings, 50), 1),
-               p99_ms=round(percentile(timings, 99), 1), max_ms=round(max(timings), 1), bytes=size,
+        report(phase="series 24h step 60", sites=len(names), settled_s=args.series_settle_s,
+               p50_ms=round(percentile(timings, 50), 1),
+               p99_ms=round(percentile(timings, 99), 1), max_ms=round(max(timings), 1), min_ms=round(min(timings), 1),
+               console_cpu_ms_p50=round(percentile(cpus, 50)), console_cpu_ms_max=round(max(cpus)), bytes=size,
                resolution=first.get("resolution"), points=len(points),
-               sites_in_last_points=[p.get("sites") for p in points[-3:]], sites_in_first=points[0].get("sites") if points else None)
+               sites_in_last_points=[p.get("sites") for p in points[-3:]], sites_in_first=points[0].get("sites") if points else None,
+               load=os.getloadavg())
+        # Where the time goes: the same query for one site, and over less history; what the
+        # store holds for it (the minute chunks up to the rollup, the raw tail after it), and
+        # how long SQLite itself takes to return those rows (Python's sqlite3, same file).
+        now = int(time.time())
+        variants = {}
+        for name, query in [("one_site", f"&sites={names[0]}&from={now - 86400}&step=60"),
+                            ("last_hour", f"&from={now - 3600}&step=60"),
+                            ("step_3600", f"&from={now - 86400}&step=3600")]:
+            walls, cpu = [], []
+            for _ in range(10):
+                cpu_before, started = cpu_ms(console.pid), time.perf_counter()
+                console.get(f"/api/v1/metrics/series?metric=used_vcpus&agg=sum{query}", raw=True)
+                walls.append((time.perf_counter() - started) * 1000)
+                cpu.append(cpu_ms(console.pid) - cpu_before)
+            variants[name] = {"p50_ms": round(percentile(walls, 50), 1), "console_cpu_ms_p50": round(percentile(cpu, 50))}
+        cpu_before = cpu_ms(console.pid)
+        time.sleep(5)
+        background = (cpu_ms(console.pid) - cpu_before) / 5
+        db = sqlite3.connect(f"file:{data}/overcast.db?mode=ro", uri=True)
+        now = int(time.time())
+        done = dict(db.execute("SELECT tier, done_until FROM metric_rollups").fetchall()).get(1, now - 86400)
+        started = time.perf_counter()
+        chunks = db.execute("SELECT metric, site, start, slots FROM metric_chunks "
+                            "WHERE tier = 1 AND metric = 'used_vcpus' AND start >= ? AND start < ?",
+                            ((now - 86400) // 3600 * 3600, done)).fetchall()
+        chunks_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        tail = db.execute("SELECT site, ts, vals FROM metric_samples WHERE ts >= ? AND ts < ? ORDER BY site, ts",
+                          (done, now)).fetchall()
+        tail_ms = (time.perf_counter() - started) * 1000
+        db.close()
+        report(phase="series: where the time goes", variants=variants,
+               console_background_cpu_ms_per_s=round(background), minute_rollup_behind_s=now - done,
+               minute_chunk_rows=len(chunks), minute_chunk_bytes=sum(len(c[3]) for c in chunks),
+               sqlite_chunk_rows_ms=round(chunks_ms, 1), raw_tail_rows=len(tail), sqlite_raw_tail_ms=round(tail_ms, 1),
+               load=os.getloadavg())
     finally:
         console.stop()
 
@@ -147,20 +198,45 @@ def table_sizes_after(run, data):
     return os.path.getsize(os.path.join(data, "overcast.db")) if os.path.exists(os.path.join(data, "overcast.db")) else 0
 
 
+def catalog_types(auth):
+    """The service types in a site's catalog, from a token of its own Keystone (as an operator
+    would check which collectors a site can have)."""
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": auth["username"], "password": auth["password"], "domain": {"name": auth["user_domain_name"]}}}},
+        "scope": {"project": {"name": auth["project_name"], "domain": {"name": auth["project_domain_name"]}}}}}
+    token = call(auth["auth_url"].rstrip("/") + "/auth/tokens", data=body)
+    return {service["type"] for service in token["token"]["catalog"]}
+
+
+VOLUME_TYPES = {"block-storage", "volumev3", "volumev2", "volume"}
+
+
 def exporters(args, work, clouds, cfg, n):
-    """n exporter processes, one per site; one gathering round each, then scrapes."""
+    """n exporter processes, one per site; one gathering round each, then scrapes.
+
+    A site without Cinder in its catalog gets `use_nova_volumes: False` (the exporter's key
+    for "read each project's Cinder quota while gathering"; True by default) and no `cinder`
+    collector, which would only publish empty gauges then. A site without Neutron cannot be
+    configured around: the packaged gatherer lists floating IPs, networks, ports, routers
+    and subnets unconditionally, so every gathering of such a site fails; those sites are
+    counted, not waited for, and left out of the per-site figures."""
     processes = []
     root = os.path.join(work, f"exporters-{n}")
     os.makedirs(root, exist_ok=True)
     names = sorted(cfg["clouds"])[:n]
+    types = {name: catalog_types(cfg["clouds"][name]["auth"]) for name in names}
+    no_cinder = [name for name in names if not types[name] & VOLUME_TYPES]
+    no_neutron = [name for name in names if "network" not in types[name]]
     started = time.time()
     for i, name in enumerate(names):
         auth = cfg["clouds"][name]["auth"]
+        cinder = name not in no_cinder
         config = {"listen_port": 18700 + i, "cache_refresh_interval": 3600, "cache_file": f"{root}/{name}.cache",
                   "cloud": name, "openstack_allocation_ratio_vcpu": 2.5, "openstack_allocation_ratio_ram": 1.1,
                   "openstack_allocation_ratio_disk": 1.0, "log_level": "WARNING",
                   # swift needs its hosts' recon ports and rings: not an OpenStack API, not simulated.
-                  "enabled_collectors": ["cinder", "neutron", "nova"],
+                  "enabled_collectors": (["cinder"] if cinder else []) + ["neutron", "nova"],
+                  "use_nova_volumes": cinder,
                   "schedulable_instance_size": {"ram_mbs": 4096, "vcpu": 2, "disk_gbs": 20}}
         path = f"{root}/{name}.yaml"
         with open(path, "w") as f:
@@ -171,34 +247,49 @@ def exporters(args, work, clouds, cfg, n):
         processes.append(subprocess.Popen(["/usr/bin/python3", EXPORTER, path], env=env,
                                           stdout=subprocess.DEVNULL, stderr=open(f"{root}/{name}.log", "w")))
     try:
-        caches = [f"{root}/{name}.cache" for name in names]
-        wait_until(lambda: all(os.path.exists(c) for c in caches), 600, f"{n} exporters' first gathering", 0.2)
+        def failed_gathering(name):
+            with open(f"{root}/{name}.log") as log:
+                return "Error getting stats" in log.read()
+
+        def settled():
+            return all(os.path.exists(f"{root}/{name}.cache") or failed_gathering(name) for name in names)
+        wait_until(settled, 600, f"{n} exporters' first gathering", 0.2)
         gathered = time.time() - started
+        ok = [i for i, name in enumerate(names) if os.path.exists(f"{root}/{name}.cache")]
+        failed = [name for name in names if not os.path.exists(f"{root}/{name}.cache")]
         cpu_gather = sum(cpu_ms(p.pid) for p in processes)
+        cpu_gather_ok = sum(cpu_ms(processes[i].pid) for i in ok)
         rss = sum(rss_mib(p.pid) for p in processes)
-        timings, scrape_cpu, failed = [], 0.0, 0
-        for i, p in enumerate(processes):
+        timings, scrape_cpu, failed_scrapes = [], 0.0, 0
+        for i in ok:
+            p = processes[i]
             before = cpu_ms(p.pid, children=True)
             started_scrape = time.perf_counter()
             try:
                 body = call(f"http://127.0.0.1:{18700 + i}/metrics", raw=True)
-                failed += 0 if b"hypervisor_vcpus_total" in body else 1
+                failed_scrapes += 0 if b"hypervisor_vcpus_total" in body else 1
             except OSError:
-                failed += 1
+                failed_scrapes += 1
             timings.append((time.perf_counter() - started_scrape) * 1000)
             time.sleep(0.05)  # the forked handler is reaped
             scrape_cpu += cpu_ms(p.pid, children=True) - before
         durations = []
-        for i in range(n):
+        for i in ok:
             for line in call(f"http://127.0.0.1:{18700 + i}/metrics", raw=True).decode().splitlines():
                 if line.startswith("openstack_exporter_cache_refresh_duration_seconds{"):
                     durations.append(float(line.split()[-1]))
-        report(phase="prometheus-openstack-exporter", sites=n, start_to_all_gathered_s=round(gathered, 1),
+        report(phase="prometheus-openstack-exporter", sites=n, sites_without_cinder=len(no_cinder),
+               sites_without_neutron=len(no_neutron), gathering_failed=len(failed),
+               failed_are_the_sites_without_neutron=sorted(failed) == sorted(no_neutron),
+               start_to_all_settled_s=round(gathered, 1),
                gather_duration_s_p50=round(percentile(durations, 50), 2) if durations else None,
                gather_duration_s_max=round(max(durations), 2) if durations else None,
-               cpu_ms_start_and_gather_total=round(cpu_gather), cpu_ms_per_site=round(cpu_gather / n),
-               scrape_p50_ms=round(percentile(timings, 50), 1), scrape_p99_ms=round(percentile(timings, 99), 1),
-               scrape_cpu_ms_per_site=round(scrape_cpu / n, 1), rss_mib_total=round(rss), failed_scrapes=failed)
+               cpu_ms_start_and_gather_total=round(cpu_gather),
+               cpu_ms_per_gathered_site=round(cpu_gather_ok / max(1, len(ok))),
+               scrape_p50_ms=round(percentile(timings, 50), 1) if timings else None,
+               scrape_p99_ms=round(percentile(timings, 99), 1) if timings else None,
+               scrape_cpu_ms_per_site=round(scrape_cpu / max(1, len(ok)), 1), rss_mib_total=round(rss),
+               failed_scrapes=failed_scrapes, load=os.getloadavg())
     finally:
         for p in processes:
             p.terminate()
@@ -219,7 +310,7 @@ def sdk(args, clouds, cfg, n, work):
     cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
     report(phase="openstacksdk script", sites=n, threads=32, process_wall_s=round(wall, 1),
            gather_s=round(result["gather_ms"] / 1000, 1), cpu_ms_total=round(cpu), cpu_ms_per_site=round(cpu / n, 1),
-           failed=result["failed"], totals=result["totals"])
+           failed=result["failed"], totals=result["totals"], load=os.getloadavg())
 
 
 def main():
@@ -229,6 +320,8 @@ def main():
     parser.add_argument("--interval", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--series-settle-s", type=int, default=0,
+                        help="wait this long after every site is online before the series queries")
     parser.add_argument("--exporter-sites", type=int, nargs="*", default=[10, 100])
     parser.add_argument("--sdk-sites", type=int, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--sdk-python", default=os.path.join(ROOT, "e2e", ".venv", "bin", "python"))
