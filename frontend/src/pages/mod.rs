@@ -1,5 +1,4 @@
 pub mod admin;
-pub mod deployments;
 pub mod images;
 pub mod job;
 pub mod jobs;
