@@ -16,10 +16,10 @@ use overcast_api_types::metrics::{
 
 pub use collector::{unix_now, Latest, Metrics, MetricsConfig, QuotaReading};
 use rollup::{average, chunk_start, minutes_of_hour, Tier};
-use series::{combine, per_step, Aggregation, Steps};
-use values::{decode_slots, encode_slots, index_of, Values, METRICS};
+use series::{Aggregation, Steps, Walk};
+use values::{decode_slots, encode_slots, index_of, slot_values, Values, METRICS};
 
-use crate::store::{ChunkRow, StoreError};
+use crate::store::{ChunkRow, StoreError, CHUNK_SITES_PER_QUERY};
 
 /// Hours rolled up per maintenance pass, so that catching up after a long stop is done
 /// in steps and not in one long pass: the default raw retention (48 h, from the start of
@@ -140,6 +140,7 @@ impl Metrics {
                     (Tier::Minute.code(), before(self.config.minute_retention)),
                     (Tier::Hour.code(), before(self.config.hour_retention)),
                 ],
+                METRICS,
             )
             .await?;
         Ok(())
@@ -161,7 +162,7 @@ impl Metrics {
         // pass that stopped halfway is done again and gives the same slots).
         let mut minutes: BTreeMap<(String, String), Vec<f32>> = BTreeMap::new();
         if from > hour {
-            for chunk in store.chunks_at(Tier::Minute.code(), hour).await? {
+            for chunk in store.chunks_at(Tier::Minute.code(), hour, METRICS).await? {
                 let slots = decode_slots(&chunk.slots, Tier::Minute.slots());
                 minutes.insert((chunk.metric, chunk.site), slots);
             }
@@ -214,7 +215,7 @@ impl Metrics {
         let day = chunk_start(Tier::Hour, hour);
         let slot = ((hour - day) / 3600) as usize;
         let mut days: HashMap<(String, String), Vec<f32>> = store
-            .chunks_at(Tier::Hour.code(), day)
+            .chunks_at(Tier::Hour.code(), day, METRICS)
             .await?
             .into_iter()
             .map(|c| {
@@ -262,7 +263,6 @@ impl Metrics {
             Tier::Hour
         };
         let metric = index_of(&query.metric).unwrap_or(0);
-        let mut points: HashMap<&str, Vec<(i64, f64)>> = HashMap::with_capacity(sites.len());
         // Minutes are rolled as they end, hours when they end.
         let minutes_done = match tier {
             Tier::Raw => None,
@@ -274,48 +274,52 @@ impl Metrics {
             (_, None) => query.from,
         }
         .clamp(query.from, query.to);
-        if tier != Tier::Raw {
-            let from = chunk_start(tier, query.from);
-            for chunk in store
-                .chunks(tier.code(), &query.metric, from, rolled_until)
-                .await?
-            {
-                let Some((site, _)) = sites.get_key_value(&chunk.site) else {
-                    continue;
-                };
-                let line = points.entry(site.as_str()).or_default();
-                for (at, v) in decode_slots(&chunk.slots, tier.slots())
-                    .into_iter()
-                    .enumerate()
-                {
-                    let t = chunk.start + at as i64 * tier.slot_s();
-                    if !v.is_nan() && t < rolled_until {
-                        line.push((t, f64::from(v)));
-                    }
-                }
-            }
-        }
-        // What is not rolled up yet comes from the raw samples.
-        for row in store.samples_between(rolled_until, query.to).await? {
-            let Some((site, _)) = sites.get_key_value(&row.site) else {
-                continue;
-            };
-            if let Some(v) = Values::decode(&row.vals).get(metric) {
-                points.entry(site.as_str()).or_default().push((row.ts, v));
-            }
-        }
         let steps = Steps {
             from: query.from,
             to: query.to,
             step: query.step,
         };
-        let lines = sites.iter().map(|(site, group)| {
-            let line = points
-                .get(site.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            (group.clone(), per_step(steps, line))
-        });
+        let position: HashMap<&str, usize> = sites
+            .keys()
+            .enumerate()
+            .map(|(at, site)| (site.as_str(), at))
+            .collect();
+        let groups: Vec<&str> = sites.values().map(String::as_str).collect();
+        let mut walk = Walk::new(steps, &groups);
+        if tier != Tier::Raw && rolled_until > query.from {
+            let named: Vec<&str> = position.keys().copied().collect();
+            let only = (named.len() <= CHUNK_SITES_PER_QUERY).then_some(named.as_slice());
+            let slot_s = tier.slot_s();
+            store
+                .each_chunk(
+                    tier.code(),
+                    &query.metric,
+                    (chunk_start(tier, query.from), rolled_until),
+                    only,
+                    |chunk| {
+                        let Some(&site) = position.get(chunk.site.as_str()) else {
+                            return;
+                        };
+                        for (at, v) in slot_values(&chunk.slots).enumerate() {
+                            let t = chunk.start + at as i64 * slot_s;
+                            if !v.is_nan() && t < rolled_until {
+                                walk.point(site, t, f64::from(v));
+                            }
+                        }
+                    },
+                )
+                .await?;
+        }
+        // What is not rolled up yet comes from the raw samples, each site's after its
+        // chunks.
+        for row in store.samples_between(rolled_until, query.to).await? {
+            let Some(&site) = position.get(row.site.as_str()) else {
+                continue;
+            };
+            if let Some(v) = Values::decode(&row.vals).get(metric) {
+                walk.point(site, row.ts, v);
+            }
+        }
         Ok(MetricSeries {
             metric: query.metric.clone(),
             agg: query.agg.name().to_owned(),
@@ -323,7 +327,7 @@ impl Metrics {
             to: query.to,
             step: query.step,
             resolution: tier.name().to_owned(),
-            series: combine(steps, query.agg, lines),
+            series: walk.finish(query.agg),
         })
     }
 

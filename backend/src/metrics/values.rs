@@ -69,10 +69,17 @@ pub fn encode_slots(slots: &[f32]) -> Vec<u8> {
 
 pub fn decode_slots(bytes: &[u8], count: usize) -> Vec<f32> {
     let mut slots = vec![f32::NAN; count];
-    for (slot, chunk) in slots.iter_mut().zip(bytes.chunks_exact(4)) {
-        *slot = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    for (slot, value) in slots.iter_mut().zip(slot_values(bytes)) {
+        *slot = value;
     }
     slots
+}
+
+/// The slots [`encode_slots`] wrote, read in place.
+pub fn slot_values(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 #[cfg(test)]

@@ -1,6 +1,12 @@
 //! Collected figures: raw samples and gaps as rows, rollups as chunks of slots.
 
-use super::{Store, StoreError};
+use futures::TryStreamExt;
+
+use super::{placeholders, Store, StoreError};
+
+/// Most sites one chunk query names; a larger selection reads every site's chunks and
+/// skips the others, under every engine's limit of bound parameters.
+pub const CHUNK_SITES_PER_QUERY: usize = 500;
 
 /// One site's raw sample: `vals` packed as `metrics::values::Values` writes them.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -93,35 +99,62 @@ impl Store {
         .await?)
     }
 
-    /// The chunks of one tier and metric that start in `[from, to)`.
-    pub async fn chunks(
+    /// Hands `each` the chunks of one tier and metric that start in `[from, to)`, in
+    /// time order; of `sites` alone when given (at most [`CHUNK_SITES_PER_QUERY`]).
+    /// Streamed, so a query over the fleet holds a row at a time, not all of them.
+    pub async fn each_chunk(
         &self,
         tier: i16,
         metric: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<ChunkRow>, StoreError> {
-        Ok(sqlx::query_as(
+        (from, to): (i64, i64),
+        sites: Option<&[&str]>,
+        mut each: impl FnMut(ChunkRow),
+    ) -> Result<(), StoreError> {
+        let wanted = sites.unwrap_or_default();
+        let only = match sites {
+            Some(_) => format!(" AND site IN ({})", placeholders(5, wanted.len())),
+            None => String::new(),
+        };
+        let sql = format!(
             "SELECT metric, site, start, slots FROM metric_chunks \
-             WHERE tier = $1 AND metric = $2 AND start >= $3 AND start < $4",
-        )
-        .bind(tier)
-        .bind(metric)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
+             WHERE tier = $1 AND metric = $2 AND start >= $3 AND start < $4{only} \
+             ORDER BY start"
+        );
+        let query = sqlx::query_as::<_, ChunkRow>(&sql)
+            .bind(tier)
+            .bind(metric)
+            .bind(from)
+            .bind(to);
+        let mut rows = wanted
+            .iter()
+            .fold(query, |q, site| q.bind(*site))
+            .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            each(row);
+        }
+        Ok(())
     }
 
-    /// Every chunk of one tier that starts at `start`, all metrics and sites.
-    pub async fn chunks_at(&self, tier: i16, start: i64) -> Result<Vec<ChunkRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT metric, site, start, slots FROM metric_chunks WHERE tier = $1 AND start = $2",
-        )
-        .bind(tier)
-        .bind(start)
-        .fetch_all(&self.pool)
-        .await?)
+    /// Every chunk of one tier that starts at `start`, of these metrics and every site.
+    /// Naming the metrics lets the engine seek each one's rows by the key instead of
+    /// reading the whole tier.
+    pub async fn chunks_at(
+        &self,
+        tier: i16,
+        start: i64,
+        metrics: &[&str],
+    ) -> Result<Vec<ChunkRow>, StoreError> {
+        let sql = format!(
+            "SELECT metric, site, start, slots FROM metric_chunks \
+             WHERE tier = $1 AND start = $2 AND metric IN ({})",
+            placeholders(3, metrics.len())
+        );
+        let query = sqlx::query_as(&sql).bind(tier).bind(start);
+        Ok(metrics
+            .iter()
+            .fold(query, |q, metric| q.bind(*metric))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Writes chunks of one tier and records how far the tier is done, in one transaction.
@@ -169,12 +202,16 @@ impl Store {
         Ok(row.map(|(until,)| until))
     }
 
-    /// Forgets raw samples and gaps older than `raw_before`, and chunks of each tier that
-    /// start before its bound. Returns the rows removed.
+    /// Forgets raw samples and gaps older than `raw_before`, and chunks of `metrics` of
+    /// each tier that start before its bound. Returns the rows removed.
+    ///
+    /// The metrics are named so that the engine seeks each one's oldest rows by the key
+    /// rather than reading the whole tier every minute.
     pub async fn prune_metrics(
         &self,
         raw_before: i64,
         chunks_before: &[(i16, i64)],
+        metrics: &[&str],
     ) -> Result<u64, StoreError> {
         let mut removed = 0;
         for table in ["metric_samples", "metric_gaps"] {
@@ -185,9 +222,14 @@ impl Store {
                 .rows_affected();
         }
         for (tier, before) in chunks_before {
-            removed += sqlx::query("DELETE FROM metric_chunks WHERE tier = $1 AND start < $2")
-                .bind(*tier)
-                .bind(*before)
+            let sql = format!(
+                "DELETE FROM metric_chunks WHERE tier = $1 AND metric IN ({}) AND start < $2",
+                placeholders(3, metrics.len())
+            );
+            let query = sqlx::query(&sql).bind(*tier).bind(*before);
+            removed += metrics
+                .iter()
+                .fold(query, |q, metric| q.bind(*metric))
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

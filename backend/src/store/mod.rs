@@ -22,7 +22,7 @@ pub use deployments::{DeploymentEventRow, DeploymentRow};
 pub use images::PolicyRow;
 pub use inventory::InventoryRow;
 pub use jobs::{JobRow, TaskRow, TransferProgress};
-pub use metrics::{ChunkRow, GapRow, SampleRow};
+pub use metrics::{ChunkRow, GapRow, SampleRow, CHUNK_SITES_PER_QUERY};
 pub use sites::SiteRow;
 pub use users::UserRow;
 
@@ -216,4 +216,13 @@ mod sqlite_files {
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// `count` bound parameters from `$first`, comma-separated: the parts of a statement
+/// that takes a list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

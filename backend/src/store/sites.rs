@@ -1,6 +1,6 @@
 use sqlx::FromRow;
 
-use super::{is_unique_violation, Store, StoreError};
+use super::{is_unique_violation, placeholders, Store, StoreError};
 
 /// A site as stored: labels and capabilities are JSON text, credentials sealed.
 #[derive(Debug, Clone, FromRow)]
@@ -65,17 +65,12 @@ impl Store {
         const ROWS_PER_STATEMENT: usize = 500;
         let mut transaction = self.pool.begin().await?;
         for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
-            let placeholders: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * 13 + 1;
-                    let values: Vec<String> =
-                        (first..first + 13).map(|n| format!("${n}")).collect();
-                    format!("({})", values.join(", "))
-                })
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| format!("({})", placeholders(row * 13 + 1, 13)))
                 .collect();
             let sql = format!(
                 "INSERT INTO sites ({SITE_COLUMNS}) VALUES {}",
-                placeholders.join(", ")
+                rows.join(", ")
             );
             let query = chunk.iter().fold(sqlx::query(&sql), bind_row);
             query.execute(&mut *transaction).await.map_err(|e| {

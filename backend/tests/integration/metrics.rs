@@ -453,7 +453,7 @@ async fn minutes_are_rolled_up_as_they_end_and_their_hour_when_it_ends() {
     let store = &app.state.store;
     let minutes = || async {
         let chunks = store
-            .chunks(Tier::Minute.code(), "used_vcpus", hour, hour + 1)
+            .chunks_at(Tier::Minute.code(), hour, &["used_vcpus"])
             .await
             .unwrap_or_else(|e| panic!("chunks: {e}"));
         assert_eq!(chunks.len(), 1, "one chunk for the hour");
@@ -489,7 +489,7 @@ async fn minutes_are_rolled_up_as_they_end_and_their_hour_when_it_ends() {
     let day = hour.div_euclid(86_400) * 86_400;
     let hour_chunks = || async {
         store
-            .chunks(Tier::Hour.code(), "used_vcpus", day, day + 1)
+            .chunks_at(Tier::Hour.code(), day, &["used_vcpus"])
             .await
             .unwrap_or_else(|e| panic!("chunks: {e}"))
     };
