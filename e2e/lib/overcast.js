@@ -177,9 +177,7 @@ export async function startServeAndSim({ sites = 6, labels = () => ({}), adminPa
     { OVERCAST_ADMIN_PASSWORD: adminPassword, RUST_LOG: 'info' }, /console listening addr=(\S+)/, deadlineMs);
   const url = `http://${serve.found[1]}`;
   const token = await apiLogin(url, 'admin', adminPassword);
-  const api = (method, path, body, contentType = 'application/json') => fetch(`${url}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body,
-  });
+  const api = apiClient(url, token);
   const imported = await api('POST', '/sites/import', readFileSync(cloudsYaml, 'utf8'), 'application/yaml');
   if (!imported.ok) throw new Error(`import failed: ${imported.status} ${await imported.text()}`);
   for (let n = 1; n <= sites; n += 1) {
@@ -192,6 +190,18 @@ export async function startServeAndSim({ sites = 6, labels = () => ({}), adminPa
     fault: (site, mode) => fetch(`${simUrl}/_sim/sites/${site}/fault`, { method: 'POST', body: JSON.stringify({ mode }) }),
     stop: async () => [await stopper(serve.child)(), await stopper(sim.child)()],
   };
+}
+
+/**
+ * `api(method, path, body, type)` calls the console's `/api/v1` with the token; a JSON body
+ * may be given as an object, any other as it is sent.
+ */
+export function apiClient(url, token) {
+  return (method, path, body, type = 'application/json') => fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': type },
+    body: type === 'application/json' && body != null && typeof body !== 'string' ? JSON.stringify(body) : body,
+  });
 }
 
 export async function apiLogin(url, username, password) {

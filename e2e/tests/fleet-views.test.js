@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, noPageOverflow } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, noPageOverflow, apiClient } from '../lib/overcast.js';
 
 const SITES = 55;
 let demo;
@@ -21,10 +21,7 @@ async function brokenOverLines(page, selector) {
 before(async () => {
   demo = await startDemo({ sites: SITES, deadlineMs: 60000 });
   const token = await apiLogin(demo.url, 'admin', demo.adminPassword);
-  api = (method, path, body) => fetch(`${demo.url}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body && JSON.stringify(body),
-  });
+  api = apiClient(demo.url, token);
   // More distinct flavors than a page holds, all on site-001.
   for (let n = 0; n < 55; n += 1) {
     const made = await api('POST', '/sites/site-001/flavors', { name: `e2e-f-${String(n).padStart(2, '0')}`, vcpus: 1, ram_mb: 128, disk_gb: 1 });

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, waitForSiteState, noPageOverflow, eventually, signedInBrowsers } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, apiLogin, viewports, waitForSiteState, noPageOverflow, eventually, signedInBrowsers, apiClient } from '../lib/overcast.js';
 
 const SITES = 5;
 const ALL = Array.from({ length: SITES }, (_, n) => `site-${String(n + 1).padStart(3, '0')}`);
@@ -38,10 +38,7 @@ const rowOf = (page, name) => page.getByRole('row').filter({ has: page.getByRole
 before(async () => {
   demo = await startDemo({ sites: SITES, deadlineMs: 60000 });
   const token = await apiLogin(demo.url, 'admin', demo.adminPassword);
-  api = (method, path, body, type = 'application/json') => fetch(`${demo.url}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${token}`, 'content-type': type },
-    body: body && (type === 'application/json' ? JSON.stringify(body) : body),
-  });
+  api = apiClient(demo.url, token);
   // Every demo site gets the same cirros data: one content on all of them, once seeded.
   await eventually('the demo seeds its image on every site', async () => {
     const items = await catalog();

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startDemo, artifacts, apiLogin, noPageOverflow, eventually, signedInBrowsers } from '../lib/overcast.js';
+import { startDemo, artifacts, apiLogin, noPageOverflow, eventually, signedInBrowsers, apiClient } from '../lib/overcast.js';
 
 const SITES = 5;
 let demo;
@@ -15,10 +15,7 @@ let api;
 before(async () => {
   demo = await startDemo({ sites: SITES, deadlineMs: 60000 });
   const token = await apiLogin(demo.url, 'admin', demo.adminPassword);
-  api = (method, path, body) => fetch(`${demo.url}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body && JSON.stringify(body),
-  });
+  api = apiClient(demo.url, token);
   // A plan needs every site's capacity figures, which the console collects shortly after
   // the sites are registered.
   await eventually('every site has capacity figures', async () => {

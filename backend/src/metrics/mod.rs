@@ -296,12 +296,12 @@ impl Metrics {
                     &query.metric,
                     (chunk_start(tier, query.from), rolled_until),
                     only,
-                    |chunk| {
-                        let Some(&site) = position.get(chunk.site.as_str()) else {
+                    |site, start, slots| {
+                        let Some(&site) = position.get(site) else {
                             return;
                         };
-                        for (at, v) in slot_values(&chunk.slots).enumerate() {
-                            let t = chunk.start + at as i64 * slot_s;
+                        for (at, v) in slot_values(slots).enumerate() {
+                            let t = start + at as i64 * slot_s;
                             if !v.is_nan() && t < rolled_until {
                                 walk.point(site, t, f64::from(v));
                             }
