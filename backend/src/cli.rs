@@ -37,6 +37,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(&args)?;
             telemetry::init(settings.log_format, &settings.log_filter);
             let application = app::Application::build(settings).await?;
+            if let Some(password) = &application.generated_admin_password {
+                // On standard output alone, never in the log, and only on the start that
+                // made it: the database keeps its hash, nothing keeps the password.
+                println!("Log in as admin with the password {password} (shown once; change it after logging in)");
+            }
             application.run_until(app::shutdown_signal()).await?;
         }
         Command::Sim(args) => {

@@ -130,7 +130,8 @@ export async function waitForSiteState(demo, site, state, deadlineMs = 15000) {
 
 /** Spawns `overcast ARGS` and resolves with the child and the first match of `pattern` in its output. */
 function spawnUntil(args, env, pattern, deadlineMs) {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
+  const child = spawn(bin, args, { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let started = false;
   return new Promise((resolve, reject) => {
@@ -157,6 +158,17 @@ function stopper(child) {
     child.on('exit', (code) => done(code));
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * `overcast serve` alone on `dataDir`, with `env` over this process's environment (a
+ * variable set to undefined is left out). Resolves with its URL, its output so far and a
+ * stopper.
+ */
+export async function startServe({ dataDir, env = {}, deadlineMs = 30000 }) {
+  const serve = await spawnUntil(['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    { RUST_LOG: 'info', ...env }, /console listening addr=(\S+)/, deadlineMs);
+  return { url: `http://${serve.found[1]}`, output: serve.output, stop: stopper(serve.child) };
 }
 
 /**

@@ -1,7 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, login, artifacts, waitForSiteState, apiLogin } from '../lib/overcast.js';
+import { startDemo, launchBrowser, login, artifacts, waitForSiteState, apiLogin, startServe, eventually } from '../lib/overcast.js';
 
 let demo;
 let browser;
@@ -29,6 +31,28 @@ test('the banner comes after the start-up lines and names the password in force;
   for (const image of images) {
     assert.equal(image.status, 'active', JSON.stringify(image));
     assert.ok(image.size > 0, JSON.stringify(image));
+  }
+});
+
+test('a console first started without an admin password prints a generated one once, and it logs in', async () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'overcast-serve-')), 'data');
+  const shown = /Log in as admin with the password (\S+) \(shown once/;
+  const first = await startServe({ dataDir, env: { OVERCAST_ADMIN_PASSWORD: undefined } });
+  let password;
+  try {
+    password = await eventually('the generated password on standard output', async () => first.output().match(shown)?.[1], 10000);
+    const token = await apiLogin(first.url, 'admin', password);
+    assert.ok(token, 'the printed password logs in');
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+  const second = await startServe({ dataDir, env: { OVERCAST_ADMIN_PASSWORD: undefined } });
+  try {
+    assert.doesNotMatch(second.output(), shown, 'a later start has no password to show');
+    assert.doesNotMatch(second.output(), new RegExp(password), 'nor is it in the log');
+    assert.ok(await apiLogin(second.url, 'admin', password), 'the password outlives the restart');
+  } finally {
+    assert.equal(await second.stop(), 0);
   }
 });
 

@@ -263,17 +263,27 @@ impl Metrics {
             Tier::Hour
         };
         let metric = index_of(&query.metric).unwrap_or(0);
-        // Minutes are rolled as they end, hours when they end.
+        // Minutes are rolled as they end, hours when they end: each part of the range
+        // comes from the coarsest tier that holds it (up to `query`'s own tier), the
+        // newest minutes from the raw samples. An hour under way is its minutes, not an
+        // hour of raw samples (360,000 rows at 1,000 sites and 10 s).
         let minutes_done = match tier {
-            Tier::Raw => None,
-            _ => store.rollup_done(Tier::Minute.code()).await?,
-        };
-        let rolled_until = match (tier, minutes_done) {
-            (Tier::Hour, Some(done)) => chunk_start(Tier::Minute, done),
-            (_, Some(done)) => done,
-            (_, None) => query.from,
+            Tier::Raw => query.from,
+            _ => store
+                .rollup_done(Tier::Minute.code())
+                .await?
+                .unwrap_or(query.from),
         }
         .clamp(query.from, query.to);
+        let hours_done = chunk_start(Tier::Minute, minutes_done).max(query.from);
+        let parts = match tier {
+            Tier::Raw => vec![],
+            Tier::Minute => vec![(Tier::Minute, query.from, minutes_done)],
+            Tier::Hour => vec![
+                (Tier::Hour, query.from, hours_done),
+                (Tier::Minute, hours_done, minutes_done),
+            ],
+        };
         let steps = Steps {
             from: query.from,
             to: query.to,
@@ -286,15 +296,16 @@ impl Metrics {
             .collect();
         let groups: Vec<&str> = sites.values().map(String::as_str).collect();
         let mut walk = Walk::new(steps, &groups);
-        if tier != Tier::Raw && rolled_until > query.from {
-            let named: Vec<&str> = position.keys().copied().collect();
-            let only = (named.len() <= CHUNK_SITES_PER_QUERY).then_some(named.as_slice());
+        let named: Vec<&str> = position.keys().copied().collect();
+        let only = (named.len() <= CHUNK_SITES_PER_QUERY).then_some(named.as_slice());
+        // In time order, so that each site's points come in time order.
+        for (tier, from, until) in parts.into_iter().filter(|(_, from, until)| from < until) {
             let slot_s = tier.slot_s();
             store
                 .each_chunk(
                     tier.code(),
                     &query.metric,
-                    (chunk_start(tier, query.from), rolled_until),
+                    (chunk_start(tier, from), until),
                     only,
                     |site, start, slots| {
                         let Some(&site) = position.get(site) else {
@@ -302,7 +313,7 @@ impl Metrics {
                         };
                         for (at, v) in slot_values(slots).enumerate() {
                             let t = start + at as i64 * slot_s;
-                            if !v.is_nan() && t < rolled_until {
+                            if !v.is_nan() && (from..until).contains(&t) {
                                 walk.point(site, t, f64::from(v));
                             }
                         }
@@ -310,9 +321,7 @@ impl Metrics {
                 )
                 .await?;
         }
-        // What is not rolled up yet comes from the raw samples, each site's after its
-        // chunks.
-        for row in store.samples_between(rolled_until, query.to).await? {
+        for row in store.samples_between(minutes_done, query.to).await? {
             let Some(&site) = position.get(row.site.as_str()) else {
                 continue;
             };

@@ -512,4 +512,56 @@ async fn minutes_are_rolled_up_as_they_end_and_their_hour_when_it_ends() {
     assert_eq!(hours.len(), 1);
     let slot = usize::try_from((hour - day) / 3600).unwrap_or(0);
     assert_eq!(decode_slots(&hours[0].slots, Tier::Hour.slots())[slot], 6.0);
+
+    // The next hour's second minute rolled up (its first was rolled, empty, above), a
+    // later sample not yet: a series reads each
+    // part of its range from the tier that holds it, and a site with nothing is a gap.
+    store
+        .insert_round(&[sample(hour + 3670, 12.0)], &[])
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    app.state
+        .metrics
+        .maintain(hour + 3600 + 120 + grace)
+        .await
+        .unwrap_or_else(|e| panic!("maintain: {e}"));
+    store
+        .insert_round(&[sample(hour + 3750, 20.0)], &[])
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    let sites: std::collections::BTreeMap<String, String> = ["edge-1", "edge-2"]
+        .into_iter()
+        .map(|site| (site.to_owned(), "all".to_owned()))
+        .collect();
+    let series = |to: i64, step: i64| {
+        let query = overcast::metrics::SeriesQuery::new("used_vcpus", hour, to, step, "sum")
+            .unwrap_or_else(|e| panic!("query: {e}"));
+        let (metrics, sites) = (app.state.metrics.clone(), sites.clone());
+        async move {
+            let answer = metrics
+                .series(&query, &sites, hour + 3800)
+                .await
+                .unwrap_or_else(|e| panic!("series: {e}"));
+            assert_eq!(answer.series.len(), 1);
+            assert_eq!(answer.series[0].sites, 2, "both sites are in the line");
+            (answer.resolution, answer.series[0].points.clone())
+        }
+    };
+    let (resolution, minutes) = series(hour + 3780, 60).await;
+    assert_eq!(resolution, "1m");
+    let at = |n: usize| (minutes[n].value, minutes[n].sites);
+    assert_eq!(
+        (at(0), at(1), at(2), at(59)),
+        ((Some(4.0), 1), (Some(6.0), 1), (None, 0), (Some(8.0), 1))
+    );
+    assert_eq!(
+        (at(60), at(61), at(62)),
+        ((None, 0), (Some(12.0), 1), (Some(20.0), 1))
+    );
+    let (resolution, hours) = series(hour + 7200, 3600).await;
+    assert_eq!(resolution, "1h");
+    let values: Vec<_> = hours.iter().map(|p| (p.value, p.sites)).collect();
+    // The closed hour from the hour tier; the hour under way from its minutes and the
+    // raw sample after them.
+    assert_eq!(values, vec![(Some(6.0), 1), (Some(16.0), 1)]);
 }
