@@ -1991,4 +1991,108 @@ pub mod deployments {
     pub struct DeploymentList {
         pub items: Vec<Deployment>,
     }
+
+    /// A [`Deployment`] as the dashboard lists it: the same fields, less the placement
+    /// request, image and networks of its spec, which only the API reads back. Reading
+    /// those costs the dashboard's WASM tens of kilobytes (decision 16); every
+    /// `Deployment` reads as a row (tested below).
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub struct DeploymentRow {
+        pub id: String,
+        pub spec: DeploymentRowSpec,
+        pub state: String,
+        pub serving: u32,
+        pub pending: u32,
+        pub unknown: u32,
+        pub surplus: u32,
+        pub sites: Vec<DeploymentSite>,
+        pub events: Vec<DeploymentEvent>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub struct DeploymentRowSpec {
+        pub name: String,
+        pub flavor: String,
+        pub count: u32,
+        pub surplus: SurplusRule,
+    }
+
+    /// `GET /api/v1/deployments` read as [`DeploymentRow`]s.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub struct DeploymentRows {
+        pub items: Vec<DeploymentRow>,
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_deployment_reads_as_a_row_with_the_same_figures() {
+            let deployment = Deployment {
+                id: "d-1".into(),
+                spec: NewDeployment {
+                    name: "web".into(),
+                    flavor: "m1.small".into(),
+                    image: None,
+                    image_name: Some("cirros".into()),
+                    count: 3,
+                    networks: None,
+                    placement: crate::placement::PlacementChoice {
+                        policy: "spread".into(),
+                        constraints: Default::default(),
+                    },
+                    grace_s: Some(60),
+                    surplus: SurplusRule::RemoveNewest,
+                },
+                state: "active".into(),
+                serving: 2,
+                pending: 1,
+                unknown: 0,
+                surplus: 0,
+                sites: vec![DeploymentSite {
+                    site: "site-001".into(),
+                    servers: vec![DeployedServer {
+                        name: "web-1".into(),
+                        status: "ACTIVE".into(),
+                    }],
+                    unreachable_since: None,
+                }],
+                events: vec![DeploymentEvent {
+                    at: "2026-12-03T10:00:00Z".into(),
+                    message: "booted web-1 on site-001".into(),
+                }],
+                created_by: "admin".into(),
+                created_at: "2026-12-03T10:00:00Z".into(),
+                updated_at: "2026-12-03T10:00:00Z".into(),
+            };
+            let list = serde_json::to_string(&DeploymentList {
+                items: vec![deployment.clone()],
+            })
+            .unwrap_or_default();
+            let rows: DeploymentRows =
+                serde_json::from_str(&list).unwrap_or_else(|e| panic!("{e}: {list}"));
+            let row = &rows.items[0];
+            assert_eq!(
+                (
+                    row.id.as_str(),
+                    row.spec.name.as_str(),
+                    row.spec.flavor.as_str()
+                ),
+                ("d-1", "web", "m1.small")
+            );
+            assert_eq!(
+                (row.spec.count, row.spec.surplus),
+                (3, SurplusRule::RemoveNewest)
+            );
+            assert_eq!(
+                (row.serving, row.pending, row.unknown, row.surplus),
+                (2, 1, 0, 0)
+            );
+            assert_eq!(
+                (&row.sites, &row.events),
+                (&deployment.sites, &deployment.events)
+            );
+        }
+    }
 }

@@ -135,3 +135,35 @@ test('a plan that cannot be met says why, and the page fits a phone', async () =
   await page.screenshot({ path: join(artifacts, 'placement-plan-phone.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });
+
+test('a deployment is listed with its servers per site and its events, scaled and deleted from the page', async () => {
+  const { page, errors } = desktop;
+  const earlier = errors.length;
+  const made = await api('POST', '/deployments', {
+    name: 'e2e-web', flavor: 'm1.small', image_name: 'cirros-0.6.2', count: 2, networks: 'none', grace_s: 30,
+    placement: { policy: 'spread', constraints: { max_per_site: 1 } },
+  });
+  assert.equal(made.status, 201, await made.clone().text());
+  const { id } = await made.json();
+  await page.goto(`${demo.url}/placement`);
+  const row = page.getByRole('table', { name: 'Deployments' }).getByRole('row')
+    .filter({ has: page.getByRole('rowheader', { name: 'e2e-web', exact: true }) });
+  // The page reads the list again every few seconds, as the reconciler boots.
+  await row.getByText('2 wanted, 2 serving, 0 pending').waitFor({ timeout: 90000 });
+  const perSite = await row.locator('td').nth(2).textContent();
+  assert.equal(perSite.match(/site-\d{3}: ACTIVE/g)?.length, 2, perSite);
+  assert.notEqual(((await row.locator('td').nth(3).textContent()) || '').trim(), '', 'the newest event is shown');
+  await noPageOverflow(page, 'the deployments');
+  await page.screenshot({ path: join(artifacts, 'placement-deployments-desktop.png'), fullPage: true });
+
+  await row.getByLabel('Servers wanted for e2e-web').fill('1');
+  await row.getByRole('button', { name: 'Scale' }).click();
+  await row.getByText('1 wanted, 1 serving').waitFor({ timeout: 60000 });
+  assert.equal((await (await api('GET', `/deployments/${id}`)).json()).spec.count, 1);
+
+  await row.getByRole('button', { name: 'Delete e2e-web and its servers?' }).click();
+  await row.getByRole('button', { name: 'Yes, delete' }).click();
+  await eventually('the deployment is gone', async () => (await api('GET', `/deployments/${id}`)).status === 404, 60000);
+  await page.getByText('No deployment yet.').waitFor({ timeout: 15000 });
+  assert.deepEqual(errors.slice(earlier), []);
+});

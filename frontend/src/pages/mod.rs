@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod deployments;
 pub mod images;
 pub mod job;
 pub mod jobs;

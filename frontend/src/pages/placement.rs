@@ -518,8 +518,7 @@ pub fn Placement() -> impl IntoView {
                     <span class="hint">"Launch is possible once a plan can be met."</span>
                 </div>
             </form>
-            <h2>"Deployments"</h2>
-            <p class="muted">"Deployments (a count of servers the console keeps, replacing those of a site that stays dark) are made and followed through the API, /api/v1/deployments; this page does not show them yet."</p>
+            <crate::pages::deployments::Deployments/>
         </section>
     }
 }
