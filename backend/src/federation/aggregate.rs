@@ -156,12 +156,16 @@ impl FanOut {
     ) -> BTreeMap<String, SharedResult> {
         let deadline = Instant::now() + timeout;
         let resource = kind.name();
-        let asks = sites.into_iter().map(|site| async move {
+        // Young snapshots are answered at once, without a future per site: only the
+        // sites that must be asked cost a task's worth of state.
+        let mut answered = BTreeMap::new();
+        let mut to_ask = Vec::new();
+        for site in sites {
             let cached = self.inventory.get(&site, resource);
-            if let (Some(max_age), Some(snapshot)) = (max_age, &cached) {
-                if snapshot.age() <= max_age {
-                    // Young data is used as is; for a site now known to be unreachable it is
-                    // still shown, but marked stale so nobody mistakes it for live.
+            match (max_age, cached) {
+                (Some(max_age), Some(snapshot)) if snapshot.age() <= max_age => {
+                    // Young data is used as is; for a site now known to be unreachable it
+                    // is still shown, but marked stale so nobody mistakes it for live.
                     let unreachable = self.health.is_unreachable(&site);
                     let result = SharedResult {
                         status: if unreachable {
@@ -172,11 +176,14 @@ impl FanOut {
                         latency_ms: None,
                         error: unreachable
                             .then(|| "unreachable (health checks fail); not asked".to_owned()),
-                        snapshot: cached,
+                        snapshot: Some(snapshot),
                     };
-                    return (site, result);
+                    answered.insert(site, result);
                 }
+                (_, cached) => to_ask.push((site, cached)),
             }
+        }
+        let asks = to_ask.into_iter().map(|(site, cached)| async move {
             let asked = self.ask(&site, deadline, kind).await;
             let mut result = SharedResult {
                 status: asked.answer.status,
@@ -202,7 +209,8 @@ impl FanOut {
             }
             (site, result)
         });
-        join_all(asks).await.into_iter().collect()
+        answered.extend(join_all(asks).await);
+        answered
     }
 
     async fn ask(&self, site: &str, deadline: Instant, kind: Kind) -> SiteResult {
