@@ -6,6 +6,7 @@ Usage: bench/placement.py boot [--sites 64 32] [--requests 768] [--concurrency 9
                                [--policy spread power_of_two] [--room 4/3 | --instances-quota Q]
                                [--latency 20] [--flavor m1.small]
        bench/placement.py plan [--sites 10000] [--latency 5] [--interval 60] [--calls 30]
+                               [--perf FILE [--perf-hz 49]]
 
 boot: for each site count and policy, a fresh `overcast sim --sites N --latency L` and a fresh
 console (`overcast serve --metrics-interval-s 5`, separate processes, 127.0.0.1) with every
@@ -38,7 +39,9 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -228,6 +231,14 @@ def plan_phase(args, work, sites):
         cpu_before = cpu_ms(console.pid)
         time.sleep(10)
         background = (cpu_ms(console.pid) - cpu_before) / 10  # the collection's and health checks' CPU, per s
+        perf = None
+        if args.perf:
+            # A profile of the console over both batches (call graphs from .eh_frame: the
+            # release build has no frame pointers).
+            perf = subprocess.Popen(["perf", "record", "-F", str(args.perf_hz), "--call-graph", "dwarf,16384",
+                                     "-o", f"{args.perf}.{sites}", "-p", str(console.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)
         for batch in (1, 2):
             timings, cpus, plans = [], [], []
             for _ in range(args.calls):
@@ -254,6 +265,14 @@ def plan_phase(args, work, sites):
                    import_s=round(imported - started, 1), online_after_import_s=round(online - imported, 1),
                    reporting_after_import_s=round(reporting - imported, 1), flavor_list_s=round(warm - reporting, 1),
                    flavors_ok_sites=flavors_ok)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+        with open(os.path.join(work, f"plan-{sites}.log")) as log:
+            lines = log.read().splitlines()
+        report(phase="plan console log", sites=sites, lines=len(lines),
+               errors=sum(" ERROR " in l for l in lines), warnings=sum(" WARN " in l for l in lines),
+               first=lines[:5])
     finally:
         if console:
             console.stop()
@@ -274,6 +293,8 @@ def main():
     parser.add_argument("--latency", type=int)
     parser.add_argument("--interval", type=int, default=60)
     parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--perf", help="plan: record a perf profile of the console during the plans into PERF.<sites>")
+    parser.add_argument("--perf-hz", type=int, default=49)
     args = parser.parse_args()
     args.room = tuple(int(x) for x in args.room.split("/")) if "/" in args.room else (int(args.room), 1)
     work = tempfile.mkdtemp(prefix="overcast-placement-")

@@ -197,6 +197,7 @@ impl Application {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "console listening");
         let prober = tokio::spawn(self.state.health.clone().run());
+        let health_writer = tokio::spawn(self.state.sites.clone().write_health_forever());
         let refresher = tokio::spawn(self.state.fan_out.clone().run_refresher());
         let scheduler = tokio::spawn(self.state.jobs.clone().run());
         let replication = tokio::spawn(self.state.replication.clone().run());
@@ -238,6 +239,11 @@ impl Application {
         holds.abort();
         deployments.abort();
         site_audit.abort();
+        health_writer.abort();
+        // What the last second's health checks found is not lost with the process.
+        if let Err(error) = self.state.sites.flush_health().await {
+            tracing::warn!(%error, "cannot record site health at shutdown");
+        }
         served.context("server error")?;
         tracing::info!("console stopped");
         Ok(())

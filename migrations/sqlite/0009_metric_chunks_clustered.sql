@@ -1,7 +1,7 @@
 -- Every series query reads one metric's chunks over a time range, and every rollup one
 -- hour's chunks of each metric. In a rowid table those rows lie scattered among the other
 -- metrics' (one page read per row); without a rowid the table is stored in its key's
--- order, so they are neighbours (decision 23). SQLite only: PostgreSQL keeps its heap.
+-- order, so they are neighbours (decision 24). SQLite only: PostgreSQL keeps its heap.
 CREATE TABLE metric_chunks_by_key (
     tier    SMALLINT NOT NULL,
     metric  TEXT NOT NULL,

@@ -195,17 +195,24 @@ pub async fn record_mutations(
         .strip_prefix("/api/v1/sites/")
         .and_then(|rest| rest.split('/').next())
         .filter(|s| !s.is_empty() && *s != "import");
-    state
-        .audit
-        .record(Record {
-            actor,
-            action: format!("{method} {path}"),
-            target: None,
-            sites: site.map(str::to_owned).into_iter().collect(),
-            outcome: outcome.into(),
-            status: Some(status.as_u16()),
-            detail,
-        })
-        .await;
+    let record = Record {
+        actor,
+        action: format!("{method} {path}"),
+        target: None,
+        sites: site.map(str::to_owned).into_iter().collect(),
+        outcome: outcome.into(),
+        status: Some(status.as_u16()),
+        detail,
+    };
+    if READ_ONLY_POSTS.contains(&path.as_str()) {
+        // It changed nothing, so nothing can be read before its entry is: the entry is
+        // written without keeping the caller waiting for the database's writer.
+        state.audit.record_later(record);
+    } else {
+        state.audit.record(record).await;
+    }
     response
 }
+
+/// Calls made with POST (for their body) that change nothing.
+const READ_ONLY_POSTS: [&str; 1] = ["/api/v1/placement/plan"];

@@ -97,7 +97,7 @@ pub async fn list(
         .clamp(1, MAX_LIST_LIMIT);
     let mut items = state.jobs.list(limit, wanted).await?;
     if !caller.sees_every_site() {
-        let sites = state.sites.list().await?;
+        let sites = state.sites.index().await?;
         let mut visible = Vec::with_capacity(items.len());
         for job in items {
             // Listed jobs carry no tasks; the full job says which sites it touches.
@@ -121,7 +121,7 @@ async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job,
     if caller.sees_every_site() {
         return Ok(job);
     }
-    let sites = state.sites.list().await?;
+    let sites = state.sites.index().await?;
     if job_in_scope(&job, caller, &sites) {
         Ok(job)
     } else {
@@ -130,10 +130,12 @@ async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job,
 }
 
 /// Every site the job touches is a registered site within the caller's scope.
-fn job_in_scope(job: &Job, caller: &Caller, sites: &[overcast_api_types::Site]) -> bool {
-    job.tasks
-        .iter()
-        .all(|task| caller.allows_registered(sites, &task.site))
+fn job_in_scope(job: &Job, caller: &Caller, sites: &crate::sites::SiteIndex) -> bool {
+    job.tasks.iter().all(|task| {
+        sites
+            .get(&task.site)
+            .is_some_and(|site| caller.allows_site(&task.site, &site.labels))
+    })
 }
 
 pub async fn show(

@@ -306,20 +306,29 @@ pub(crate) async fn sites_with_labels(
     selection: &crate::federation::Selection,
 ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>, ApiError>
 {
+    Ok(sites_with_shared_labels(state, caller, selection)
+        .await?
+        .into_iter()
+        .map(|(name, labels)| (name, labels.as_ref().clone()))
+        .collect())
+}
+
+/// As [`sites_with_labels`], the labels shared with the registry's index (no copy).
+pub(crate) async fn sites_with_shared_labels(
+    state: &AppState,
+    caller: &auth::Caller,
+    selection: &crate::federation::Selection,
+) -> Result<crate::sites::SiteLabels, ApiError> {
     let names = sites_in_scope(state, caller, selection, false).await?;
-    let mut labels: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-        state
-            .sites
-            .list()
-            .await?
-            .into_iter()
-            .map(|s| (s.name, s.labels))
-            .collect();
+    let index = state.sites.index().await?;
     Ok(names
         .into_iter()
         .map(|name| {
-            let site_labels = labels.remove(&name).unwrap_or_default();
-            (name, site_labels)
+            let labels = index
+                .get(&name)
+                .map(|s| s.labels.clone())
+                .unwrap_or_default();
+            (name, labels)
         })
         .collect())
 }
@@ -343,8 +352,12 @@ pub(crate) async fn sites_in_scope(
     if caller.sees_every_site() {
         return Ok(names);
     }
-    let sites = state.sites.list().await?;
-    let allowed = |name: &str| caller.allows_registered(&sites, name);
+    let index = state.sites.index().await?;
+    let allowed = |name: &str| {
+        index
+            .get(name)
+            .is_some_and(|site| caller.allows_site(name, &site.labels))
+    };
     if strict || matches!(selection, crate::federation::Selection::Sites(_)) {
         let outside: Vec<&str> = names
             .iter()

@@ -27,6 +27,6 @@ pub async fn plan(
     caller: Operator,
     ApiJson(request): ApiJson<PlanRequest>,
 ) -> Result<Json<Plan>, ApiError> {
-    let sites = super::sites_with_labels(&state, &caller, &Selection::All).await?;
+    let sites = super::sites_with_shared_labels(&state, &caller, &Selection::All).await?;
     Ok(Json(state.placer.plan(&request, &sites).await?))
 }

@@ -109,7 +109,7 @@ async fn placed(
     choice: &PlacementChoice,
     params: serde_json::Value,
 ) -> Result<Job, ApiError> {
-    let sites = super::sites_with_labels(state, caller, &Selection::All).await?;
+    let sites = super::sites_with_shared_labels(state, caller, &Selection::All).await?;
     let launch = Launch {
         request: PlanRequest {
             flavor: request.flavor.clone(),

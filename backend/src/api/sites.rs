@@ -21,6 +21,10 @@ pub async fn list(
     let mut items = state.sites.list().await?;
     items.retain(|s| caller.allows_site(&s.name, &s.labels));
     for site in &mut items {
+        // The monitor's state is the live one; the stored one may be a second behind.
+        if let Some(live) = state.health.state(&site.name) {
+            site.state = live;
+        }
         site.state_reason = state.health.reason(&site.name);
     }
     Ok(Json(SiteList { items }))
@@ -42,6 +46,9 @@ pub async fn show(
     Path(name): Path<String>,
 ) -> Result<Json<Site>, ApiError> {
     let mut site = state.sites.get(&name).await?;
+    if let Some(live) = state.health.state(&name) {
+        site.state = live;
+    }
     site.state_reason = state.health.reason(&name);
     Ok(Json(site))
 }

@@ -62,13 +62,6 @@ impl Principal {
         self.scopes.iter().all(|s| s.allows(name, labels))
     }
 
-    /// Whether `name` is one of `sites` (the registered ones) and within the scope.
-    pub fn allows_registered(&self, sites: &[overcast_api_types::Site], name: &str) -> bool {
-        sites
-            .iter()
-            .any(|s| s.name == name && self.allows_site(&s.name, &s.labels))
-    }
-
     pub fn sees_every_site(&self) -> bool {
         self.scopes.iter().all(|s| *s == Selection::All)
     }

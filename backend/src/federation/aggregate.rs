@@ -20,7 +20,7 @@ use crate::openstack::OpenStackError;
 use crate::resources::{ResourceError, SiteOps};
 use crate::sites::{now_rfc3339, rfc3339, SiteError, SiteRegistry};
 
-use super::inventory::{Inventory, Kind};
+use super::inventory::{Inventory, Kind, Snapshot};
 
 /// Sites asked at once by one console, over all requests.
 const MAX_IN_FLIGHT: usize = 1024;
@@ -39,6 +39,17 @@ pub struct FanOut {
 pub struct SiteResult {
     pub answer: SiteAnswer,
     pub items: Vec<Value>,
+}
+
+/// One site's part of a read that shares the inventory's snapshot instead of copying its
+/// items: what placement reads on every plan, for every site.
+pub struct SharedResult {
+    pub status: SiteAnswerStatus,
+    pub latency_ms: Option<u64>,
+    pub error: Option<String>,
+    /// What the answer is made of (the site's fresh answer, or its last-known items):
+    /// none when the site did not answer and nothing is known of it.
+    pub snapshot: Option<Arc<Snapshot>>,
 }
 
 impl FanOut {
@@ -81,18 +92,18 @@ impl FanOut {
 
     /// The registered sites a selection names. Explicitly named sites must all exist.
     pub async fn resolve(&self, selection: &Selection) -> Result<Vec<String>, SiteError> {
-        let sites = self.registry.list().await?;
+        let sites = self.registry.index().await?;
         match selection {
-            Selection::All => Ok(sites.into_iter().map(|s| s.name).collect()),
+            Selection::All => Ok(sites.keys().cloned().collect()),
             Selection::Selector(selector) => Ok(sites
-                .into_iter()
-                .filter(|s| selector.matches(&s.labels))
-                .map(|s| s.name)
+                .iter()
+                .filter(|(_, s)| selector.matches(&s.labels))
+                .map(|(name, _)| name.clone())
                 .collect()),
             Selection::Sites(names) => {
                 let unknown: Vec<&str> = names
                     .iter()
-                    .filter(|n| !sites.iter().any(|s| &s.name == *n))
+                    .filter(|n| !sites.contains_key(n.as_str()))
                     .map(String::as_str)
                     .collect();
                 if !unknown.is_empty() {
@@ -116,52 +127,90 @@ impl FanOut {
         timeout: Duration,
         max_age: Option<Duration>,
     ) -> BTreeMap<String, SiteResult> {
+        self.read_shared(kind, sites, timeout, max_age)
+            .await
+            .into_iter()
+            .map(|(site, shared)| {
+                let result = SiteResult {
+                    answer: SiteAnswer {
+                        status: shared.status,
+                        latency_ms: shared.latency_ms,
+                        as_of: shared.snapshot.as_ref().map(|s| rfc3339(s.as_of)),
+                        error: shared.error,
+                    },
+                    items: shared.snapshot.map(|s| s.items.clone()).unwrap_or_default(),
+                };
+                (site, result)
+            })
+            .collect()
+    }
+
+    /// As [`FanOut::read`], but each site's items are the inventory's snapshot itself,
+    /// shared: no copy of any site's items, whatever the fleet.
+    pub async fn read_shared(
+        &self,
+        kind: Kind,
+        sites: Vec<String>,
+        timeout: Duration,
+        max_age: Option<Duration>,
+    ) -> BTreeMap<String, SharedResult> {
         let deadline = Instant::now() + timeout;
         let resource = kind.name();
-        let asks = sites.into_iter().map(|site| async move {
+        // Young snapshots are answered at once, without a future per site: only the
+        // sites that must be asked cost a task's worth of state.
+        let mut answered = BTreeMap::new();
+        let mut to_ask = Vec::new();
+        for site in sites {
             let cached = self.inventory.get(&site, resource);
-            if let (Some(max_age), Some(snapshot)) = (max_age, &cached) {
-                if snapshot.age() <= max_age {
-                    // Young data is used as is; for a site now known to be unreachable it is
-                    // still shown, but marked stale so nobody mistakes it for live.
+            match (max_age, cached) {
+                (Some(max_age), Some(snapshot)) if snapshot.age() <= max_age => {
+                    // Young data is used as is; for a site now known to be unreachable it
+                    // is still shown, but marked stale so nobody mistakes it for live.
                     let unreachable = self.health.is_unreachable(&site);
-                    let answer = SiteAnswer {
+                    let result = SharedResult {
                         status: if unreachable {
                             SiteAnswerStatus::Stale
                         } else {
                             SiteAnswerStatus::Ok
                         },
                         latency_ms: None,
-                        as_of: Some(rfc3339(snapshot.as_of)),
                         error: unreachable
                             .then(|| "unreachable (health checks fail); not asked".to_owned()),
+                        snapshot: Some(snapshot),
                     };
-                    return (
-                        site,
-                        SiteResult {
-                            answer,
-                            items: snapshot.items.clone(),
-                        },
-                    );
+                    answered.insert(site, result);
                 }
+                (_, cached) => to_ask.push((site, cached)),
             }
-            let mut result = self.ask(&site, deadline, kind).await;
-            match (result.answer.status, cached) {
+        }
+        let asks = to_ask.into_iter().map(|(site, cached)| async move {
+            let asked = self.ask(&site, deadline, kind).await;
+            let mut result = SharedResult {
+                status: asked.answer.status,
+                latency_ms: asked.answer.latency_ms,
+                error: asked.answer.error,
+                snapshot: None,
+            };
+            match (asked.answer.status, cached) {
                 (SiteAnswerStatus::Ok, _) => {
-                    let as_of = self.inventory.put(&site, resource, result.items.clone());
-                    result.answer.as_of = Some(rfc3339(as_of));
+                    result.snapshot = Some(self.inventory.put_shared(
+                        &site,
+                        resource,
+                        asked.items,
+                        time::OffsetDateTime::now_utc(),
+                    ));
                 }
                 // The site did not answer: show what it last had, marked stale.
                 (_, Some(snapshot)) => {
-                    result.answer.status = SiteAnswerStatus::Stale;
-                    result.answer.as_of = Some(rfc3339(snapshot.as_of));
-                    result.items = snapshot.items.clone();
+                    result.status = SiteAnswerStatus::Stale;
+                    result.snapshot = Some(snapshot);
                 }
                 (_, None) => {}
             }
             (site, result)
         });
-        join_all(asks).await.into_iter().collect()
+        answered.extend(join_all(asks).await);
+        answered
     }
 
     async fn ask(&self, site: &str, deadline: Instant, kind: Kind) -> SiteResult {
@@ -260,12 +309,7 @@ impl FanOut {
         let mut last_full: std::collections::HashMap<String, Instant> =
             std::collections::HashMap::new();
         loop {
-            let sites = self
-                .registry
-                .list()
-                .await
-                .map(|s| s.into_iter().map(|s| s.name).collect::<Vec<_>>())
-                .unwrap_or_default();
+            let sites = self.registry.names().await.unwrap_or_default();
             // A set, so that pruning costs one look-up per entry, not a scan of the fleet.
             let registered: std::collections::HashSet<&str> =
                 sites.iter().map(String::as_str).collect();

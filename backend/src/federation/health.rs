@@ -232,7 +232,7 @@ impl HealthMonitor {
     }
 
     async fn resync(&self) {
-        let sites = match self.registry.list().await {
+        let sites = match self.registry.index().await {
             Ok(sites) => sites,
             Err(error) => {
                 tracing::warn!(%error, "cannot list sites for health checks");
@@ -241,8 +241,7 @@ impl HealthMonitor {
         };
         let now = Instant::now();
         // Built before the lock, which every circuit-breaker look-up needs, is taken.
-        let names: std::collections::HashSet<&str> =
-            sites.iter().map(|s| s.name.as_str()).collect();
+        let names: std::collections::HashSet<&str> = sites.keys().map(String::as_str).collect();
         self.instruments.retain_sites(&names);
         let mut trackers = self.trackers();
         trackers.retain(|name, _| {
@@ -252,8 +251,8 @@ impl HealthMonitor {
             }
             registered
         });
-        for site in sites {
-            trackers.entry(site.name.clone()).or_insert_with(|| {
+        for (name, site) in sites.iter() {
+            trackers.entry(name.clone()).or_insert_with(|| {
                 // Spread first checks over one interval so a big fleet does not start in a burst.
                 let offset =
                     rand::thread_rng().gen_range(0..=self.config.interval.as_millis() as u64 / 3);
@@ -502,9 +501,7 @@ impl HealthMonitor {
             });
         }
         if persist {
-            if let Err(error) = self.registry.record_health(site, &record).await {
-                tracing::warn!(site, %error, "cannot record site health");
-            }
+            self.registry.record_health(site, &record);
         }
     }
 }

@@ -6,11 +6,13 @@
 //! off the request path, in one transaction per flush, so a restarted console is not
 //! blind and a busy one does not serialize every answer twice.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use overcast_api_types::l1::{Flavor, Image};
 use overcast_api_types::InventorySummary;
+use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -87,9 +89,64 @@ impl Kind {
 pub struct Snapshot {
     pub items: Vec<Value>,
     pub as_of: OffsetDateTime,
+    /// Typed look-ups made from `items` on first use: once per snapshot, that is once per
+    /// change of the site's inventory, not once per request that reads them.
+    flavors: OnceLock<HashMap<String, FlavorSize>>,
+    active_image_hashes: OnceLock<HashSet<String>>,
+}
+
+/// What one server of a flavor takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlavorSize {
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub disk_gb: u64,
 }
 
 impl Snapshot {
+    pub fn new(items: Vec<Value>, as_of: OffsetDateTime) -> Snapshot {
+        Snapshot {
+            items,
+            as_of,
+            flavors: OnceLock::new(),
+            active_image_hashes: OnceLock::new(),
+        }
+    }
+
+    /// The flavor of that name, in a snapshot of flavors (the first, if several share it).
+    pub fn flavor(&self, name: &str) -> Option<FlavorSize> {
+        self.flavors
+            .get_or_init(|| {
+                let mut by_name = HashMap::with_capacity(self.items.len());
+                for item in &self.items {
+                    if let Ok(f) = Flavor::deserialize(item) {
+                        by_name.entry(f.name).or_insert(FlavorSize {
+                            vcpus: f.vcpus,
+                            ram_mb: f.ram_mb,
+                            disk_gb: f.disk_gb,
+                        });
+                    }
+                }
+                by_name
+            })
+            .get(name)
+            .copied()
+    }
+
+    /// Whether a snapshot of images has an active image of that sha512.
+    pub fn holds_active_image(&self, sha512: &str) -> bool {
+        self.active_image_hashes
+            .get_or_init(|| {
+                self.items
+                    .iter()
+                    .filter_map(|item| Image::deserialize(item).ok())
+                    .filter(|i| i.status == "active")
+                    .filter_map(|i| i.hash)
+                    .collect()
+            })
+            .contains(sha512)
+    }
+
     pub fn age(&self) -> Duration {
         (OffsetDateTime::now_utc() - self.as_of)
             .try_into()
@@ -121,7 +178,7 @@ impl Inventory {
                 (Ok(items), Ok(as_of)) => {
                     entries.insert(
                         (row.site, row.resource),
-                        Arc::new(Snapshot { items, as_of }),
+                        Arc::new(Snapshot::new(items, as_of)),
                     );
                 }
                 _ => {
@@ -156,14 +213,25 @@ impl Inventory {
         items: Vec<Value>,
         as_of: OffsetDateTime,
     ) -> OffsetDateTime {
-        let snapshot = Arc::new(Snapshot { items, as_of });
+        self.put_shared(site, resource, items, as_of).as_of
+    }
+
+    /// Records what a site held at `as_of` and returns the snapshot, shared.
+    pub fn put_shared(
+        &self,
+        site: &str,
+        resource: &str,
+        items: Vec<Value>,
+        as_of: OffsetDateTime,
+    ) -> Arc<Snapshot> {
+        let snapshot = Arc::new(Snapshot::new(items, as_of));
         let key = (site.to_owned(), resource.to_owned());
         self.write().insert(key.clone(), snapshot.clone());
         self.unsaved
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, snapshot);
-        as_of
+            .insert(key, snapshot.clone());
+        snapshot
     }
 
     /// Drops the items with these ids from a snapshot, keeping its time: what the
@@ -282,6 +350,34 @@ async fn flush_forever(store: Store, inventory: std::sync::Weak<Inventory>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshots_typed_look_ups_find_the_first_flavor_of_a_name_and_active_images_only() {
+        let flavor = |id: &str, name: &str, vcpus: u32| {
+            serde_json::json!({"id": id, "name": name, "vcpus": vcpus, "ram_mb": 512,
+                               "disk_gb": 1, "is_public": true})
+        };
+        let flavors = Snapshot::new(
+            vec![
+                flavor("1", "m1.small", 1),
+                serde_json::json!({"not": "a flavor"}),
+                flavor("2", "m1.small", 8),
+                flavor("3", "m1.large", 4),
+            ],
+            OffsetDateTime::now_utc(),
+        );
+        assert_eq!(flavors.flavor("m1.small").map(|f| f.vcpus), Some(1));
+        assert_eq!(flavors.flavor("m1.large").map(|f| f.vcpus), Some(4));
+        assert_eq!(flavors.flavor("m1.tiny"), None);
+        let image = |id: &str, status: &str, hash: &str| serde_json::json!({"id": id, "name": id, "status": status, "visibility": "public", "hash": hash});
+        let images = Snapshot::new(
+            vec![image("a", "active", "aaa"), image("b", "queued", "bbb")],
+            OffsetDateTime::now_utc(),
+        );
+        assert!(images.holds_active_image("aaa"));
+        assert!(!images.holds_active_image("bbb"));
+        assert!(!images.holds_active_image("ccc"));
+    }
 
     #[test]
     fn the_names_are_those_of_all_kinds() {

@@ -1331,16 +1331,15 @@ impl JobEngine {
             let listed = if idle {
                 None
             } else {
-                self.registry.list().await.ok()
+                self.registry.index().await.ok()
             };
-            if let Some(sites) = listed {
-                let registered: BTreeSet<String> = sites.into_iter().map(|s| s.name).collect();
+            if let Some(registered) = listed {
                 let mut active = self.active();
                 for job in active.jobs.values_mut().filter(|j| !j.finishing) {
                     let gone: Vec<String> = job
                         .tasks
                         .values()
-                        .filter(|t| !registered.contains(&t.site))
+                        .filter(|t| !registered.contains_key(&t.site))
                         .filter(|t| {
                             matches!(
                                 task_state(t),

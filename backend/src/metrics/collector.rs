@@ -68,6 +68,15 @@ pub struct Latest {
     pub quotas: Option<QuotaReading>,
 }
 
+/// The collector's last attempt at each site, borrowed: see [`Metrics::latest_view`].
+pub struct LatestView<'a>(std::sync::MutexGuard<'a, HashMap<String, Latest>>);
+
+impl LatestView<'_> {
+    pub fn get(&self, site: &str) -> Option<&Latest> {
+        self.0.get(site)
+    }
+}
+
 /// What the projects of a site may use and use, as one round read them.
 #[derive(Debug, Clone, Default)]
 pub struct QuotaReading {
@@ -198,6 +207,13 @@ impl Metrics {
             .collect()
     }
 
+    /// The last attempt at every site, to look at in place: nothing is copied, whatever
+    /// the fleet. The collector waits while it is held, so hold it briefly (and never
+    /// across an `.await`).
+    pub fn latest_view(&self) -> LatestView<'_> {
+        LatestView(self.latest_map())
+    }
+
     /// Figures are fresh while no newer reading is overdue: two intervals, plus the
     /// longest a read may take (a read is written on the collector's next tick, so a
     /// short interval alone would flap).
@@ -245,8 +261,8 @@ impl Metrics {
                 Ok(()) = changes.changed() => { sites_read_at = None; }
             }
             if sites_read_at.is_none_or(|at| at.elapsed() > Duration::from_secs(30)) {
-                if let Ok(list) = self.registry.list().await {
-                    sites = list.into_iter().map(|s| s.name).collect();
+                if let Ok(names) = self.registry.names().await {
+                    sites = names;
                     self.forget_departed(&sites);
                     sites_read_at = Some(Instant::now());
                 }

@@ -14,7 +14,7 @@ use overcast_api_types::metrics::{
     MetricSeries, MetricsGroup, MetricsSummary, QuotaReport, SiteMetrics, SiteQuotas,
 };
 
-pub use collector::{unix_now, Latest, Metrics, MetricsConfig, QuotaReading};
+pub use collector::{unix_now, Latest, LatestView, Metrics, MetricsConfig, QuotaReading};
 use rollup::{average, chunk_start, minutes_of_hour, Tier};
 use series::{Aggregation, Steps, Walk};
 use values::{decode_slots, encode_slots, index_of, slot_values, Values, METRICS};

@@ -632,18 +632,14 @@ impl Deployments {
         count: u32,
     ) -> Result<(String, Placed), String> {
         let scope = scope_of(row);
-        let sites: BTreeMap<String, BTreeMap<String, String>> = self
+        let sites: crate::sites::SiteLabels = self
             .registry
-            .list()
+            .index()
             .await
             .map_err(|e| format!("cannot read the sites: {e}"))?
-            .into_iter()
-            .filter(|s| {
-                scope
-                    .as_ref()
-                    .is_none_or(|allowed| allowed.contains(&s.name))
-            })
-            .map(|s| (s.name, s.labels))
+            .iter()
+            .filter(|(name, _)| scope.as_ref().is_none_or(|allowed| allowed.contains(name)))
+            .map(|(name, s)| (name.clone(), s.labels.clone()))
             .collect();
         let used: BTreeSet<&str> = placed.values().flatten().map(String::as_str).collect();
         let name_shares = |plan: &overcast_api_types::placement::Plan| {

@@ -15,7 +15,7 @@ use crate::jobs::{JobEngine, JobError, MAX_SERVERS_PER_SITE};
 pub struct Launch<'a> {
     pub request: PlanRequest,
     /// The sites the caller may use, with their labels.
-    pub sites: &'a BTreeMap<String, BTreeMap<String, String>>,
+    pub sites: &'a crate::sites::SiteLabels,
     /// Those sites' names, recorded for servers placed again later; none: every site.
     pub scope: Option<Vec<String>>,
     /// The job's parameters (name, flavor, image…) without the plan's part.

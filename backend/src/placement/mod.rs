@@ -7,11 +7,11 @@ pub mod launch;
 pub mod plan;
 pub mod reservations;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overcast_api_types::l1::{Flavor, Image};
+use overcast_api_types::l1::Image;
 use overcast_api_types::placement::{Plan, PlanRequest};
 use overcast_api_types::{SiteAnswerStatus, SiteState};
 use rand::Rng;
@@ -19,7 +19,7 @@ use rand::Rng;
 use crate::federation::{FanOut, HealthMonitor, Kind, Selector};
 use crate::jobs::{Placing, Rescheduler, ServersBoot};
 use crate::metrics::{unix_now, Metrics};
-use crate::sites::SiteRegistry;
+use crate::sites::{SiteLabels, SiteRegistry};
 pub use deployments::{DeploymentError, Deployments};
 pub use launch::{Launch, LaunchError};
 use plan::{Candidate, Free, Need, Policy};
@@ -87,7 +87,7 @@ impl Placer {
     pub async fn plan(
         &self,
         request: &PlanRequest,
-        sites: &BTreeMap<String, BTreeMap<String, String>>,
+        sites: &SiteLabels,
     ) -> Result<Plan, PlacementError> {
         Ok(self.decide(request, sites, Holding::None).await?.0)
     }
@@ -97,7 +97,7 @@ impl Placer {
     pub async fn plan_and_hold(
         &self,
         request: &PlanRequest,
-        sites: &BTreeMap<String, BTreeMap<String, String>>,
+        sites: &SiteLabels,
     ) -> Result<(Plan, Option<u64>), PlacementError> {
         self.decide(request, sites, Holding::New).await
     }
@@ -133,7 +133,7 @@ impl Placer {
     async fn decide(
         &self,
         request: &PlanRequest,
-        sites: &BTreeMap<String, BTreeMap<String, String>>,
+        sites: &SiteLabels,
         holding: Holding<'_>,
     ) -> Result<(Plan, Option<u64>), PlacementError> {
         let policy = Policy::parse(&request.policy).ok_or_else(|| {
@@ -164,9 +164,11 @@ impl Placer {
             }
         }
         let names: Vec<String> = sites.keys().cloned().collect();
+        // The inventory's snapshots themselves, shared: each site's flavors are looked up
+        // by name in a table made once per snapshot, not parsed again for every plan.
         let flavors = self
             .fan_out
-            .read(
+            .read_shared(
                 Kind::Flavors,
                 names.clone(),
                 LIST_TIMEOUT,
@@ -180,42 +182,30 @@ impl Placer {
         let images = match &wanted_hash {
             Some(_) => Some(
                 self.fan_out
-                    .read(
-                        Kind::Images,
-                        names.clone(),
-                        LIST_TIMEOUT,
-                        Some(LIST_MAX_AGE),
-                    )
+                    .read_shared(Kind::Images, names, LIST_TIMEOUT, Some(LIST_MAX_AGE))
                     .await,
             ),
             None => None,
         };
         let now = unix_now();
-        let latest: BTreeMap<String, crate::metrics::Latest> =
-            self.metrics.latest(&names).into_iter().collect();
+        // Borrowed, not copied: every site's figures and quotas stay where they are.
+        let latest = self.metrics.latest_view();
         let mut candidates: Vec<Candidate> = sites
             .iter()
             .map(|(site, labels)| {
-                let flavor = flavors.get(site).and_then(|r| {
-                    r.items
-                        .iter()
-                        .filter_map(|f| serde_json::from_value::<Flavor>(f.clone()).ok())
-                        .find(|f| f.name == request.flavor)
-                });
-                let flavors_known = flavors.get(site).is_some_and(|r| r.answer.as_of.is_some());
+                let listed = flavors.get(site).and_then(|r| r.snapshot.as_ref());
+                let flavor = listed.and_then(|s| s.flavor(&request.flavor));
+                let flavors_known = listed.is_some();
                 let holds_image = match (&wanted_hash, &images) {
-                    (Some(hash), Some(images)) => images.get(site).is_some_and(|r| {
-                        r.items
-                            .iter()
-                            .filter_map(|i| serde_json::from_value::<Image>(i.clone()).ok())
-                            .any(|i| {
-                                i.status == "active" && i.hash.as_deref() == Some(hash.as_str())
-                            })
-                    }),
+                    (Some(hash), Some(images)) => images
+                        .get(site)
+                        .and_then(|r| r.snapshot.as_ref())
+                        .is_some_and(|s| s.holds_active_image(hash)),
                     _ => false,
                 };
-                let figures = latest.get(site).and_then(|l| l.values.as_ref());
-                let gap = latest.get(site).and_then(|l| l.gap.as_ref());
+                let last = latest.get(site);
+                let figures = last.and_then(|l| l.values.as_ref());
+                let gap = last.and_then(|l| l.gap.as_ref());
                 let value = |metric: &str| {
                     figures.and_then(|(_, v)| {
                         crate::metrics::values::index_of(metric).and_then(|at| v.get(at))
@@ -266,7 +256,7 @@ impl Placer {
                         disk_gb: free("capacity_disk_gb", "used_disk_gb").unwrap_or(0.0),
                     },
                     quota: need.and_then(|need| {
-                        let own = latest.get(site)?.quotas.as_ref()?.own()?;
+                        let own = last?.quotas.as_ref()?.own()?;
                         plan::quota_room(&own.compute, &own.usage.compute, need)
                     }),
                     latency_ms: value("api_latency_ms"),
@@ -274,14 +264,17 @@ impl Placer {
                 }
             })
             .collect();
+        let figures_at: HashMap<&str, i64> = sites
+            .keys()
+            .filter_map(|site| {
+                let at = latest.get(site)?.values.as_ref()?.0;
+                Some((site.as_str(), at))
+            })
+            .collect();
+        drop(latest);
         let mut rng = rand::thread_rng();
         let mut held = self.reservations.lock();
-        let figures_at = |site: &str| {
-            latest
-                .get(site)
-                .and_then(|l| l.values.as_ref().map(|(at, _)| *at))
-        };
-        held.deduct(&mut candidates, figures_at, now);
+        held.deduct(&mut candidates, |site| figures_at.get(site).copied(), now);
         let plan = plan::plan(
             request.count,
             policy,
@@ -293,7 +286,7 @@ impl Placer {
         if !plan.satisfiable {
             return Ok((plan, None));
         }
-        let needs: std::collections::HashMap<&str, Need> = candidates
+        let needs: HashMap<&str, Need> = candidates
             .iter()
             .filter_map(|c| Some((c.site.as_str(), c.need?)))
             .collect();
@@ -378,18 +371,18 @@ impl Rescheduler for Placer {
             constraints.exclude.extend(tried.iter().cloned());
             let registered = self
                 .registry
-                .list()
+                .index()
                 .await
                 .map_err(|e| format!("cannot read the sites: {e}"))?;
-            let sites: BTreeMap<String, BTreeMap<String, String>> = registered
-                .into_iter()
-                .filter(|s| {
+            let sites: SiteLabels = registered
+                .iter()
+                .filter(|(name, _)| {
                     placed
                         .sites
                         .as_ref()
-                        .is_none_or(|allowed| allowed.contains(&s.name))
+                        .is_none_or(|allowed| allowed.contains(name))
                 })
-                .map(|s| (s.name, s.labels))
+                .map(|(name, s)| (name.clone(), s.labels.clone()))
                 .collect();
             let request = PlanRequest {
                 flavor: spec.flavor.clone(),

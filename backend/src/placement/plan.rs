@@ -3,6 +3,7 @@
 //! facts about the sites come in, the plan goes out.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use overcast_api_types::placement::{Affinity, Allocation, Constraints, Exclusion, Headroom, Plan};
 
@@ -28,7 +29,8 @@ pub struct Free {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub site: String,
-    pub labels: BTreeMap<String, String>,
+    /// Shared with the registry's index: a plan over 10,000 sites copies no labels.
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Why the site cannot take servers at all (unreachable, degraded, no fresh capacity
     /// figures), if so.
     pub unusable: Option<String>,
@@ -249,41 +251,10 @@ pub fn plan(
     }
 
     let total_room: u64 = open.iter().map(|o| u64::from(o.room)).sum();
-    let mut placed = 0u32;
-    while placed < count {
-        let next = match policy {
-            Policy::Spread => pick_min(&open, |o| (o.placed, u32::MAX - o.room)),
-            Policy::Pack => pick_min(&open, |o| (o.room, 0)),
-            Policy::LowestLatency => pick_min(&open, |o| {
-                let latency = candidates[o.at].latency_ms.unwrap_or(f64::MAX);
-                ((latency * 1000.0).min(f64::from(u32::MAX)) as u32, o.placed)
-            }),
-            Policy::ImageLocality => pick_min(&open, |o| {
-                (u32::from(!candidates[o.at].holds_image), o.placed)
-            }),
-            Policy::PowerOfTwo => {
-                let live: Vec<usize> = (0..open.len()).filter(|i| open[*i].room > 0).collect();
-                match live.len() {
-                    0 => None,
-                    1 => Some(live[0]),
-                    n => {
-                        let a = live[draw(n) % n];
-                        let b = live[draw(n) % n];
-                        let free = |i: usize| {
-                            candidates[open[i].at].free.ram_mb
-                                - f64::from(open[i].placed)
-                                    * candidates[open[i].at].need.map_or(0.0, |n| n.ram_mb)
-                        };
-                        Some(if free(b) > free(a) { b } else { a })
-                    }
-                }
-            }
-        };
-        let Some(i) = next else { break };
-        open[i].room -= 1;
-        open[i].placed += 1;
-        placed += 1;
-    }
+    let placed = match policy {
+        Policy::PowerOfTwo => place_by_two_choices(&mut open, candidates, count, &mut draw),
+        _ => place_by_key(&mut open, candidates, count, policy),
+    };
 
     let mut allocations: Vec<Allocation> = open
         .iter()
@@ -313,10 +284,15 @@ pub fn plan(
             candidates.len()
         ));
     } else if let Some(spread) = &constraints.spread_across {
-        let distinct: BTreeSet<&str> = allocations
+        let distinct: BTreeSet<&str> = open
             .iter()
-            .filter_map(|a| candidates.iter().find(|c| c.site == a.site))
-            .filter_map(|c| c.labels.get(&spread.label).map(String::as_str))
+            .filter(|o| o.placed > 0)
+            .filter_map(|o| {
+                candidates[o.at]
+                    .labels
+                    .get(&spread.label)
+                    .map(String::as_str)
+            })
             .collect();
         if (distinct.len() as u32) < spread.min_distinct {
             unmet = Some(format!(
@@ -350,11 +326,85 @@ fn policy_name(policy: Policy) -> &'static str {
     }
 }
 
-/// The open site with the smallest key and room left; ties go to the earlier site.
-fn pick_min<K: Ord>(open: &[Open], key: impl Fn(&Open) -> K) -> Option<usize> {
-    (0..open.len())
-        .filter(|i| open[*i].room > 0)
-        .min_by_key(|i| key(&open[*i]))
+/// What a policy other than power of two choices prefers: the open site with the
+/// smallest key takes the next server; ties go to the earlier site.
+fn key(policy: Policy, o: &Open, candidates: &[Candidate]) -> (u32, u32) {
+    match policy {
+        Policy::Spread => (o.placed, u32::MAX - o.room),
+        Policy::Pack => (o.room, 0),
+        Policy::LowestLatency => {
+            let latency = candidates[o.at].latency_ms.unwrap_or(f64::MAX);
+            ((latency * 1000.0).min(f64::from(u32::MAX)) as u32, o.placed)
+        }
+        Policy::ImageLocality => (u32::from(!candidates[o.at].holds_image), o.placed),
+        // Not by key: see `place_by_two_choices`.
+        Policy::PowerOfTwo => (o.placed, 0),
+    }
+}
+
+/// Places up to `count` servers one by one, each on the open site of the smallest key.
+/// A site's key changes only when it takes a server, so a heap keeps the order: the cost
+/// is O((sites + count) log sites), not sites × count. Returns how many were placed.
+fn place_by_key(open: &mut [Open], candidates: &[Candidate], count: u32, policy: Policy) -> u32 {
+    use std::cmp::Reverse;
+    let mut heap: std::collections::BinaryHeap<Reverse<((u32, u32), usize)>> = open
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.room > 0)
+        .map(|(i, o)| Reverse((key(policy, o, candidates), i)))
+        .collect();
+    let mut placed = 0u32;
+    while placed < count {
+        let Some(Reverse((_, i))) = heap.pop() else {
+            break;
+        };
+        open[i].room -= 1;
+        open[i].placed += 1;
+        placed += 1;
+        if open[i].room > 0 {
+            heap.push(Reverse((key(policy, &open[i], candidates), i)));
+        }
+    }
+    placed
+}
+
+/// Power of two choices: the freer in memory of two open sites drawn at random. The
+/// open sites are kept in a list changed only when one fills up.
+fn place_by_two_choices(
+    open: &mut [Open],
+    candidates: &[Candidate],
+    count: u32,
+    draw: &mut impl FnMut(usize) -> usize,
+) -> u32 {
+    let mut live: Vec<usize> = (0..open.len()).filter(|i| open[*i].room > 0).collect();
+    let mut placed = 0u32;
+    while placed < count {
+        let i = match live.len() {
+            0 => break,
+            1 => live[0],
+            n => {
+                let a = live[draw(n) % n];
+                let b = live[draw(n) % n];
+                let free = |i: usize| {
+                    candidates[open[i].at].free.ram_mb
+                        - f64::from(open[i].placed)
+                            * candidates[open[i].at].need.map_or(0.0, |n| n.ram_mb)
+                };
+                if free(b) > free(a) {
+                    b
+                } else {
+                    a
+                }
+            }
+        };
+        open[i].room -= 1;
+        open[i].placed += 1;
+        placed += 1;
+        if open[i].room == 0 {
+            live.retain(|&j| j != i);
+        }
+    }
+    placed
 }
 
 /// Orders sites as the policy prefers them, for a one-site choice.
@@ -386,7 +436,7 @@ mod tests {
     fn site(name: &str, region: &str, vcpus: f64) -> Candidate {
         Candidate {
             site: name.into(),
-            labels: BTreeMap::from([("region".to_owned(), region.to_owned())]),
+            labels: Arc::new(BTreeMap::from([("region".to_owned(), region.to_owned())])),
             unusable: None,
             need: Some(SMALL),
             free: Free {
@@ -664,5 +714,64 @@ mod tests {
             |_| draws.next().unwrap_or(0),
         );
         assert_eq!(counts(&result), vec![("big".into(), 3)]);
+    }
+
+    #[test]
+    fn the_heap_places_exactly_as_a_scan_of_every_site_would() {
+        // A scan of every open site for each server: what the heap must reproduce.
+        fn by_scan(open: &mut [Open], candidates: &[Candidate], count: u32, policy: Policy) {
+            for _ in 0..count {
+                let Some(i) = (0..open.len())
+                    .filter(|i| open[*i].room > 0)
+                    .min_by_key(|i| key(policy, &open[*i], candidates))
+                else {
+                    break;
+                };
+                open[i].room -= 1;
+                open[i].placed += 1;
+            }
+        }
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for round in 0..40 {
+            let candidates: Vec<Candidate> = (0..30)
+                .map(|n| Candidate {
+                    latency_ms: Some(next(5) as f64),
+                    holds_image: next(2) == 0,
+                    ..site(&format!("s{n:02}"), "r", 1.0)
+                })
+                .collect();
+            let fresh = || -> Vec<Open> {
+                let mut seed = round;
+                (0..candidates.len())
+                    .map(|at| {
+                        seed = (seed * 31 + 17) % 101;
+                        Open {
+                            at,
+                            room: (seed % 6) as u32,
+                            placed: 0,
+                        }
+                    })
+                    .collect()
+            };
+            for policy in [
+                Policy::Spread,
+                Policy::Pack,
+                Policy::LowestLatency,
+                Policy::ImageLocality,
+            ] {
+                let count = next(80) as u32;
+                let (mut heap, mut scan) = (fresh(), fresh());
+                place_by_key(&mut heap, &candidates, count, policy);
+                by_scan(&mut scan, &candidates, count, policy);
+                let placed = |open: &[Open]| open.iter().map(|o| o.placed).collect::<Vec<_>>();
+                assert_eq!(placed(&heap), placed(&scan), "{policy:?}, {count} servers");
+            }
+        }
     }
 }

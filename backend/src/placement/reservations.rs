@@ -243,7 +243,6 @@ impl Held<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::placement::plan::{Free, QuotaRoom};
@@ -257,7 +256,7 @@ mod tests {
     fn candidate(site: &str) -> Candidate {
         Candidate {
             site: site.into(),
-            labels: BTreeMap::new(),
+            labels: Default::default(),
             unusable: None,
             need: Some(XL),
             free: Free {

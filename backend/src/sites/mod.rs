@@ -12,7 +12,7 @@ use overcast_api_types::{
 
 use crate::openstack::{SiteAuth, Tls};
 use crate::secrets::Sealer;
-use crate::store::{SiteRow, Store, StoreError};
+use crate::store::{SiteHealthRow, SiteIndexRow, SiteRow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
@@ -237,6 +237,95 @@ pub struct SiteHealthRecord {
     pub capabilities: Option<BTreeMap<String, String>>,
 }
 
+/// What the console keeps in memory of a registered site: what selecting, scoping and
+/// placing need, and no credentials or CA bundle (those are read from the database only
+/// when a session is made).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedSite {
+    /// Shared, so that handing a site's labels to a plan or a selection is not a copy.
+    pub labels: Arc<BTreeMap<String, String>>,
+    pub region: Option<String>,
+    /// The state last persisted by the health checks (the live one is the monitor's).
+    pub state: SiteState,
+}
+
+/// Every registered site by name, as the registry's index holds it.
+pub type SiteIndex = BTreeMap<String, IndexedSite>;
+
+/// Sites by name with their labels, shared with the index.
+pub type SiteLabels = BTreeMap<String, Arc<BTreeMap<String, String>>>;
+
+/// The index of the registry: loaded from the database on first use, then kept current
+/// by the registry's own changes. Changes are serialized by `writer`, so that a change
+/// and the load cannot interleave; readers take a shared snapshot (`Arc`) and never wait
+/// for the database.
+#[derive(Default)]
+struct Index {
+    writer: tokio::sync::Mutex<()>,
+    sites: std::sync::RwLock<Option<Arc<SiteIndex>>>,
+}
+
+impl Index {
+    fn current(&self) -> Option<Arc<SiteIndex>> {
+        self.sites
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies a change to a loaded index (copy on write: a reader's snapshot stays as
+    /// it was). An index not loaded yet is left alone: its load reads the change.
+    fn modify(&self, change: impl FnOnce(&mut SiteIndex)) {
+        let mut sites = self
+            .sites
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(index) = sites.as_mut() {
+            change(Arc::make_mut(index));
+        }
+    }
+}
+
+fn parse_state(text: &str) -> SiteState {
+    match text {
+        "online" => SiteState::Online,
+        "degraded" => SiteState::Degraded,
+        "unreachable" => SiteState::Unreachable,
+        _ => SiteState::Unknown,
+    }
+}
+
+fn indexed_from_row(row: &SiteRow) -> Result<IndexedSite, SiteError> {
+    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).map_err(|e| {
+        SiteError::Store(StoreError::Corrupt(format!(
+            "labels of site {}: {e}",
+            row.name
+        )))
+    })?;
+    Ok(IndexedSite {
+        labels: Arc::new(labels),
+        region: row.region.clone(),
+        state: parse_state(&row.state),
+    })
+}
+
+fn indexed_from_index_row(row: SiteIndexRow) -> Result<(String, IndexedSite), SiteError> {
+    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).map_err(|e| {
+        SiteError::Store(StoreError::Corrupt(format!(
+            "labels of site {}: {e}",
+            row.name
+        )))
+    })?;
+    Ok((
+        row.name,
+        IndexedSite {
+            labels: Arc::new(labels),
+            region: row.region,
+            state: parse_state(&row.state),
+        },
+    ))
+}
+
 /// The registry over the store, sealing credentials on the way in.
 #[derive(Clone)]
 pub struct SiteRegistry {
@@ -244,7 +333,15 @@ pub struct SiteRegistry {
     sealer: Sealer,
     /// Woken on every registration change, so background work sees sites join and leave.
     changed: Arc<tokio::sync::watch::Sender<u64>>,
+    index: Arc<Index>,
+    /// Health records not written yet, the newest of each site: at most one per site.
+    pending_health: Arc<std::sync::Mutex<std::collections::HashMap<String, SiteHealthRecord>>>,
 }
+
+/// How long a health record may wait before it is written.
+const HEALTH_WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Health rows written per transaction.
+const HEALTH_ROWS_PER_TRANSACTION: usize = 500;
 
 impl SiteRegistry {
     pub fn new(store: Store, sealer: Sealer) -> Self {
@@ -252,13 +349,53 @@ impl SiteRegistry {
             store,
             sealer,
             changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            index: Arc::default(),
+            pending_health: Arc::default(),
         }
+    }
+
+    /// Every registered site's name, labels, region and state, from memory (the database
+    /// is read once, on first use). Costs one reference count, whatever the fleet.
+    pub async fn index(&self) -> Result<Arc<SiteIndex>, SiteError> {
+        if let Some(index) = self.index.current() {
+            return Ok(index);
+        }
+        let _writer = self.index.writer.lock().await;
+        if let Some(index) = self.index.current() {
+            return Ok(index);
+        }
+        let loaded: SiteIndex = self
+            .store
+            .list_site_index()
+            .await?
+            .into_iter()
+            .map(indexed_from_index_row)
+            .collect::<Result<_, _>>()?;
+        let loaded = Arc::new(loaded);
+        *self
+            .index
+            .sites
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The names of every registered site, in order, from the index.
+    pub async fn names(&self) -> Result<Vec<String>, SiteError> {
+        Ok(self.index().await?.keys().cloned().collect())
     }
 
     pub async fn register(&self, new: NewSite) -> Result<Site, SiteError> {
         let name = validate_new_site(&new)?;
         let row = self.new_row(&name, new);
-        self.store.insert_site(&row).await?;
+        let indexed = indexed_from_row(&row)?;
+        {
+            let _writer = self.index.writer.lock().await;
+            self.store.insert_site(&row).await?;
+            self.index.modify(|index| {
+                index.insert(row.name.clone(), indexed);
+            });
+        }
         self.changed.send_modify(|version| *version += 1);
         site_from_row(row)
     }
@@ -284,23 +421,60 @@ impl SiteRegistry {
     }
 
     pub async fn list(&self) -> Result<Vec<Site>, SiteError> {
-        self.store
+        let mut sites = self
+            .store
             .list_sites()
             .await?
             .into_iter()
             .map(site_from_row)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        for site in &mut sites {
+            self.with_pending_health(site);
+        }
+        Ok(sites)
     }
 
     pub async fn get(&self, name: &str) -> Result<Site, SiteError> {
         match self.store.get_site(name).await? {
-            Some(row) => site_from_row(row),
+            Some(row) => {
+                let mut site = site_from_row(row)?;
+                self.with_pending_health(&mut site);
+                Ok(site)
+            }
             None => Err(SiteError::NotFound(name.to_owned())),
         }
     }
 
+    /// A site as its newest health record says, written or not yet: a record and the
+    /// site's state agree whenever they are read.
+    fn with_pending_health(&self, site: &mut Site) {
+        let pending = self
+            .pending_health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(health) = pending.get(&site.name) else {
+            return;
+        };
+        site.state = health.state;
+        if health.last_seen.is_some() {
+            site.last_seen.clone_from(&health.last_seen);
+        }
+        site.latency_ms = health.latency_ms;
+        if let Some(capabilities) = &health.capabilities {
+            site.capabilities.clone_from(capabilities);
+        }
+    }
+
     pub async fn remove(&self, name: &str) -> Result<(), SiteError> {
-        if self.store.delete_site(name).await? {
+        let removed = {
+            let _writer = self.index.writer.lock().await;
+            let removed = self.store.delete_site(name).await?;
+            self.index.modify(|index| {
+                index.remove(name);
+            });
+            removed
+        };
+        if removed {
             self.changed.send_modify(|version| *version += 1);
             Ok(())
         } else {
@@ -347,8 +521,19 @@ impl SiteRegistry {
             ca_bundle: merged.ca_bundle,
             ..row
         };
-        if !self.store.update_site(&updated).await? {
-            return Err(SiteError::NotFound(name.to_owned()));
+        let indexed = indexed_from_row(&updated)?;
+        {
+            let _writer = self.index.writer.lock().await;
+            if !self.store.update_site(&updated).await? {
+                return Err(SiteError::NotFound(name.to_owned()));
+            }
+            // The state is the health checks': what the index holds of it stays.
+            self.index.modify(|index| {
+                if let Some(site) = index.get_mut(name) {
+                    site.labels = indexed.labels;
+                    site.region = indexed.region;
+                }
+            });
         }
         self.changed.send_modify(|version| *version += 1);
         site_from_row(updated)
@@ -414,15 +599,40 @@ impl SiteRegistry {
         if inserts.is_empty() && updates.is_empty() {
             return Ok(report);
         }
-        self.store
-            .import_sites(&inserts, &updates)
-            .await
-            .map_err(|error| match error {
-                StoreError::Conflict(what) => SiteError::Conflict(format!(
-                    "{what} was registered by another request meanwhile; nothing was imported, import again"
-                )),
-                other => other.into(),
-            })?;
+        let index_rows = |rows: &[SiteRow]| {
+            rows.iter()
+                .map(|row| Ok((row.name.clone(), indexed_from_row(row)?)))
+                .collect::<Result<Vec<_>, SiteError>>()
+        };
+        let (inserted, replaced) = (index_rows(&inserts)?, index_rows(&updates)?);
+        {
+            let _writer = self.index.writer.lock().await;
+            self.store
+                .import_sites(&inserts, &updates)
+                .await
+                .map_err(|error| match error {
+                    StoreError::Conflict(what) => SiteError::Conflict(format!(
+                        "{what} was registered by another request meanwhile; nothing was imported, import again"
+                    )),
+                    other => other.into(),
+                })?;
+            // A replaced site keeps its state, as its row does (only its registration is
+            // rewritten).
+            self.index.modify(|index| {
+                index.extend(inserted);
+                for (name, site) in replaced {
+                    match index.get_mut(&name) {
+                        Some(known) => {
+                            known.labels = site.labels;
+                            known.region = site.region;
+                        }
+                        None => {
+                            index.insert(name, site);
+                        }
+                    }
+                }
+            });
+        }
         self.changed.send_modify(|version| *version += 1);
         Ok(report)
     }
@@ -455,29 +665,97 @@ impl SiteRegistry {
         })
     }
 
-    /// Records what a health probe found.
-    pub async fn record_health(
-        &self,
-        name: &str,
-        health: &SiteHealthRecord,
-    ) -> Result<(), SiteError> {
-        let capabilities = health
-            .capabilities
-            .as_ref()
-            .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "{}".into()));
-        let latency_ms = health
-            .latency_ms
-            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
-        self.store
-            .update_site_health(
-                name,
-                health.state.as_str(),
-                health.last_seen.as_deref(),
-                latency_ms,
-                capabilities.as_deref(),
-            )
-            .await?;
-        Ok(())
+    /// Records what a health probe found. The database sees it from the health writer
+    /// ([`SiteRegistry::write_health_forever`]), within `HEALTH_WRITE_EVERY`: one
+    /// transaction for many sites instead of one per check, so that 10,000 sites'
+    /// checks do not queue for SQLite's one writer ahead of every request that writes.
+    pub fn record_health(&self, name: &str, health: &SiteHealthRecord) {
+        {
+            let mut pending = self
+                .pending_health
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let merged = match pending.remove(name) {
+                // What a newer record leaves out, the older one still says.
+                Some(older) => SiteHealthRecord {
+                    state: health.state,
+                    last_seen: health.last_seen.clone().or(older.last_seen),
+                    latency_ms: health.latency_ms,
+                    capabilities: health.capabilities.clone().or(older.capabilities),
+                },
+                None => health.clone(),
+            };
+            pending.insert(name.to_owned(), merged);
+        }
+        // Only a change of state touches the index: most checks leave it as it is.
+        let changed = self
+            .index
+            .current()
+            .and_then(|index| index.get(name).map(|site| site.state != health.state))
+            .unwrap_or(false);
+        if changed {
+            self.index.modify(|index| {
+                if let Some(site) = index.get_mut(name) {
+                    site.state = health.state;
+                }
+            });
+        }
+    }
+
+    /// Writes the health records not written yet. A failed write puts them back, unless
+    /// a newer record of the same site came meanwhile.
+    pub async fn flush_health(&self) -> Result<usize, SiteError> {
+        let pending = std::mem::take(
+            &mut *self
+                .pending_health
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<SiteHealthRow> = pending
+            .iter()
+            .map(|(name, health)| SiteHealthRow {
+                name: name.clone(),
+                state: health.state.as_str().to_owned(),
+                last_seen: health.last_seen.clone(),
+                latency_ms: health
+                    .latency_ms
+                    .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                capabilities: health
+                    .capabilities
+                    .as_ref()
+                    .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "{}".into())),
+            })
+            .collect();
+        if let Err(error) = self
+            .store
+            .update_sites_health(&rows, HEALTH_ROWS_PER_TRANSACTION)
+            .await
+        {
+            let mut queued = self
+                .pending_health
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (name, health) in pending {
+                queued.entry(name).or_insert(health);
+            }
+            return Err(error.into());
+        }
+        Ok(rows.len())
+    }
+
+    /// Writes the health records every `HEALTH_WRITE_EVERY` until the task is dropped.
+    pub async fn write_health_forever(self) {
+        let mut tick = tokio::time::interval(HEALTH_WRITE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = self.flush_health().await {
+                tracing::warn!(%error, "cannot record site health; kept for the next write");
+            }
+        }
     }
 
     /// The site's credentials in clear, for the client layer only.
@@ -516,12 +794,7 @@ fn site_from_row(row: SiteRow) -> Result<Site, SiteError> {
         serde_json::from_str(&row.labels).map_err(|e| corrupt("labels", e))?;
     let capabilities: BTreeMap<String, String> =
         serde_json::from_str(&row.capabilities).map_err(|e| corrupt("capabilities", e))?;
-    let state = match row.state.as_str() {
-        "online" => SiteState::Online,
-        "degraded" => SiteState::Degraded,
-        "unreachable" => SiteState::Unreachable,
-        _ => SiteState::Unknown,
-    };
+    let state = parse_state(&row.state);
     Ok(Site {
         name: row.name,
         auth_url: row.auth_url,

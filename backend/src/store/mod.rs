@@ -23,7 +23,7 @@ pub use images::PolicyRow;
 pub use inventory::InventoryRow;
 pub use jobs::{JobRow, TaskRow, TransferProgress};
 pub use metrics::{ChunkRow, GapRow, SampleRow, CHUNK_SITES_PER_QUERY};
-pub use sites::SiteRow;
+pub use sites::{SiteHealthRow, SiteIndexRow, SiteRow};
 pub use users::UserRow;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");

@@ -20,6 +20,15 @@ pub struct SiteRow {
     pub created_at: String,
 }
 
+/// What the in-memory index of the registry keeps of a site: no credentials, no CA bundle.
+#[derive(Debug, Clone, FromRow)]
+pub struct SiteIndexRow {
+    pub name: String,
+    pub region: Option<String>,
+    pub labels: String,
+    pub state: String,
+}
+
 const SITE_COLUMNS: &str =
     "name, auth_url, region, interface, labels, credentials, insecure, ca_bundle, \
      state, last_seen, latency_ms, capabilities, created_at";
@@ -93,6 +102,16 @@ impl Store {
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
+    /// Every site's name, region, labels and state: what the registry's index is built
+    /// from, without reading any sealed credentials or CA bundles.
+    pub async fn list_site_index(&self) -> Result<Vec<SiteIndexRow>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT name, region, labels, state FROM sites ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     pub async fn get_site(&self, name: &str) -> Result<Option<SiteRow>, StoreError> {
         let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE name = $1");
         Ok(sqlx::query_as(&sql)
@@ -111,27 +130,43 @@ impl Store {
     }
 }
 
+/// One site's health columns to write; `capabilities` and `last_seen` are left as they
+/// are when `None`.
+#[derive(Debug, Clone)]
+pub struct SiteHealthRow {
+    pub name: String,
+    pub state: String,
+    pub last_seen: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub capabilities: Option<String>,
+}
+
 impl Store {
-    /// Health columns only; `capabilities` is left as it is when `None`.
-    pub async fn update_site_health(
+    /// Writes many sites' health columns, `per_transaction` rows to a transaction (so
+    /// that one write of a whole fleet does not hold SQLite's one writer lock for long).
+    /// A site removed meanwhile is no row to update, not an error.
+    pub async fn update_sites_health(
         &self,
-        name: &str,
-        state: &str,
-        last_seen: Option<&str>,
-        latency_ms: Option<i64>,
-        capabilities: Option<&str>,
+        rows: &[SiteHealthRow],
+        per_transaction: usize,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE sites SET state = $1, last_seen = COALESCE($2, last_seen), latency_ms = $3, \
-             capabilities = COALESCE($4, capabilities) WHERE name = $5",
-        )
-        .bind(state)
-        .bind(last_seen)
-        .bind(latency_ms)
-        .bind(capabilities)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
+        for chunk in rows.chunks(per_transaction.max(1)) {
+            let mut transaction = self.pool.begin().await?;
+            for row in chunk {
+                sqlx::query(
+                    "UPDATE sites SET state = $1, last_seen = COALESCE($2, last_seen), latency_ms = $3, \
+                     capabilities = COALESCE($4, capabilities) WHERE name = $5",
+                )
+                .bind(&row.state)
+                .bind(&row.last_seen)
+                .bind(row.latency_ms)
+                .bind(&row.capabilities)
+                .bind(&row.name)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+        }
         Ok(())
     }
 }
