@@ -295,35 +295,31 @@ fn parse_state(text: &str) -> SiteState {
     }
 }
 
+/// A stored column of a site's row, read back as JSON.
+fn stored_json<T: serde::de::DeserializeOwned>(
+    site: &str,
+    what: &str,
+    text: &str,
+) -> Result<T, SiteError> {
+    serde_json::from_str(text)
+        .map_err(|e| SiteError::Store(StoreError::Corrupt(format!("{what} of site {site}: {e}"))))
+}
+
 fn indexed_from_row(row: &SiteRow) -> Result<IndexedSite, SiteError> {
-    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).map_err(|e| {
-        SiteError::Store(StoreError::Corrupt(format!(
-            "labels of site {}: {e}",
-            row.name
-        )))
-    })?;
     Ok(IndexedSite {
-        labels: Arc::new(labels),
+        labels: Arc::new(stored_json(&row.name, "labels", &row.labels)?),
         region: row.region.clone(),
         state: parse_state(&row.state),
     })
 }
 
 fn indexed_from_index_row(row: SiteIndexRow) -> Result<(String, IndexedSite), SiteError> {
-    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).map_err(|e| {
-        SiteError::Store(StoreError::Corrupt(format!(
-            "labels of site {}: {e}",
-            row.name
-        )))
-    })?;
-    Ok((
-        row.name,
-        IndexedSite {
-            labels: Arc::new(labels),
-            region: row.region,
-            state: parse_state(&row.state),
-        },
-    ))
+    let site = IndexedSite {
+        labels: Arc::new(stored_json(&row.name, "labels", &row.labels)?),
+        region: row.region,
+        state: parse_state(&row.state),
+    };
+    Ok((row.name, site))
 }
 
 /// The registry over the store, sealing credentials on the way in.
@@ -784,16 +780,9 @@ impl SiteRegistry {
 }
 
 fn site_from_row(row: SiteRow) -> Result<Site, SiteError> {
-    let corrupt = |what: &str, e: serde_json::Error| {
-        SiteError::Store(StoreError::Corrupt(format!(
-            "{what} of site {}: {e}",
-            row.name
-        )))
-    };
-    let labels: BTreeMap<String, String> =
-        serde_json::from_str(&row.labels).map_err(|e| corrupt("labels", e))?;
+    let labels: BTreeMap<String, String> = stored_json(&row.name, "labels", &row.labels)?;
     let capabilities: BTreeMap<String, String> =
-        serde_json::from_str(&row.capabilities).map_err(|e| corrupt("capabilities", e))?;
+        stored_json(&row.name, "capabilities", &row.capabilities)?;
     let state = parse_state(&row.state);
     Ok(Site {
         name: row.name,
